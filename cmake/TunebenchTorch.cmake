@@ -1,0 +1,14 @@
+# Finds LibTorch (Debian's 1.13 CPU build, or a CUDA 2.x build chosen with
+# -DCMAKE_PREFIX_PATH / -DTorch_DIR) and defines tunebench_torch: an interface target with
+# LibTorch's flags and a precompiled header, so each engine file does not pay the ~15 s that
+# <torch/torch.h> costs on this machine.
+find_package(Torch REQUIRED)
+# LibTorch's own CMake config appends TORCH_CXX_FLAGS (the ABI macro) to CMAKE_CXX_FLAGS.
+add_library(tunebench_torch INTERFACE)
+target_link_libraries(tunebench_torch INTERFACE ${TORCH_LIBRARIES})
+target_include_directories(tunebench_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+set(TUNEBENCH_TORCH_HAS_CUDA OFF)
+if(TORCH_CUDA_LIBRARIES OR CAFFE2_USE_CUDA OR USE_CUDA)
+  set(TUNEBENCH_TORCH_HAS_CUDA ON)
+endif()
+message(STATUS "Tunebench: LibTorch ${Torch_VERSION}, CUDA in LibTorch: ${TUNEBENCH_TORCH_HAS_CUDA}")
