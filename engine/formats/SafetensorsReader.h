@@ -7,6 +7,8 @@
 // file, JSON well formed, known dtype, shape*dtype size == end-begin, offsets within the data
 // area, no two tensors overlapping. Any fault throws FormatError naming the file and the tensor
 // or byte offset. After construction, data() pointers are valid for the reader's lifetime.
+// Gaps between tensors are tolerated (the reference implementation rejects them; nothing here
+// depends on contiguity). The file must not be truncated by another process while mapped.
 #pragma once
 
 #include "formats/DType.h"
@@ -25,7 +27,7 @@ struct SafetensorInfo {
     uint64_t dataBegin = 0; // relative to the data area (file offset 8 + N)
     uint64_t dataEnd = 0;
 
-    int64_t numel() const;
+    int64_t numel() const; // 1 for shape [], -1 if the product overflows int64
     uint64_t byteSize() const { return dataEnd - dataBegin; }
 };
 
@@ -46,9 +48,12 @@ public:
     const std::map<std::string, std::string>& metadata() const { return m_metadata; }
 
     // Pointer to the tensor's first byte inside the mapping (not necessarily aligned).
+    // Throws std::out_of_range for an info whose offsets do not fit this file.
     const uint8_t* data(const SafetensorInfo& info) const;
 
 private:
+    void parseHeader(); // fills m_dataStart, m_tensors, m_metadata; throws FormatError
+
     std::string m_path;
     uint64_t m_fileSize = 0;
     const uint8_t* m_map = nullptr;
