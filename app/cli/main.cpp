@@ -1,0 +1,61 @@
+// tunebench-cli: everything the workbench does, headless. No Qt, so it also builds on a GPU
+// machine that has only LibTorch.
+#include "cli/ArgList.h"
+#include "cli/Commands.h"
+
+#include <cstring>
+#include <iostream>
+
+namespace {
+
+const char* const kUsage = R"(usage: tunebench-cli COMMAND [OPTIONS]
+
+Commands:
+  make-demo-model --out DIR [--preset tiny|small] [--seed N]
+      Write the built-in demo model (a Hugging Face Llama folder).
+  inspect --model DIR [--json]
+      Architecture, sizes, parameter count and weight bytes in bf16, fp32 and NF4.
+  tokenize (--model DIR | --tokenizer FILE) [--add-special-tokens]
+      JSON Lines {"text": ...} on stdin -> {"ids": [...]} on stdout, in order.
+  generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P]
+           [--seed N] [--stop STR]... [--dtype bf16|fp32] [--device cpu|cuda:N]
+           [--threads N] [--json]
+      Continue a prompt, streaming the text as it is generated.
+
+Run 'tunebench-cli COMMAND --help' for a command's options.
+)";
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+        std::cout << kUsage;
+        return argc < 2 ? 2 : 0;
+    }
+    const std::string command = argv[1];
+    const std::vector<std::string> args(argv + 2, argv + argc);
+    for (const auto& a : args)
+        if (a == "--help" || a == "-h") {
+            std::cout << kUsage;
+            return 0;
+        }
+    try {
+        if (command == "make-demo-model")
+            return tbcli::runMakeDemoModel(args);
+        if (command == "inspect")
+            return tbcli::runInspect(args);
+        if (command == "tokenize")
+            return tbcli::runTokenize(args);
+        if (command == "generate")
+            return tbcli::runGenerate(args);
+        std::cerr << "tunebench-cli: unknown command \"" << command << "\"\n\n" << kUsage;
+        return 2;
+    } catch (const tbcli::UsageError& e) {
+        std::cerr << "tunebench-cli " << command << ": " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "tunebench-cli " << command << ": error: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,29 @@
+// Every difference between the LibTorch versions Tunebench builds against lives here:
+// Debian 12's libtorch-dev 1.13 (CPU) and CUDA LibTorch 2.x. Engine code calls these wrappers
+// instead of testing TORCH_VERSION_* itself.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/version.h>
+
+#include <cstdint>
+#include <string>
+
+#define TB_TORCH_AT_LEAST(major, minor) \
+    (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace tb::compat {
+
+// softmax(q k^T / sqrt(d) + mask) v with the softmax in fp32 (as transformers' eager attention).
+// q: [B, H, Tq, D], k/v: [B, H, Tk, D] (already repeated for grouped-query attention).
+// mask: additive, broadcastable to [B, H, Tq, Tk], or undefined for none.
+// On LibTorch >= 2.0 this uses at::scaled_dot_product_attention, which picks fused kernels.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask);
+
+// True when LibTorch was built with CUDA and a device is present.
+bool cudaAvailable();
+int cudaDeviceCount();
+
+std::string torchVersion(); // "1.13.0"
+
+} // namespace tb::compat

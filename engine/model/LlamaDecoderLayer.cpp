@@ -1,0 +1,85 @@
+#include "model/LlamaDecoderLayer.h"
+
+#include "core/TorchCompat.h"
+#include "model/KvCache.h"
+#include "model/RotaryEmbedding.h"
+
+namespace tb {
+
+namespace {
+
+// [B, KV, T, D] -> [B, KV * repeats, T, D], each key/value head serving `repeats` query heads
+// (grouped-query attention, Ainslie et al. 2023), in transformers' repeat_kv order.
+at::Tensor repeatKv(const at::Tensor& x, int64_t repeats)
+{
+    if (repeats == 1)
+        return x;
+    const auto b = x.size(0), kv = x.size(1), t = x.size(2), d = x.size(3);
+    return x.unsqueeze(2).expand({b, kv, repeats, t, d}).reshape({b, kv * repeats, t, d});
+}
+
+} // namespace
+
+LlamaAttention::LlamaAttention(const ModelConfig& c, const at::TensorOptions& options)
+    : m_numHeads(c.numHeads), m_numKvHeads(c.numKeyValueHeads), m_headDim(c.headDim)
+{
+    q_proj = register_module("q_proj", std::make_shared<Linear>(c.hiddenSize, c.numHeads * c.headDim, c.attentionBias, options));
+    k_proj = register_module("k_proj", std::make_shared<Linear>(c.hiddenSize, c.numKeyValueHeads * c.headDim, c.attentionBias, options));
+    v_proj = register_module("v_proj", std::make_shared<Linear>(c.hiddenSize, c.numKeyValueHeads * c.headDim, c.attentionBias, options));
+    o_proj = register_module("o_proj", std::make_shared<Linear>(c.numHeads * c.headDim, c.hiddenSize, false, options));
+    if (c.qkNorm) {
+        q_norm = register_module("q_norm", std::make_shared<RmsNorm>(c.headDim, c.rmsNormEps, options));
+        k_norm = register_module("k_norm", std::make_shared<RmsNorm>(c.headDim, c.rmsNormEps, options));
+    }
+}
+
+at::Tensor LlamaAttention::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                   const at::Tensor& mask, KvCache* cache, size_t layerIndex)
+{
+    const int64_t b = x.size(0), t = x.size(1);
+    // Projections give [B, T, H*D]; heads move in front of time: [B, H, T, D].
+    at::Tensor q = q_proj->forward(x).view({b, t, m_numHeads, m_headDim});
+    at::Tensor k = k_proj->forward(x).view({b, t, m_numKvHeads, m_headDim});
+    at::Tensor v = v_proj->forward(x).view({b, t, m_numKvHeads, m_headDim}).transpose(1, 2);
+    if (q_norm) { // Qwen3 normalises each head before the rotation.
+        q = q_norm->forward(q);
+        k = k_norm->forward(k);
+    }
+    q = RotaryEmbedding::apply(q.transpose(1, 2), cos, sin);
+    k = RotaryEmbedding::apply(k.transpose(1, 2), cos, sin);
+    if (cache)
+        std::tie(k, v) = cache->append(layerIndex, k, v);
+    const int64_t repeats = m_numHeads / m_numKvHeads;
+    const at::Tensor out = compat::attention(q, repeatKv(k, repeats), repeatKv(v, repeats), mask);
+    return o_proj->forward(out.transpose(1, 2).reshape({b, t, m_numHeads * m_headDim}));
+}
+
+LlamaMlp::LlamaMlp(const ModelConfig& c, const at::TensorOptions& options)
+{
+    gate_proj = register_module("gate_proj", std::make_shared<Linear>(c.hiddenSize, c.intermediateSize, false, options));
+    up_proj = register_module("up_proj", std::make_shared<Linear>(c.hiddenSize, c.intermediateSize, false, options));
+    down_proj = register_module("down_proj", std::make_shared<Linear>(c.intermediateSize, c.hiddenSize, false, options));
+}
+
+at::Tensor LlamaMlp::forward(const at::Tensor& x)
+{
+    return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+}
+
+LlamaDecoderLayer::LlamaDecoderLayer(const ModelConfig& c, const at::TensorOptions& options)
+{
+    input_layernorm = register_module("input_layernorm", std::make_shared<RmsNorm>(c.hiddenSize, c.rmsNormEps, options));
+    self_attn = register_module("self_attn", std::make_shared<LlamaAttention>(c, options));
+    post_attention_layernorm =
+        register_module("post_attention_layernorm", std::make_shared<RmsNorm>(c.hiddenSize, c.rmsNormEps, options));
+    mlp = register_module("mlp", std::make_shared<LlamaMlp>(c, options));
+}
+
+at::Tensor LlamaDecoderLayer::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                      const at::Tensor& mask, KvCache* cache, size_t layerIndex)
+{
+    const at::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, mask, cache, layerIndex);
+    return h + mlp->forward(post_attention_layernorm->forward(h));
+}
+
+} // namespace tb

@@ -1,0 +1,101 @@
+#include "model/LlamaForCausalLM.h"
+
+#include "model/KvCache.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/modules/container/modulelist.h>
+
+#include <limits>
+
+namespace tb {
+
+LlamaBody::LlamaBody(const ModelConfig& c, const at::TensorOptions& options)
+{
+    embed_tokens = register_module("embed_tokens", std::make_shared<Embedding>(c.vocabSize, c.hiddenSize, options));
+    m_layerList = register_module("layers", torch::nn::ModuleList());
+    for (int64_t i = 0; i < c.numLayers; ++i) {
+        layers.push_back(std::make_shared<LlamaDecoderLayer>(c, options));
+        m_layerList->push_back(layers.back());
+    }
+    norm = register_module("norm", std::make_shared<RmsNorm>(c.hiddenSize, c.rmsNormEps, options));
+}
+
+LlamaForCausalLM::LlamaForCausalLM(const ModelConfig& config, const at::TensorOptions& options)
+    : m_config(config), m_rotary(config, options.device())
+{
+    model = register_module("model", std::make_shared<LlamaBody>(config, options));
+    if (!config.tieWordEmbeddings)
+        lm_head = register_module("lm_head", std::make_shared<Linear>(config.hiddenSize, config.vocabSize, false, options));
+}
+
+at::Tensor LlamaForCausalLM::lmHeadWeight() const
+{
+    return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+at::Tensor LlamaForCausalLM::buildMask(int64_t past, int64_t t, const at::Tensor& keyPadding, at::ScalarType dtype) const
+{
+    const int64_t total = past + t;
+    const bool windowed = m_config.slidingWindow > 0 && total > m_config.slidingWindow;
+    if (t == 1 && !keyPadding.defined() && !windowed)
+        return {}; // one new token sees every cached position
+    const auto device = model->embed_tokens->weight.device();
+    const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device);
+    const at::Tensor queryPos = at::arange(past, total, longOpts).unsqueeze(1); // [T, 1]
+    const at::Tensor keyPos = at::arange(0, total, longOpts).unsqueeze(0);      // [1, Tk]
+    at::Tensor blocked = keyPos > queryPos;
+    if (windowed)
+        blocked = blocked.logical_or(keyPos <= queryPos - m_config.slidingWindow);
+    blocked = blocked.view({1, 1, t, total});
+    if (keyPadding.defined())
+        blocked = blocked.logical_or(keyPadding.logical_not().view({keyPadding.size(0), 1, 1, total}));
+    // The most negative finite value rather than -inf, so a fully padded row gives a uniform
+    // softmax instead of NaN (as transformers does).
+    const double lowest = std::numeric_limits<float>::lowest();
+    return at::zeros(blocked.sizes(), at::TensorOptions().dtype(at::kFloat).device(device))
+        .masked_fill_(blocked, lowest)
+        .to(dtype == at::kDouble ? at::kDouble : at::kFloat);
+}
+
+at::Tensor LlamaForCausalLM::hiddenStates(const at::Tensor& inputIds, KvCache* cache, const at::Tensor& keyPadding)
+{
+    const int64_t t = inputIds.size(1);
+    const int64_t past = cache ? cache->length() : 0;
+    at::Tensor h = model->embed_tokens->forward(inputIds);
+    const at::Tensor positions = at::arange(past, past + t, at::TensorOptions().dtype(at::kLong).device(h.device()));
+    auto [cos, sin] = m_rotary.cosSin(positions, h.scalar_type());
+    const at::Tensor mask = buildMask(past, t, keyPadding, h.scalar_type());
+    for (size_t i = 0; i < model->layers.size(); ++i)
+        h = model->layers[i]->forward(h, cos, sin, mask, cache, i);
+    return model->norm->forward(h);
+}
+
+at::Tensor LlamaForCausalLM::logits(const at::Tensor& hidden)
+{
+    return at::linear(hidden, lmHeadWeight());
+}
+
+at::Tensor LlamaForCausalLM::forward(const at::Tensor& inputIds, KvCache* cache, const at::Tensor& keyPadding)
+{
+    return logits(hiddenStates(inputIds, cache, keyPadding));
+}
+
+void LlamaForCausalLM::initializeRandom(uint64_t seed, double stddev)
+{
+    at::NoGradGuard noGrad;
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+    for (const auto& item : named_parameters(/*recurse=*/true)) {
+        const std::string& name = item.key();
+        at::Tensor p = item.value();
+        at::Tensor value;
+        if (name.size() >= 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0)
+            value = at::ones(p.sizes(), at::kFloat);
+        else if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0)
+            value = at::zeros(p.sizes(), at::kFloat);
+        else
+            value = at::empty(p.sizes(), at::kFloat).normal_(0.0, stddev, generator);
+        p.copy_(value);
+    }
+}
+
+} // namespace tb

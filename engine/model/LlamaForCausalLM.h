@@ -1,0 +1,65 @@
+// A Llama-family causal language model as a tree of named LibTorch modules whose parameter
+// names are exactly the checkpoint's: "model.embed_tokens.weight",
+// "model.layers.N.self_attn.q_proj.weight", "model.norm.weight", "lm_head.weight" (absent when
+// embeddings are tied). Loading is then a name-to-name copy, and adapters address
+// "model.layers.N.self_attn.q_proj" the way PEFT does.
+#pragma once
+
+#include "formats/ModelConfig.h"
+#include "model/Embedding.h"
+#include "model/LlamaDecoderLayer.h"
+#include "model/RotaryEmbedding.h"
+
+#include <torch/nn/modules/container/modulelist.h>
+
+#include <vector>
+
+namespace tb {
+
+class KvCache;
+
+class LlamaBody : public torch::nn::Module {
+public:
+    LlamaBody(const ModelConfig& config, const at::TensorOptions& options);
+
+    std::shared_ptr<Embedding> embed_tokens;
+    std::vector<std::shared_ptr<LlamaDecoderLayer>> layers;
+    std::shared_ptr<RmsNorm> norm;
+
+private:
+    torch::nn::ModuleList m_layerList;
+};
+
+class LlamaForCausalLM : public torch::nn::Module {
+public:
+    // Parameters are allocated uninitialised; load weights with ModelLoader or
+    // initializeRandom().
+    LlamaForCausalLM(const ModelConfig& config, const at::TensorOptions& options);
+
+    // inputIds: [B, T] int64. With a cache, positions continue after cache->length() and the
+    // new keys/values are appended. keyPadding: [B, past + T] bool, true = real token (may be
+    // undefined). Returns the final hidden states [B, T, hidden].
+    at::Tensor hiddenStates(const at::Tensor& inputIds, KvCache* cache = nullptr, const at::Tensor& keyPadding = {});
+    // Logits [B, T, vocab] in the model's dtype.
+    at::Tensor logits(const at::Tensor& hidden);
+    at::Tensor forward(const at::Tensor& inputIds, KvCache* cache = nullptr, const at::Tensor& keyPadding = {});
+
+    // Transformers' init: normal(0, 0.02) for linear and embedding weights, ones for norms,
+    // zeros for biases. Deterministic for a given seed (CPU generator).
+    void initializeRandom(uint64_t seed, double stddev = 0.02);
+
+    const ModelConfig& config() const { return m_config; }
+    at::Tensor lmHeadWeight() const; // lm_head.weight, or the embedding when tied
+
+    std::shared_ptr<LlamaBody> model;
+    std::shared_ptr<Linear> lm_head; // nullptr when tie_word_embeddings
+
+private:
+    // Additive mask [1|B, 1, T, past + T]: causal, Mistral's sliding window, key padding.
+    at::Tensor buildMask(int64_t past, int64_t t, const at::Tensor& keyPadding, at::ScalarType dtype) const;
+
+    ModelConfig m_config;
+    RotaryEmbedding m_rotary;
+};
+
+} // namespace tb

@@ -1,0 +1,29 @@
+// Rotary position embeddings (Su et al. 2021, arXiv 2104.09864) in transformers' "rotate_half"
+// layout: dimension i pairs with i + D/2 (not interleaved), inverse frequencies
+// theta^(-2i/D), optionally rescaled (linear, or Llama 3.1's "llama3" piecewise scaling).
+// cos/sin are computed in fp32 and cast to the activations' dtype, as transformers does.
+#pragma once
+
+#include "formats/ModelConfig.h"
+
+#include <ATen/ATen.h>
+
+namespace tb {
+
+class RotaryEmbedding {
+public:
+    RotaryEmbedding(const ModelConfig& config, const at::Device& device);
+
+    // positions: [T] int64. Returns {cos, sin}, each [T, D] in `dtype`.
+    std::pair<at::Tensor, at::Tensor> cosSin(const at::Tensor& positions, at::ScalarType dtype) const;
+
+    // x: [B, H, T, D]; cos/sin: [T, D].
+    static at::Tensor apply(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+
+    const at::Tensor& inverseFrequencies() const { return m_invFreq; } // [D/2] fp32
+
+private:
+    at::Tensor m_invFreq;
+};
+
+} // namespace tb

@@ -1,0 +1,60 @@
+// Small in-memory model configurations for engine tests, one per supported architecture
+// feature (grouped-query attention, tied embeddings, Qwen2 biases, Qwen3 q/k norms, Llama 3
+// RoPE scaling), so each test runs in well under a second.
+#pragma once
+
+#include "formats/ModelConfig.h"
+
+#include <string>
+
+namespace tbtest {
+
+inline tb::ModelConfig tinyConfig(const std::string& flavour)
+{
+    tb::ModelConfig c;
+    c.architecture = "LlamaForCausalLM";
+    c.modelType = "llama";
+    c.vocabSize = 97;
+    c.hiddenSize = 32;
+    c.intermediateSize = 48;
+    c.numLayers = 2;
+    c.numHeads = 4;
+    c.numKeyValueHeads = 2;
+    c.headDim = 8;
+    c.maxPositionEmbeddings = 128;
+    c.rmsNormEps = 1e-5;
+    c.ropeTheta = 10000.0;
+    c.bosTokenId = 1;
+    c.eosTokenId = 2;
+    c.eosTokenIds = {2};
+    if (flavour == "llama-tied") {
+        c.tieWordEmbeddings = true;
+    } else if (flavour == "llama3-scaled") {
+        c.ropeTheta = 500000.0;
+        c.ropeScaling.type = tb::RopeScalingType::Llama3;
+        c.ropeScaling.factor = 8.0;
+        c.ropeScaling.lowFreqFactor = 1.0;
+        c.ropeScaling.highFreqFactor = 4.0;
+        c.ropeScaling.originalMaxPositionEmbeddings = 16; // small, so the blend band matters here
+    } else if (flavour == "qwen2") {
+        c.architecture = "Qwen2ForCausalLM";
+        c.modelType = "qwen2";
+        c.attentionBias = true;
+        c.tieWordEmbeddings = true;
+    } else if (flavour == "qwen3") {
+        c.architecture = "Qwen3ForCausalLM";
+        c.modelType = "qwen3";
+        c.qkNorm = true;
+        c.headDim = 16; // Qwen3 sets head_dim independently of hidden_size / heads
+    } else if (flavour == "mistral-window") {
+        c.architecture = "MistralForCausalLM";
+        c.modelType = "mistral";
+        c.slidingWindow = 5;
+        c.numKeyValueHeads = 1;
+    }
+    return c;
+}
+
+inline const char* const kTinyFlavours[] = {"llama", "llama-tied", "llama3-scaled", "qwen2", "qwen3", "mistral-window"};
+
+} // namespace tbtest

@@ -1,0 +1,55 @@
+// The workbench window. For now: the loaded model's facts and a playground that streams
+// generated text. The GUI thread only sends queued requests to PlaygroundWorker and receives
+// its queued signals, so it never waits on loading or generation.
+#pragma once
+
+#include "PlaygroundWorker.h"
+
+#include <QMainWindow>
+#include <QThread>
+
+class QDoubleSpinBox;
+class QFormLayout;
+class QLabel;
+class QPlainTextEdit;
+class QPushButton;
+class QSpinBox;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    // modelDir empty: the built-in demo model.
+    explicit MainWindow(const QString& modelDir, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    QPlainTextEdit* outputView() const { return m_output; }
+    QPushButton* generateButton() const { return m_generate; }
+    QPlainTextEdit* promptEdit() const { return m_prompt; }
+
+signals:
+    void loadRequested(const QString& dir);
+    void generateRequested(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed);
+
+private slots:
+    void openModel();
+    void onModelLoaded(const ModelSummary& summary);
+    void onGenerateClicked();
+    void onFinished(const QString& stopReason, int tokens, double tokensPerSecond);
+    void onFailed(const QString& message);
+
+private:
+    void setBusy(bool busy);
+
+    QThread m_workerThread;
+    PlaygroundWorker* m_worker; // lives on m_workerThread
+    bool m_generating = false;
+
+    QFormLayout* m_facts;
+    QPlainTextEdit* m_prompt;
+    QPlainTextEdit* m_output;
+    QPushButton* m_generate;
+    QSpinBox* m_maxTokens;
+    QDoubleSpinBox* m_temperature;
+    QDoubleSpinBox* m_topP;
+    QSpinBox* m_seed;
+};
