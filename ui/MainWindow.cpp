@@ -26,7 +26,11 @@ MainWindow::MainWindow(const QString& modelDir, QWidget* parent)
 
     auto* fileMenu = menuBar()->addMenu(tr("&File"));
     fileMenu->addAction(tr("&Open model folder..."), this, &MainWindow::openModel);
-    fileMenu->addAction(tr("Use the &demo model"), this, [this] { emit loadRequested(QString()); });
+    fileMenu->addAction(tr("Use the &demo model"), this, [this] {
+        m_modelLoaded = false;
+        m_generate->setEnabled(false);
+        Q_EMIT loadRequested(QString());
+    });
     fileMenu->addSeparator();
     fileMenu->addAction(tr("&Quit"), this, &QWidget::close);
 
@@ -92,7 +96,7 @@ MainWindow::MainWindow(const QString& modelDir, QWidget* parent)
     connect(m_generate, &QPushButton::clicked, this, &MainWindow::onGenerateClicked);
     m_workerThread.start();
 
-    emit loadRequested(modelDir);
+    Q_EMIT loadRequested(modelDir);
 }
 
 MainWindow::~MainWindow()
@@ -106,8 +110,9 @@ void MainWindow::openModel()
 {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a Hugging Face model folder"));
     if (!dir.isEmpty()) {
+        m_modelLoaded = false;
         m_generate->setEnabled(false);
-        emit loadRequested(dir);
+        Q_EMIT loadRequested(dir);
     }
 }
 
@@ -128,6 +133,7 @@ void MainWindow::onModelLoaded(const ModelSummary& s)
     m_facts->addRow(tr("Weights in bf16"), new QLabel(locale.formattedDataSize(s.bf16Bytes)));
     m_facts->addRow(tr("Weights in NF4"), new QLabel(locale.formattedDataSize(s.nf4Bytes)));
     statusBar()->showMessage(tr("Loaded %1").arg(s.dir));
+    m_modelLoaded = true;
     setBusy(false);
 }
 
@@ -140,7 +146,7 @@ void MainWindow::onGenerateClicked()
     m_output->clear();
     m_output->insertPlainText(m_prompt->toPlainText());
     setBusy(true);
-    emit generateRequested(m_prompt->toPlainText(), m_maxTokens->value(), m_temperature->value(), m_topP->value(),
+    Q_EMIT generateRequested(m_prompt->toPlainText(), m_maxTokens->value(), m_temperature->value(), m_topP->value(),
                            static_cast<quint64>(m_seed->value()));
 }
 
@@ -154,12 +160,15 @@ void MainWindow::onFailed(const QString& message)
 {
     setBusy(false);
     statusBar()->showMessage(message);
-    QMessageBox::warning(this, tr("Tunebench"), message);
+    // Window-modal but not blocking: the event loop (and the worker's signals) keep running.
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Tunebench"), message, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
 }
 
 void MainWindow::setBusy(bool busy)
 {
     m_generating = busy;
-    m_generate->setEnabled(true);
+    m_generate->setEnabled(m_modelLoaded);
     m_generate->setText(busy ? tr("Stop") : tr("Generate"));
 }

@@ -26,11 +26,11 @@ public:
     QPushButton* generateButton() const { return m_generate; }
     QPlainTextEdit* promptEdit() const { return m_prompt; }
 
-signals:
+Q_SIGNALS:
     void loadRequested(const QString& dir);
     void generateRequested(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed);
 
-private slots:
+private Q_SLOTS:
     void openModel();
     void onModelLoaded(const ModelSummary& summary);
     void onGenerateClicked();
@@ -43,6 +43,7 @@ private:
     QThread m_workerThread;
     PlaygroundWorker* m_worker; // lives on m_workerThread
     bool m_generating = false;
+    bool m_modelLoaded = false;
 
     QFormLayout* m_facts;
     QPlainTextEdit* m_prompt;

@@ -30,11 +30,11 @@ void PlaygroundWorker::loadModel(const QString& requestedDir)
         if (dir.isEmpty()) {
             dir = demoModelDir();
             if (!QFileInfo::exists(dir + "/model.safetensors")) {
-                emit status(tr("Making the built-in demo model in %1 ...").arg(dir));
+                Q_EMIT status(tr("Making the built-in demo model in %1 ...").arg(dir));
                 tb::makeDemoModel(dir.toStdString(), "tiny", 0);
             }
         }
-        emit status(tr("Loading %1 ...").arg(dir));
+        Q_EMIT status(tr("Loading %1 ...").arg(dir));
         auto loaded = std::make_unique<tb::LoadedModel>(tb::loadModel(dir.toStdString()));
         auto tokenizer = std::make_unique<tb::Tokenizer>(tb::Tokenizer::fromFile((dir + "/tokenizer.json").toStdString()));
         auto tokenizerConfig = std::make_unique<tb::TokenizerConfig>(
@@ -58,18 +58,18 @@ void PlaygroundWorker::loadModel(const QString& requestedDir)
         s.bf16Bytes = f.bf16Bytes;
         s.nf4Bytes = f.nf4Bytes;
         s.torchDtype = QString::fromStdString(c.torchDtype);
-        emit modelLoaded(s);
+        Q_EMIT modelLoaded(s);
         for (const auto& w : m_model->warnings)
-            emit status(QString::fromStdString(w));
+            Q_EMIT status(QString::fromStdString(w));
     } catch (const std::exception& e) {
-        emit failed(QString::fromStdString(e.what()));
+        Q_EMIT failed(QString::fromStdString(e.what()));
     }
 }
 
 void PlaygroundWorker::generate(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed)
 {
     if (!m_model) {
-        emit failed(tr("No model is loaded."));
+        Q_EMIT failed(tr("No model is loaded."));
         return;
     }
     m_stop.store(false);
@@ -84,12 +84,12 @@ void PlaygroundWorker::generate(const QString& prompt, int maxNewTokens, double 
         tb::TextGenerator generator(*m_model->model, *m_tokenizer);
         const tb::GenerationResult result =
             generator.generate(std::vector<int64_t>(encoded.begin(), encoded.end()), options, [this](const std::string& piece) {
-                emit textPiece(QString::fromStdString(piece));
+                Q_EMIT textPiece(QString::fromStdString(piece));
                 return !m_stop.load();
             });
-        emit generationFinished(QString::fromLatin1(tb::stopReasonName(result.stopReason)),
+        Q_EMIT generationFinished(QString::fromLatin1(tb::stopReasonName(result.stopReason)),
                                 static_cast<int>(result.tokenIds.size()), result.tokensPerSecond());
     } catch (const std::exception& e) {
-        emit failed(QString::fromStdString(e.what()));
+        Q_EMIT failed(QString::fromStdString(e.what()));
     }
 }

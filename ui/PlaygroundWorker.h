@@ -43,12 +43,12 @@ public:
 
     void requestStop() { m_stop.store(true); }
 
-public slots:
+public Q_SLOTS:
     // An empty dir means the built-in demo model, made on first use in the app-data folder.
     void loadModel(const QString& dir);
     void generate(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed);
 
-signals:
+Q_SIGNALS:
     void status(const QString& message);
     void modelLoaded(const ModelSummary& summary);
     void textPiece(const QString& text);

@@ -86,7 +86,7 @@ private:
         return dir;
     }
 
-private slots:
+private Q_SLOTS:
     void initTestCase() { QVERIFY(m_root.isValid()); }
 
     void singleFile()

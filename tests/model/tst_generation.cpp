@@ -32,7 +32,7 @@ private:
         });
     }
 
-private slots:
+private Q_SLOTS:
     void initTestCase()
     {
         const std::string dir = m_tmp.filePath("demo").toStdString();

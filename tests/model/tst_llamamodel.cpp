@@ -141,7 +141,7 @@ std::vector<int64_t> someIds(int64_t n, int64_t vocab)
 
 class TestLlamaModel : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void parameterNamesMatchCheckpoints()
     {
         LlamaForCausalLM m(tbtest::tinyConfig("qwen3"), at::TensorOptions().dtype(at::kFloat));

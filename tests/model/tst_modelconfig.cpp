@@ -41,7 +41,7 @@ std::string withKey(const std::string& key, const std::string& value)
 
 class TestModelConfig : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void realConfigs_data()
     {
         QTest::addColumn<QString>("file");

@@ -67,7 +67,7 @@ at::Tensor logitsOf(LlamaForCausalLM& m)
 
 class TestModelLoader : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void roundTripIsExact_data()
     {
         QTest::addColumn<QString>("flavour");

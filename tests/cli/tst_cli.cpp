@@ -1,0 +1,173 @@
+// tunebench-cli as a user runs it: a real child process, real folders, real stdin/stdout.
+#include "formats/ModelConfig.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+namespace {
+
+struct Run {
+    int exitCode = -1;
+    QByteArray out;
+    QByteArray err;
+};
+
+Run cli(const QStringList& args, const QByteArray& input = {})
+{
+    QProcess p;
+    p.start(TB_CLI_PATH, args);
+    if (!p.waitForStarted())
+        return {};
+    if (!input.isEmpty())
+        p.write(input);
+    p.closeWriteChannel();
+    p.waitForFinished(300000);
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2, p.readAllStandardOutput(), p.readAllStandardError()};
+}
+
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir m_tmp;
+    QString m_model;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_model = m_tmp.filePath("demo");
+        const Run r = cli({"make-demo-model", "--out", m_model, "--seed", "7"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"})
+            QVERIFY2(QFile::exists(m_model + "/" + f), f);
+    }
+
+    void demoModelIsDeterministic()
+    {
+        const QString again = m_tmp.filePath("demo-again");
+        QCOMPARE(cli({"make-demo-model", "--out", again, "--seed", "7"}).exitCode, 0);
+        for (const char* f : {"model.safetensors", "tokenizer.json", "config.json"}) {
+            QFile a(m_model + "/" + f), b(again + "/" + f);
+            QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+            QVERIFY2(a.readAll() == b.readAll(), f);
+        }
+        const QString other = m_tmp.filePath("demo-other");
+        QCOMPARE(cli({"make-demo-model", "--out", other, "--seed", "8"}).exitCode, 0);
+        QFile a(m_model + "/model.safetensors"), b(other + "/model.safetensors");
+        QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+        QVERIFY(a.readAll() != b.readAll());
+    }
+
+    void inspectJson()
+    {
+        const Run r = cli({"inspect", "--model", m_model, "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(j["architecture"].toString(), QString("LlamaForCausalLM"));
+        QCOMPARE(j["layers"].toInt(), 4);
+        QCOMPARE(j["vocab_size"].toInt(), 4096);
+        QCOMPARE(j["tokenizer_vocab_size"].toInt(), 4096);
+        const tb::ModelConfig c = tb::ModelConfig::fromFile((m_model + "/config.json").toStdString());
+        QCOMPARE(qint64(j["parameters"].toDouble()), qint64(c.parameterCount()));
+        QCOMPARE(qint64(j["weight_bytes"].toObject()["bf16"].toDouble()), qint64(c.parameterCount() * 2));
+        QVERIFY(j["weight_bytes"].toObject()["nf4"].toDouble() < j["weight_bytes"].toObject()["bf16"].toDouble());
+        QVERIFY(j["file_bytes"].toDouble() >= c.parameterCount() * 2);
+        const Run text = cli({"inspect", "--model", m_model});
+        QCOMPARE(text.exitCode, 0);
+        QVERIFY(text.out.contains("LlamaForCausalLM") && text.out.contains("NF4"));
+    }
+
+    void tokenizeJsonLines()
+    {
+        const QByteArray input = "{\"text\": \"Hello world\"}\n{\"text\": \"\"}\n{\"text\": \"caf\\u00e9 \\ud83e\\udd17\"}\n";
+        const Run r = cli({"tokenize", "--model", m_model}, input);
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QList<QByteArray> lines = r.out.trimmed().split('\n');
+        QCOMPARE(lines.size(), 3);
+        QVERIFY(!QJsonDocument::fromJson(lines[0]).object()["ids"].toArray().isEmpty());
+        QVERIFY(QJsonDocument::fromJson(lines[1]).object()["ids"].toArray().isEmpty());
+        const Run special = cli({"tokenize", "--tokenizer", m_model + "/tokenizer.json", "--add-special-tokens"}, input);
+        QCOMPARE(special.exitCode, 0);
+        const QJsonArray withBos = QJsonDocument::fromJson(special.out.split('\n')[1]).object()["ids"].toArray();
+        QCOMPARE(withBos.size(), 1); // just BOS for the empty text
+        QCOMPARE(withBos[0].toInt(), 4096 - 5);
+    }
+
+    void tokenizeBadLineIsNamed()
+    {
+        const Run r = cli({"tokenize", "--model", m_model}, "{\"text\": \"ok\"}\n{\"txt\": 1}\n");
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("line 2") && r.err.contains("\"text\""), r.err.constData());
+        const Run broken = cli({"tokenize", "--model", m_model}, "{\"text\": \"ok\"\n");
+        QCOMPARE(broken.exitCode, 1);
+        QVERIFY2(broken.err.contains("line 1") && broken.err.contains("JSON"), broken.err.constData());
+    }
+
+    void generateStreamsAndIsReproducible()
+    {
+        const QStringList args = {"generate", "--model", m_model, "--prompt", "Once upon a time", "--max-new-tokens", "16",
+                                  "--temperature", "0.9", "--top-p", "0.9", "--seed", "3", "--json"};
+        const Run a = cli(args), b = cli(args);
+        QVERIFY2(a.exitCode == 0, a.err.constData());
+        QCOMPARE(a.out, b.out);
+        const QList<QByteArray> events = a.out.trimmed().split('\n');
+        const QJsonObject end = QJsonDocument::fromJson(events.last()).object();
+        QCOMPARE(end["event"].toString(), QString("end"));
+        QVERIFY(end["new_tokens"].toInt() >= 1 && end["new_tokens"].toInt() <= 16);
+        QVERIFY(events.size() >= 2); // at least one streamed text event
+        const Run plain = cli({"generate", "--model", m_model, "--prompt", "Hi", "--max-new-tokens", "5"});
+        QCOMPARE(plain.exitCode, 0);
+        QVERIFY(plain.err.contains("tokens/s"));
+    }
+
+    void errorsAreClear_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("exitCode");
+        QTest::addColumn<QString>("mentions");
+        QTest::newRow("unknown command") << QStringList{"frobnicate"} << 2 << "unknown command";
+        QTest::newRow("unknown option") << QStringList{"inspect", "--modle", "x"} << 2 << "--modle";
+        QTest::newRow("missing option") << QStringList{"inspect"} << 2 << "--model";
+        QTest::newRow("bad preset") << QStringList{"make-demo-model", "--out", "/tmp/x", "--preset", "huge"} << 1 << "huge";
+        QTest::newRow("bad number") << QStringList{"generate", "--model", "x", "--prompt", "a", "--top-p", "lots"} << 2 << "--top-p";
+        QTest::newRow("no folder") << QStringList{"inspect", "--model", "/nonexistent/model"} << 1 << "/nonexistent/model";
+        QTest::newRow("no tokenizer") << QStringList{"tokenize", "--tokenizer", "/nonexistent/tokenizer.json"} << 1 << "/nonexistent/tokenizer.json";
+    }
+
+    void errorsAreClear()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(int, exitCode);
+        QFETCH(QString, mentions);
+        const Run r = cli(args);
+        QCOMPARE(r.exitCode, exitCode);
+        QVERIFY2(QString::fromUtf8(r.err).contains(mentions), r.err.constData());
+    }
+
+    void brokenCheckpointIsNamed()
+    {
+        const QString broken = m_tmp.filePath("broken");
+        QDir().mkpath(broken);
+        QFile::copy(m_model + "/config.json", broken + "/config.json");
+        QFile::copy(m_model + "/tokenizer.json", broken + "/tokenizer.json");
+        QFile in(m_model + "/model.safetensors");
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        QFile out(broken + "/model.safetensors");
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(in.read(in.size() / 2));
+        out.close();
+        const Run r = cli({"generate", "--model", broken, "--prompt", "x"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("model.safetensors"), r.err.constData());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"
