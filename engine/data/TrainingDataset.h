@@ -1,0 +1,64 @@
+// Training data for fine-tuning: a user's file (plain text, JSON Lines / JSON array with a
+// "text" field, Alpaca-style instruction records, or chat records with "messages") turned into
+// token sequences with a per-token loss mask, a deterministic train/validation split, and
+// statistics. Bad records are skipped with a warning naming file and line; a file with no
+// usable record is an error, never an empty dataset.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tb {
+
+class Tokenizer;
+struct TokenizerConfig;
+
+enum class DatasetFormat { Auto, Text, JsonText, Instruction, Chat };
+const char* datasetFormatName(DatasetFormat format);          // "auto", "text", "json-text", "instruction", "chat"
+DatasetFormat datasetFormatFromName(const std::string& name); // throws std::invalid_argument
+
+struct DatasetOptions {
+    DatasetFormat format = DatasetFormat::Auto; // Auto: detected from the file (see docs/datasets.md)
+    int64_t maxSeqLen = 512;        // tokens per example; longer ones are truncated (and counted)
+    bool trainOnPrompt = false;     // false: loss only on completions (assistant turns / "output")
+    bool pack = false;              // concatenate examples into maxSeqLen sequences
+    double validationFraction = 0.1; // used when no separate validation file is given
+    uint64_t splitSeed = 0;         // the split is a deterministic function of this seed
+};
+
+struct TokenizedExample {
+    std::vector<int32_t> ids;
+    std::vector<uint8_t> lossMask; // same length as ids; 1 = this token is a prediction target
+    int64_t sourceLine = 0;        // 1-based line (JSONL) or record index (JSON array / text)
+    bool truncated = false;
+};
+
+struct DatasetStats {
+    int64_t records = 0;        // usable records read
+    int64_t skipped = 0;        // records skipped with a warning
+    int64_t truncated = 0;      // examples cut at maxSeqLen
+    int64_t tokens = 0;         // all tokens after truncation
+    int64_t lossTokens = 0;     // tokens with lossMask 1
+    // Token-length histogram of the examples before truncation: counts per bucket of
+    // width histogramBucket tokens (bucket i covers [i*w, (i+1)*w)).
+    int64_t histogramBucket = 32;
+    std::vector<int64_t> lengthHistogram;
+    std::vector<std::string> warnings; // "file:line: reason", at most the first 100
+};
+
+struct PreparedDataset {
+    DatasetFormat format = DatasetFormat::Auto; // the format actually used
+    std::vector<TokenizedExample> train;
+    std::vector<TokenizedExample> validation;
+    DatasetStats trainStats;
+    DatasetStats validationStats;
+};
+
+// validationPath empty: validation is split off the training file by options.validationFraction.
+// Throws FormatError (file and line named) for an unreadable, empty, non-UTF-8 or wholly
+// unusable file; individual bad records are skipped and counted.
+PreparedDataset prepareDataset(const std::string& path, const std::string& validationPath, const Tokenizer& tokenizer,
+                               const TokenizerConfig& tokenizerConfig, const DatasetOptions& options);
+
+} // namespace tb
