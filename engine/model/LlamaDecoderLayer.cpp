@@ -83,3 +83,44 @@ at::Tensor LlamaDecoderLayer::forward(const at::Tensor& x, const at::Tensor& cos
 }
 
 } // namespace tb
+
+namespace tb {
+
+namespace {
+
+// The module that owns a projection and the member that holds it.
+std::pair<torch::nn::Module*, std::shared_ptr<Projection>*> slotOf(const LlamaDecoderLayer& layer, const std::string& name)
+{
+    LlamaAttention& a = *layer.self_attn;
+    LlamaMlp& m = *layer.mlp;
+    if (name == "q_proj") return {&a, &a.q_proj};
+    if (name == "k_proj") return {&a, &a.k_proj};
+    if (name == "v_proj") return {&a, &a.v_proj};
+    if (name == "o_proj") return {&a, &a.o_proj};
+    if (name == "gate_proj") return {&m, &m.gate_proj};
+    if (name == "up_proj") return {&m, &m.up_proj};
+    if (name == "down_proj") return {&m, &m.down_proj};
+    throw std::invalid_argument("unknown projection \"" + name + "\" (expected one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
+}
+
+} // namespace
+
+const std::vector<std::string>& LlamaDecoderLayer::projectionNames()
+{
+    static const std::vector<std::string> names = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+    return names;
+}
+
+std::shared_ptr<Projection> LlamaDecoderLayer::projection(const std::string& name) const
+{
+    return *slotOf(*this, name).second;
+}
+
+void LlamaDecoderLayer::replaceProjection(const std::string& name, std::shared_ptr<Projection> replacement)
+{
+    auto [owner, slot] = slotOf(*this, name);
+    owner->replace_module(name, replacement);
+    *slot = std::move(replacement);
+}
+
+} // namespace tb

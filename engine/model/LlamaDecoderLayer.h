@@ -8,6 +8,8 @@
 #include "model/RmsNorm.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace tb {
 
@@ -41,6 +43,12 @@ public:
     LlamaDecoderLayer(const ModelConfig& config, const at::TensorOptions& options);
     at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                        const at::Tensor& mask, KvCache* cache, size_t layerIndex);
+
+    // The seven projections by their checkpoint names ("q_proj" ... "down_proj"), so adapters
+    // can be swapped in: replaceProjection re-registers the module under the same name.
+    std::shared_ptr<Projection> projection(const std::string& name) const;
+    void replaceProjection(const std::string& name, std::shared_ptr<Projection> replacement);
+    static const std::vector<std::string>& projectionNames();
 
     std::shared_ptr<RmsNorm> input_layernorm, post_attention_layernorm;
     std::shared_ptr<LlamaAttention> self_attn;

@@ -95,12 +95,19 @@ private Q_SLOTS:
     void stopsOnEos()
     {
         GenerationOptions options;
-        options.maxNewTokens = 10;
+        options.maxNewTokens = 20;
+        options.temperature = 1.0;
+        options.seed = 11;
         const auto first = run(options).tokenIds;
-        options.eosTokenIds = {first[3]};
+        // The first position whose token did not occur before it: generation must stop there.
+        size_t cut = 1;
+        while (cut < first.size() && std::find(first.begin(), first.begin() + cut, first[cut]) != first.begin() + cut)
+            ++cut;
+        QVERIFY(cut < first.size());
+        options.eosTokenIds = {first[cut]};
         const auto result = run(options);
         QCOMPARE(result.stopReason, StopReason::Eos);
-        QCOMPARE(result.tokenIds, std::vector<int64_t>(first.begin(), first.begin() + 3));
+        QCOMPARE(result.tokenIds, std::vector<int64_t>(first.begin(), first.begin() + cut));
     }
 
     void stopsOnStopStringAndHoldsItBack()
