@@ -146,6 +146,9 @@ spaces = [
     "a  b   c    d     e      f", "   leading and trailing   ", "\t\tTwo tabs", "x\u0085y next line", "x\u180ey mongolian",
     "\u2028line sep\u2029para sep", "\ufeffBOM at start", "\u00adsoft\u00adhyphen",
     "end with spaces and newline  \n", "space before newline \nand after\n next",
+    # Characters where Unicode White_Space (Oniguruma's \s) and PCRE2's \s disagree.
+    "\u180e\u180e!", "word\u180e\u180e\u180e\nnext", " \u180e \u180e ", "\u0085\u0085x", "a \u0085\n b",
+    "\u001c\u001d\u001e\u001f separators", "tail\u180e", "\u180e", "\u2007\u2007figure spaces\u2007",
 ]
 for s in spaces:
     add(s)
@@ -169,6 +172,11 @@ specials = [
     "<|im_start|><|im_end|><|im_start|>", "<|begin_of_text|><|begin_of_text|>", " <s>", "<s> ", " </s> ",
     "<|eot_id|>", "<|unknown_token|>", "<|", "|>", "<|im_", "im_start|>",
     "<bos> <eos> <pad> [CLS] [SEP] [MASK]",
+    # Added tokens of the tests/data/tokenizer fixtures: lstrip, rstrip, single_word, normalized.
+    "a <mask> b", "x<mask>y", "  <mask>  end", "<mask><mask> <mask>\t<mask>\n", "\u3000<mask>\u3000",
+    "[WORD] in [WORD]s and x[WORD] or ([WORD]) [WORD]_ é[WORD]", "[WORD]",
+    "New York, new york, NEW  YORK, new\tyork, Nëw Yörk and newyork", "[MASK]   [MASK]x  [MASK]",
+    "<|bos|>hello<|eos|>", "<cls> and <sep> typed by hand", "<unk><unk>unk",
 ]
 for s in specials:
     add(s)
