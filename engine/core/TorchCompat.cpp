@@ -1,6 +1,11 @@
 #include "core/TorchCompat.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/cuda.h>
+
+#ifdef TUNEBENCH_TORCH_HAS_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <cmath>
 
@@ -34,6 +39,48 @@ int cudaDeviceCount()
 std::string torchVersion()
 {
     return TORCH_VERSION;
+}
+
+CudaMemoryStats cudaMemoryStats(const at::Device& device)
+{
+    CudaMemoryStats s;
+#ifdef TUNEBENCH_TORCH_HAS_CUDA
+    if (device.is_cuda()) {
+        namespace alloc = c10::cuda::CUDACachingAllocator;
+        const auto stats = alloc::getDeviceStats(device.index());
+        constexpr auto all = static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE);
+        s.allocated = stats.allocated_bytes[all].current;
+        s.reserved = stats.reserved_bytes[all].current;
+        s.peakAllocated = stats.allocated_bytes[all].peak;
+    }
+#else
+    (void)device;
+#endif
+    return s;
+}
+
+void resetCudaPeak(const at::Device& device)
+{
+#ifdef TUNEBENCH_TORCH_HAS_CUDA
+    if (device.is_cuda())
+        c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+#else
+    (void)device;
+#endif
+}
+
+at::Tensor cpuRngState()
+{
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    return generator.get_state();
+}
+
+void setCpuRngState(const at::Tensor& state)
+{
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(state);
 }
 
 } // namespace tb::compat

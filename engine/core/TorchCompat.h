@@ -26,4 +26,17 @@ int cudaDeviceCount();
 
 std::string torchVersion(); // "1.13.0"
 
+struct CudaMemoryStats {
+    int64_t allocated = -1; // -1 when not a CUDA device or LibTorch lacks CUDA
+    int64_t reserved = -1;
+    int64_t peakAllocated = -1;
+};
+// The caching allocator's counters for `device`.
+CudaMemoryStats cudaMemoryStats(const at::Device& device);
+void resetCudaPeak(const at::Device& device);
+
+// State of the default CPU generator (dropout), for checkpoints that resume bit-exactly.
+at::Tensor cpuRngState();
+void setCpuRngState(const at::Tensor& state);
+
 } // namespace tb::compat

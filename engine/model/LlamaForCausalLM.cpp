@@ -1,6 +1,7 @@
 #include "model/LlamaForCausalLM.h"
 
 #include "model/KvCache.h"
+#include "model/LayerCheckpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -65,8 +66,15 @@ at::Tensor LlamaForCausalLM::hiddenStates(const at::Tensor& inputIds, KvCache* c
     const at::Tensor positions = at::arange(past, past + t, at::TensorOptions().dtype(at::kLong).device(h.device()));
     auto [cos, sin] = m_rotary.cosSin(positions, h.scalar_type());
     const at::Tensor mask = buildMask(past, t, keyPadding, h.scalar_type());
+    const bool checkpoint = m_checkpointing && !cache && is_training() && at::GradMode::is_enabled();
+    // With a frozen embedding the first layer's input needs no gradient, and a checkpointed
+    // layer whose inputs need none is skipped by autograd: mark it (transformers'
+    // enable_input_require_grads does the same).
+    if (checkpoint && !h.requires_grad())
+        h.requires_grad_(true);
     for (size_t i = 0; i < model->layers.size(); ++i)
-        h = model->layers[i]->forward(h, cos, sin, mask, cache, i);
+        h = checkpoint ? checkpointedLayerForward(*model->layers[i], h, cos, sin, mask)
+                       : model->layers[i]->forward(h, cos, sin, mask, cache, i);
     return model->norm->forward(h);
 }
 

@@ -48,6 +48,11 @@ public:
     // zeros for biases. Deterministic for a given seed (CPU generator).
     void initializeRandom(uint64_t seed, double stddev = 0.02);
 
+    // Recompute each decoder layer in backward instead of keeping its activations
+    // (training only; see LayerCheckpoint.h).
+    void setGradientCheckpointing(bool enabled) { m_checkpointing = enabled; }
+    bool gradientCheckpointing() const { return m_checkpointing; }
+
     const ModelConfig& config() const { return m_config; }
     at::Tensor lmHeadWeight() const; // lm_head.weight, or the embedding when tied
 
@@ -60,6 +65,7 @@ private:
 
     ModelConfig m_config;
     RotaryEmbedding m_rotary;
+    bool m_checkpointing = false;
 };
 
 } // namespace tb

@@ -1,0 +1,53 @@
+// A frozen projection with a trainable low-rank update (LoRA, Hu et al. 2021, arXiv 2106.09685),
+// defined exactly as PEFT's lora.Linear (src/peft/tuners/lora/layer.py):
+//   y = base(x) + scaling * B(A(dropout(x))),  A: [r, in], B: [out, r]
+//   scaling = alpha / r, or alpha / sqrt(r) with rsLoRA (Kalajdzievski 2023)
+//   A ~ kaiming_uniform(a = sqrt(5)) (bound 1/sqrt(in)), B = 0, so training starts at the base.
+// The base projection is kept as it is (its parameters keep their checkpoint names,
+// "...q_proj.weight"); A and B are submodules "lora_A" / "lora_B" so their parameters are
+// "...q_proj.lora_A.weight" — PEFT's saved key without the "base_model.model." prefix.
+// The low-rank path runs in fp32 (adapters are fp32 master weights) and is cast back to the
+// activations' dtype before the sum.
+#pragma once
+
+#include "model/Linear.h"
+
+#include <memory>
+
+namespace tb {
+
+class LoraFactor : public torch::nn::Module {
+public:
+    LoraFactor(int64_t out, int64_t in);
+    at::Tensor weight; // [out, in], fp32, trainable
+};
+
+class LoraLinear : public Projection {
+public:
+    LoraLinear(std::shared_ptr<Projection> base, int64_t rank, double alpha, double dropout, bool rslora);
+
+    at::Tensor forward(const at::Tensor& x) override;
+    int64_t inFeatures() const override { return m_base->inFeatures(); }
+    int64_t outFeatures() const override { return m_base->outFeatures(); }
+
+    // Kaiming-uniform A, zero B, from a seeded generator (deterministic runs).
+    void resetParameters(at::Generator& generator);
+    // W + scaling * B A, in the base weight's dtype: what merging writes to the checkpoint.
+    at::Tensor mergedWeight() const;
+
+    Projection& base() { return *m_base; }
+    std::shared_ptr<Projection> baseShared() const { return m_base; }
+    int64_t rank() const { return m_rank; }
+    double scaling() const { return m_scaling; }
+
+    std::shared_ptr<LoraFactor> lora_A; // [r, in]
+    std::shared_ptr<LoraFactor> lora_B; // [out, r]
+
+private:
+    std::shared_ptr<Projection> m_base;
+    int64_t m_rank;
+    double m_scaling;
+    double m_dropout;
+};
+
+} // namespace tb

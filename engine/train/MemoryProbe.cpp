@@ -1,0 +1,30 @@
+#include "train/MemoryProbe.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace tb {
+
+ProcessMemory processMemory()
+{
+    ProcessMemory m;
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        // Lines look like "VmRSS:	  123456 kB".
+        auto read = [&](const char* key, int64_t& out) {
+            if (line.rfind(key, 0) != 0)
+                return;
+            std::istringstream in(line.substr(std::string(key).size()));
+            int64_t kb = 0;
+            in >> kb;
+            out = kb * 1024;
+        };
+        read("VmRSS:", m.residentBytes);
+        read("VmHWM:", m.peakResidentBytes);
+    }
+    return m;
+}
+
+} // namespace tb

@@ -1,0 +1,196 @@
+#include "train/TrainConfig.h"
+
+#include "core/FormatError.h"
+
+#include <set>
+#include <stdexcept>
+
+namespace tb {
+
+using nlohmann::json;
+
+const char* trainMethodName(TrainMethod method)
+{
+    switch (method) {
+    case TrainMethod::Lora: return "lora";
+    case TrainMethod::Qlora: return "qlora";
+    case TrainMethod::Full: return "full";
+    }
+    return "lora";
+}
+
+TrainMethod trainMethodFromName(const std::string& name)
+{
+    if (name == "lora") return TrainMethod::Lora;
+    if (name == "qlora") return TrainMethod::Qlora;
+    if (name == "full") return TrainMethod::Full;
+    throw std::invalid_argument("method \"" + name + "\": expected lora, qlora or full");
+}
+
+const char* lrScheduleName(LrScheduleKind kind)
+{
+    switch (kind) {
+    case LrScheduleKind::Constant: return "constant";
+    case LrScheduleKind::Linear: return "linear";
+    case LrScheduleKind::Cosine: return "cosine";
+    }
+    return "cosine";
+}
+
+LrScheduleKind lrScheduleFromName(const std::string& name)
+{
+    if (name == "constant") return LrScheduleKind::Constant;
+    if (name == "linear") return LrScheduleKind::Linear;
+    if (name == "cosine") return LrScheduleKind::Cosine;
+    throw std::invalid_argument("schedule \"" + name + "\": expected constant, linear or cosine");
+}
+
+json TrainConfig::toJson() const
+{
+    return {
+        {"model", modelDir},
+        {"data", dataPath},
+        {"validation_data", validationPath},
+        {"output_dir", outputDir},
+        {"method", trainMethodName(method)},
+        {"lora", {{"rank", lora.rank}, {"alpha", lora.alpha}, {"dropout", lora.dropout}, {"rslora", lora.rslora}, {"targets", lora.targets}}},
+        {"dataset", {{"format", datasetFormatName(data.format)}, {"seq_len", data.maxSeqLen}, {"train_on_prompt", data.trainOnPrompt},
+                     {"pack", data.pack}, {"validation_fraction", data.validationFraction}, {"split_seed", data.splitSeed}}},
+        {"learning_rate", learningRate},
+        {"schedule", lrScheduleName(schedule)},
+        {"warmup_steps", warmupSteps},
+        {"max_steps", maxSteps},
+        {"epochs", epochs},
+        {"batch_size", batchSize},
+        {"grad_accum", gradAccum},
+        {"max_grad_norm", maxGradNorm},
+        {"weight_decay", weightDecay},
+        {"adam_beta1", adamBeta1},
+        {"adam_beta2", adamBeta2},
+        {"adam_eps", adamEps},
+        {"gradient_checkpointing", gradientCheckpointing},
+        {"eval_every", evalEvery},
+        {"save_every", saveEvery},
+        {"max_bad_steps", maxBadSteps},
+        {"seed", seed},
+        {"threads", threads},
+        {"device", device},
+        {"base_dtype", baseDtype},
+    };
+}
+
+TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
+{
+    if (!j.is_object())
+        throw FormatError(source, "expected a JSON object");
+    TrainConfig c;
+    auto get = [&](const json& obj, const std::string& prefix, const char* key, auto& target) {
+        auto it = obj.find(key);
+        if (it == obj.end() || it->is_null())
+            return;
+        try {
+            target = it->get<std::decay_t<decltype(target)>>();
+        } catch (const json::exception&) {
+            throw FormatError(source, "key \"" + prefix + key + "\": wrong type (" + it->dump() + ")");
+        }
+    };
+    static const std::set<std::string> known = {"model", "data", "validation_data", "output_dir", "method", "lora", "dataset",
+        "learning_rate", "schedule", "warmup_steps", "max_steps", "epochs", "batch_size", "grad_accum", "max_grad_norm",
+        "weight_decay", "adam_beta1", "adam_beta2", "adam_eps", "gradient_checkpointing", "eval_every", "save_every",
+        "max_bad_steps", "seed", "threads", "device", "base_dtype"};
+    for (const auto& item : j.items())
+        if (!known.count(item.key()))
+            throw FormatError(source, "unknown key \"" + item.key() + "\"");
+    get(j, "", "model", c.modelDir);
+    get(j, "", "data", c.dataPath);
+    get(j, "", "validation_data", c.validationPath);
+    get(j, "", "output_dir", c.outputDir);
+    std::string text;
+    try {
+        if (j.contains("method")) {
+            get(j, "", "method", text);
+            c.method = trainMethodFromName(text);
+        }
+        if (j.contains("schedule")) {
+            get(j, "", "schedule", text);
+            c.schedule = lrScheduleFromName(text);
+        }
+    } catch (const std::invalid_argument& e) {
+        throw FormatError(source, e.what());
+    }
+    if (j.contains("lora")) {
+        const json& l = j["lora"];
+        get(l, "lora.", "rank", c.lora.rank);
+        get(l, "lora.", "alpha", c.lora.alpha);
+        get(l, "lora.", "dropout", c.lora.dropout);
+        get(l, "lora.", "rslora", c.lora.rslora);
+        get(l, "lora.", "targets", c.lora.targets);
+    }
+    if (j.contains("dataset")) {
+        const json& d = j["dataset"];
+        if (d.contains("format")) {
+            get(d, "dataset.", "format", text);
+            try {
+                c.data.format = datasetFormatFromName(text);
+            } catch (const std::invalid_argument& e) {
+                throw FormatError(source, std::string("key \"dataset.format\": ") + e.what());
+            }
+        }
+        get(d, "dataset.", "seq_len", c.data.maxSeqLen);
+        get(d, "dataset.", "train_on_prompt", c.data.trainOnPrompt);
+        get(d, "dataset.", "pack", c.data.pack);
+        get(d, "dataset.", "validation_fraction", c.data.validationFraction);
+        get(d, "dataset.", "split_seed", c.data.splitSeed);
+    }
+    get(j, "", "learning_rate", c.learningRate);
+    get(j, "", "warmup_steps", c.warmupSteps);
+    get(j, "", "max_steps", c.maxSteps);
+    get(j, "", "epochs", c.epochs);
+    get(j, "", "batch_size", c.batchSize);
+    get(j, "", "grad_accum", c.gradAccum);
+    get(j, "", "max_grad_norm", c.maxGradNorm);
+    get(j, "", "weight_decay", c.weightDecay);
+    get(j, "", "adam_beta1", c.adamBeta1);
+    get(j, "", "adam_beta2", c.adamBeta2);
+    get(j, "", "adam_eps", c.adamEps);
+    get(j, "", "gradient_checkpointing", c.gradientCheckpointing);
+    get(j, "", "eval_every", c.evalEvery);
+    get(j, "", "save_every", c.saveEvery);
+    get(j, "", "max_bad_steps", c.maxBadSteps);
+    get(j, "", "seed", c.seed);
+    get(j, "", "threads", c.threads);
+    get(j, "", "device", c.device);
+    get(j, "", "base_dtype", c.baseDtype);
+    return c;
+}
+
+void TrainConfig::validate() const
+{
+    auto bad = [](const std::string& field, const std::string& why) { throw std::invalid_argument(field + ": " + why); };
+    if (modelDir.empty()) bad("model", "required");
+    if (dataPath.empty()) bad("data", "required");
+    if (outputDir.empty()) bad("output_dir", "required");
+    if (method == TrainMethod::Qlora) bad("method", "QLoRA is not available in this build yet");
+    if (lora.rank < 1 || lora.rank > 4096) bad("lora.rank", "must be between 1 and 4096");
+    if (!(lora.alpha > 0)) bad("lora.alpha", "must be positive");
+    if (lora.dropout < 0 || lora.dropout >= 1) bad("lora.dropout", "must be in [0, 1)");
+    if (data.maxSeqLen < 2) bad("dataset.seq_len", "must be at least 2");
+    if (data.validationFraction < 0 || data.validationFraction >= 1) bad("dataset.validation_fraction", "must be in [0, 1)");
+    if (!(learningRate > 0) || learningRate > 1) bad("learning_rate", "must be in (0, 1]");
+    if (warmupSteps < 0) bad("warmup_steps", "must not be negative");
+    if (maxSteps < 0) bad("max_steps", "must not be negative");
+    if (maxSteps == 0 && !(epochs > 0)) bad("epochs", "must be positive when max_steps is 0");
+    if (batchSize < 1) bad("batch_size", "must be at least 1");
+    if (gradAccum < 1) bad("grad_accum", "must be at least 1");
+    if (weightDecay < 0) bad("weight_decay", "must not be negative");
+    if (adamBeta1 < 0 || adamBeta1 >= 1) bad("adam_beta1", "must be in [0, 1)");
+    if (adamBeta2 < 0 || adamBeta2 >= 1) bad("adam_beta2", "must be in [0, 1)");
+    if (!(adamEps > 0)) bad("adam_eps", "must be positive");
+    if (evalEvery < 0) bad("eval_every", "must not be negative");
+    if (saveEvery < 0) bad("save_every", "must not be negative");
+    if (maxBadSteps < 1) bad("max_bad_steps", "must be at least 1");
+    if (baseDtype != "bf16" && baseDtype != "fp32" && baseDtype != "bfloat16" && baseDtype != "float32")
+        bad("base_dtype", "expected bf16 or fp32");
+}
+
+} // namespace tb

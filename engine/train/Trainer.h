@@ -1,0 +1,64 @@
+// Fine-tunes a model as a TrainConfig says: LoRA (frozen bf16 base, fp32 adapters) or full
+// fine-tuning (every weight trainable, fp32). Engine code: no Qt; reports through
+// TrainerCallbacks.
+//
+// Thread contract: run() blocks and does all the work on the calling thread (a worker thread in
+// the GUI, the main thread in the CLI); callbacks are called on that thread. pause(), resume()
+// and cancel() may be called from any thread; cancel takes effect before the next micro-batch,
+// so within one optimizer step, and leaves a checkpoint of the last completed step.
+#pragma once
+
+#include "train/TrainConfig.h"
+#include "train/TrainerCallbacks.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+
+namespace tb {
+
+enum class RunStatus { Finished, Cancelled, Failed };
+const char* runStatusName(RunStatus status); // "finished", "cancelled", "failed"
+
+struct TrainResult {
+    RunStatus status = RunStatus::Failed;
+    std::string reason;           // why it failed or was cancelled
+    int64_t step = 0;             // optimizer steps completed
+    int64_t totalSteps = 0;
+    int64_t tokensSeen = 0;
+    int64_t trainableParameters = 0;
+    double lastLoss = 0;
+    double lastValidationLoss = -1; // -1 when never evaluated
+    double bestValidationLoss = -1;
+    double wallSeconds = 0;
+    std::string adapterDir;      // LoRA: the PEFT folder; full: the saved model folder
+    std::string lastCheckpoint;
+};
+
+class Trainer {
+public:
+    explicit Trainer(TrainConfig config);
+
+    // resume: continue from the latest checkpoint in config.outputDir (whose config must
+    // match). Throws nothing: errors end the run with status Failed and the reason.
+    TrainResult run(TrainerCallbacks& callbacks, bool resume = false);
+
+    void pause();
+    void resume();
+    void cancel();
+    bool paused() const { return m_paused.load(); }
+
+private:
+    TrainResult runOrThrow(TrainerCallbacks& callbacks, bool resume);
+    // Blocks while paused; returns false when cancelled.
+    bool waitWhilePaused();
+
+    TrainConfig m_config;
+    std::atomic<bool> m_cancel{false};
+    std::atomic<bool> m_paused{false};
+    std::mutex m_pauseMutex;
+    std::condition_variable m_pauseChanged;
+};
+
+} // namespace tb

@@ -1,0 +1,44 @@
+// What a Trainer reports while it runs. All methods are called on the training thread, in
+// order; implementations must return quickly (the GUI's adapter only queues a signal).
+#pragma once
+
+#include "train/MemoryProbe.h"
+
+#include <cstdint>
+#include <string>
+
+namespace tb {
+
+struct StepReport {
+    int64_t step = 0;        // optimizer steps completed (1-based after the first step)
+    int64_t totalSteps = 0;
+    double epoch = 0;        // fractional epochs of the training set seen
+    int64_t tokensSeen = 0;  // real tokens processed since the run began (including before a resume)
+    double loss = 0;         // mean loss over the step's target tokens
+    double learningRate = 0;
+    double gradNorm = 0;     // before clipping
+    double tokensPerSecond = 0; // this step
+    double elapsedSeconds = 0;  // since the run (or resume) began
+    bool skipped = false;    // non-finite loss: the update was not applied
+};
+
+struct EvalReport {
+    int64_t step = 0;
+    double loss = 0;
+    double perplexity = 0;
+    int64_t tokens = 0; // target tokens evaluated
+};
+
+enum class LogLevel { Info, Warning, Error };
+
+class TrainerCallbacks {
+public:
+    virtual ~TrainerCallbacks() = default;
+    virtual void onStep(const StepReport&) {}
+    virtual void onEval(const EvalReport&) {}
+    virtual void onMemory(const MemorySample&) {}
+    virtual void onLog(LogLevel, const std::string&) {}
+    virtual void onCheckpoint(const std::string& /*dir*/, int64_t /*step*/) {}
+};
+
+} // namespace tb
