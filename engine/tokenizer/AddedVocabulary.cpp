@@ -122,9 +122,13 @@ void AddedVocabulary::add(const Token& token, const BpeModel& model)
 {
     if (token.content.empty())
         return;
-    for (const auto& [id, existing] : m_idToToken)
-        if (existing == token)
+    // tokenizers skips a token equal (all flags) to one it already holds under any id.
+    const auto range = m_contentIds.equal_range(token.content);
+    for (auto it = range.first; it != range.second; ++it) {
+        const auto existing = m_idToToken.find(it->second);
+        if (existing != m_idToToken.end() && existing->second == token)
             return;
+    }
     int32_t id = tokenToId(token.content);
     if (id < 0)
         id = model.tokenToId(token.content);
@@ -137,6 +141,7 @@ void AddedVocabulary::add(const Token& token, const BpeModel& model)
     }
     m_contentToId[token.content] = id;
     m_idToToken[id] = token;
+    m_contentIds.emplace(token.content, id);
     m_maxId = std::max(m_maxId, id);
     if (m_specialContent.count(token.content) == 0)
         m_classic.push_back(token);

@@ -77,6 +77,7 @@ private:
     std::vector<Token> m_classic;  // other added tokens, file order
     std::unordered_map<std::string, int32_t> m_contentToId;
     std::unordered_map<int32_t, Token> m_idToToken;
+    std::unordered_multimap<std::string, int32_t> m_contentIds; // every id a content was stored under
     std::unordered_set<std::string> m_specialContent;
     Trie m_rawTrie;
     Trie m_normalizedTrie;

