@@ -154,7 +154,8 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool addSpecialTok
     const bool post = addSpecialTokens && d.postProcessor;
     if (d.truncation.enabled) {
         const size_t added = post ? d.postProcessor->addedCount() : 0;
-        const size_t keep = d.truncation.maxLength > added ? d.truncation.maxLength - added : 0;
+        // tokenizers leaves the sequence whole when max_length cannot even hold the added ids.
+        const size_t keep = d.truncation.maxLength >= added ? d.truncation.maxLength - added : ids.size();
         if (ids.size() > keep) {
             if (d.truncation.left)
                 ids.erase(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(keep));

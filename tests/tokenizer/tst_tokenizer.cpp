@@ -53,6 +53,7 @@ class TestTokenizer : public QObject {
 private Q_SLOTS:
     void encodeFixture_data();
     void encodeFixture();
+    void truncationShorterThanTemplate();
     void decodeFixture();
     void vocabularyQueries();
     void regexUsesOnigurumaClasses();
@@ -101,6 +102,11 @@ void TestTokenizer::encodeFixture_data()
     QTest::newRow("split behaviors") << "split_behaviors.json" << "ab, cd;; 12 ef...gh!\nthe"
                                      << Ids{97, 98, 44, 99, 100, 59, 59, 49, 50, 101, 102, 46, 46, 46, 103, 104, 33, 299}
                                      << Ids{97, 98, 44, 99, 100, 59, 59, 49, 50, 101, 102, 46, 46, 46, 103, 104, 33, 299};
+    // Left truncation keeps room for <|bos|> <|eos|>; left padding to a multiple of 4.
+    QTest::newRow("truncation+padding") << "truncation_padding.json" << "Hello world, the model is learning!"
+                                        << Ids{0, 0, 0, 333, 44, 258, 285, 297, 290, 303, 33, 334}
+                                        << Ids{0, 0, 0, 111, 280, 44, 258, 285, 297, 290, 303, 33};
+    QTest::newRow("padding only") << "truncation_padding.json" << "hi" << Ids{333, 271, 105, 334} << Ids{0, 0, 271, 105};
     // ignore_merges emits "hello" and "tokenizer" whole; BertProcessing inside a Sequence.
     QTest::newRow("ignore_merges") << "ignore_merges_regex.json" << "hello world tokenizer"
                                    << Ids{335, 312, 32, 316, 32, 334, 336} << Ids{312, 32, 316, 32, 334};
@@ -115,6 +121,20 @@ void TestTokenizer::encodeFixture()
     const tb::Tokenizer t = tb::Tokenizer::fromFile((kData + file).toStdString());
     QCOMPARE(t.encode(text.toStdString(), true), withSpecial);
     QCOMPARE(t.encode(text.toStdString(), false), plain);
+}
+
+// max_length below the number of ids the template adds: tokenizers does not truncate at all.
+void TestTokenizer::truncationShorterThanTemplate()
+{
+    std::string json = readFile(kData + "gpt2_bytelevel.json");
+    const std::string key = "\"truncation\": null";
+    const size_t at = json.find(key);
+    QVERIFY(at != std::string::npos);
+    json.replace(at, key.size(), R"("truncation": {"direction": "Right", "max_length": 1, "strategy": "LongestFirst", "stride": 0})");
+    const tb::Tokenizer t = tb::Tokenizer::fromJson(json, "truncated-template");
+    const std::string text = "Hello world, the model is learning!";
+    QCOMPARE(t.encode(text, true), (Ids{333, 32, 72, 101, 108, 108, 111, 280, 44, 258, 285, 297, 290, 303, 33, 334}));
+    QCOMPARE(t.encode(text, false), (Ids{32}));
 }
 
 void TestTokenizer::decodeFixture()

@@ -196,3 +196,12 @@ write("ignore_merges_regex.json", {
     "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
     "model": model(vocab, [[a, b] for a, b in merges], ignore_merges=True),
 })
+
+# 7. Truncation (left, leaving room for the template's two ids) and padding (left, to a multiple
+#    of 4) on the GPT-2 style file.
+with open("gpt2_bytelevel.json", encoding="utf-8") as f:
+    gpt2 = json.load(f)
+gpt2["truncation"] = {"direction": "Left", "max_length": 9, "strategy": "LongestFirst", "stride": 0}
+gpt2["padding"] = {"strategy": "BatchLongest", "direction": "Left", "pad_to_multiple_of": 4, "pad_id": 0,
+                   "pad_type_id": 0, "pad_token": "!"}
+write("truncation_padding.json", {k: v for k, v in gpt2.items() if k not in ("version",)})
