@@ -30,7 +30,7 @@ struct DatasetOptions {
 struct TokenizedExample {
     std::vector<int32_t> ids;
     std::vector<uint8_t> lossMask; // same length as ids; 1 = this token is a prediction target
-    int64_t sourceLine = 0;        // 1-based line (JSONL) or record index (JSON array / text)
+    int64_t sourceLine = 0;        // 1-based line where the record starts (all formats); packed: the first one's
     bool truncated = false;
 };
 
@@ -45,6 +45,8 @@ struct DatasetStats {
     int64_t histogramBucket = 32;
     std::vector<int64_t> lengthHistogram;
     std::vector<std::string> warnings; // "file:line: reason", at most the first 100
+    int64_t warningsOmitted = 0;       // warnings beyond the first 100, counted but not kept
+    int64_t sequences = 0;             // training sequences: examples, or packed sequences with pack
 };
 
 struct PreparedDataset {
@@ -60,5 +62,26 @@ struct PreparedDataset {
 // unusable file; individual bad records are skipped and counted.
 PreparedDataset prepareDataset(const std::string& path, const std::string& validationPath, const Tokenizer& tokenizer,
                                const TokenizerConfig& tokenizerConfig, const DatasetOptions& options);
+
+// One piece of an example's text, in order; the pieces concatenated are exactly the text the
+// tokenizer sees (including a BOS the post-processor adds, shown as its token string).
+struct RenderedSegment {
+    std::string text;
+    bool masked = true; // true: no loss on these tokens (prompt, template markup, BOS)
+    int64_t tokens = 0; // tokens this piece encodes to (before truncation at maxSeqLen)
+};
+
+struct RenderedRecord {
+    int64_t sourceLine = 0;
+    std::vector<RenderedSegment> segments; // empty when the record cannot be rendered (bad field, bad JSON)
+    std::string skipReason;                // "" when usable; otherwise the warning training would give
+};
+
+// For a preview (GUI): the first maxRecords records of `path`, rendered, masked and counted
+// exactly as prepareDataset would. Throws FormatError as prepareDataset does for the file
+// as a whole (unreadable, non-UTF-8, undetectable format, chat records without a template).
+std::vector<RenderedRecord> renderRecordSegments(const std::string& path, const Tokenizer& tokenizer,
+                                                 const TokenizerConfig& tokenizerConfig,
+                                                 const DatasetOptions& options, int maxRecords);
 
 } // namespace tb
