@@ -33,6 +33,10 @@ public:
     // own raise_exception("...") (message = its text).
     std::string render(const nlohmann::json& context) const;
 
+    // The same with insertion-ordered objects: nlohmann::json sorts object keys, so a context
+    // whose key order matters (tool schemas printed with tojson) should come through here.
+    std::string renderOrdered(const nlohmann::ordered_json& context) const;
+
     // Convenience: messages + add_generation_prompt + special tokens (bos_token, eos_token,
     // pad_token, unk_token when non-empty).
     std::string render(const std::vector<ChatMessage>& messages, bool addGenerationPrompt,
