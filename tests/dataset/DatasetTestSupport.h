@@ -25,6 +25,21 @@ inline const std::string kChatMl =
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
+// Llama 3's template reduced to its message loop (no tools, no date): writes bos_token itself
+// and trims contents.
+inline const std::string kLlama3 =
+    "{{- bos_token }}{%- for message in messages %}"
+    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}";
+
+// Mistral v0.1's template: roles must alternate (raise_exception otherwise), eos after replies.
+inline const std::string kMistral =
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+    "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token + ' ' }}{% endif %}{% endfor %}";
+
 inline tb::Tokenizer makeTokenizer()
 {
     const std::vector<std::string> texts = {
@@ -36,7 +51,7 @@ inline tb::Tokenizer makeTokenizer()
         "### Instruction:\n### Input:\n### Response:\nuser\nassistant\nsystem\nYou answer briefly. Where is the mill? By the river.",
     };
     const std::string json = tb::trainByteLevelBpeTokenizerJson(
-        texts, 700, {kBos, kEos, "<|im_start|>", "<|im_end|>"}, kBos);
+        texts, 700, {kBos, kEos, "<|im_start|>", "<|im_end|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"}, kBos);
     return tb::Tokenizer::fromJson(json, "test tokenizer.json");
 }
 

@@ -158,6 +158,20 @@ private Q_SLOTS:
         QVERIFY(e && contains(e->detail(), "plain-text"));
     }
 
+    void windowsLineEndsAndSingleObjectJson()
+    {
+        const std::string crlf = writeFile(m_dir, "crlf.txt", "first line\r\nsecond line\r\n\r\nnext document\r\n");
+        const auto t = prepare(crlf, noSplit());
+        QCOMPARE(t.train.size(), size_t(2));
+        QCOMPARE(decodeAll(tok(), t.train[0]), kBos + "first line\nsecond line" + kEos);
+        const std::string one = writeFile(m_dir, "one.json", "{\n  \"text\": \"A small boat.\"\n}\n");
+        const auto j = prepare(one, noSplit());
+        QCOMPARE(j.format, tb::DatasetFormat::JsonText);
+        QCOMPARE(j.train.size(), size_t(1));
+        const std::string lines = writeFile(m_dir, "lines.json", "{\"text\": \"a\"}\n{\"text\": \"b\"}\n");
+        QCOMPARE(prepare(lines, noSplit()).train.size(), size_t(2));
+    }
+
     // --- text ----------------------------------------------------------------------------
 
     void textHasBosEosAndLossOnEveryToken()
@@ -291,6 +305,34 @@ private Q_SLOTS:
         QCOMPARE(targetRuns(tok(), d.train[1]),
                  (std::vector<std::string>{"No, it is quiet.<|im_end|>",
                                            "<think>\n\n</think>\n\nThe wheel stands still until the thaw.<|im_end|>"}));
+    }
+
+    void chatLlama3Template()
+    {
+        tb::TokenizerConfig config = makeConfig(kLlama3);
+        config.eosToken = "<|eot_id|>";
+        const auto d = prepare(fixture("sample-chat.jsonl"), noSplit(), &config);
+        QCOMPARE(targetRuns(tok(), d.train[0]), std::vector<std::string>{"By the river.<|eot_id|>"});
+        QCOMPARE(targetRuns(tok(), d.train[1]),
+                 (std::vector<std::string>{"No, it is quiet.<|eot_id|>", "The wheel stands still until the thaw.<|eot_id|>"}));
+        for (const auto& ex : d.train)
+            QCOMPARE(std::count(ex.ids.begin(), ex.ids.end(), m_bosId), 1L);
+        QCOMPARE(decodeAll(tok(), d.train[2]),
+                 kBos + "<|start_header_id|>user<|end_header_id|>\n\nWho owns the boat?<|eot_id|>"
+                        "<|start_header_id|>assistant<|end_header_id|>\n\nNobody remembers.<|eot_id|>");
+    }
+
+    void chatTemplateExceptionSkipsRecord()
+    {
+        const tb::TokenizerConfig config = makeConfig(kMistral);
+        const auto d = prepare(fixture("sample-chat.jsonl"), noSplit(), &config);
+        QCOMPARE(d.train.size(), size_t(2)); // the record with a system message does not alternate
+        QCOMPARE(d.trainStats.skipped, int64_t(1));
+        QVERIFY2(contains(d.trainStats.warnings.at(0), ":1: chat template: Conversation roles must alternate"),
+                 d.trainStats.warnings.at(0).c_str());
+        // Replies end with eos_token + ' ': the space goes to the prompt side.
+        QCOMPARE(targetRuns(tok(), d.train[0]),
+                 (std::vector<std::string>{"No, it is quiet." + kEos, "The wheel stands still until the thaw." + kEos}));
     }
 
     void chatWithoutTemplateNamesTokenizerConfig()
