@@ -158,14 +158,14 @@ void JinjaLexer::lexTag(bool block, std::size_t tagStart)
     begin.pos = posAt(tagStart);
     m_tokens.push_back(begin);
     const char closer = block ? '%' : '}';
-    int depth = 0; // brackets open: Jinja ignores "}}" and "%}" inside them
+    std::string open; // brackets open: Jinja ignores "}}" and "%}" inside them
     while (true) {
         while (m_pos < n && isAsciiSpace(m_src[m_pos]))
             ++m_pos;
         if (m_pos >= n)
             fail(tagStart, std::string("unexpected end of template: tag is not closed with '") + closer + "}'");
         const char c = m_src[m_pos];
-        if (depth == 0) {
+        if (open.empty()) {
             std::size_t endLen = 0;
             bool stripAfter = false;
             bool keepNewline = false;
@@ -227,10 +227,15 @@ void JinjaLexer::lexTag(bool block, std::size_t tagStart)
         }
         if (!matched)
             fail(m_pos, std::string("unexpected character '") + c + "'");
-        if (t.text == "(" || t.text == "[" || t.text == "{")
-            ++depth;
-        else if ((t.text == ")" || t.text == "]" || t.text == "}") && depth > 0)
-            --depth;
+        if (t.text == "(" || t.text == "[" || t.text == "{") {
+            open.push_back(t.text[0] == '(' ? ')' : t.text[0] == '[' ? ']' : '}');
+        } else if (t.text == ")" || t.text == "]" || t.text == "}") {
+            if (open.empty())
+                fail(m_pos - 1, "unexpected '" + t.text + "'");
+            if (open.back() != t.text[0])
+                fail(m_pos - 1, "unexpected '" + t.text + "', expected '" + open.back() + "'");
+            open.pop_back();
+        }
         m_tokens.push_back(std::move(t));
     }
 }
