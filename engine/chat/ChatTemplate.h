@@ -27,6 +27,8 @@ public:
     ChatTemplate& operator=(ChatTemplate&&) noexcept;
     ~ChatTemplate();
 
+    // Rendering does not modify the compiled template, so one ChatTemplate may render from
+    // several threads at once.
     // `context` holds every variable the template sees, as transformers passes them:
     // "messages" (array of objects), "add_generation_prompt" (bool), "bos_token",
     // "eos_token", ... Throws ChatTemplateError on a runtime error, including the template's

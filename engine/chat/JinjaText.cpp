@@ -234,7 +234,10 @@ std::string JinjaText::title(const std::string& s)
     bool previousCased = false;
     for (char& c : out) {
         const auto u = static_cast<unsigned char>(c);
-        if (isCased(u)) {
+        if (u >= 0x80) {
+            // Bytes of non-ASCII characters: mostly letters, so they do not start a new word.
+            previousCased = true;
+        } else if (isCased(u)) {
             c = static_cast<char>(previousCased ? toLower(u) : toUpper(u));
             previousCased = true;
         } else {

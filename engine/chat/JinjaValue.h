@@ -134,8 +134,13 @@ template <class Json> JinjaValue JinjaValue::fromJson(const Json& j)
         return none();
     if (j.is_boolean())
         return boolean(j.template get<bool>());
-    if (j.is_number_unsigned())
-        return integer(static_cast<std::int64_t>(j.template get<std::uint64_t>()));
+    if (j.is_number_unsigned()) {
+        const auto u = j.template get<std::uint64_t>();
+        // Beyond int64 Python would still have an int; a float is the closest we hold.
+        if (u > static_cast<std::uint64_t>(INT64_MAX))
+            return floating(static_cast<double>(u));
+        return integer(static_cast<std::int64_t>(u));
+    }
     if (j.is_number_integer())
         return integer(j.template get<std::int64_t>());
     if (j.is_number_float())

@@ -94,7 +94,8 @@ void TestChatTemplate::renders_data()
     row("integers", "{{ 42 }} {{ -7 }} {{ 1_000 }}", "{}", "42 -7 1000");
     row("floats like Python", "{{ 1.0 }} {{ 2.50 }} {{ 1e20 }} {{ 1e-5 }} {{ 0.1 + 0.2 }} {{ 1e16 }} {{ 123456789.125 }}",
         "{}", "1.0 2.5 1e+20 1e-05 0.30000000000000004 1e+16 123456789.125");
-    row("json float", "{{ x }} {{ y }}", R"({"x": 3.0, "y": 0.5})", "3.0 0.5");
+    row("json numbers", "{{ x }} {{ y }} {{ z }} {{ u }}", R"({"x": 3.0, "y": 0.5, "z": -9223372036854775808, "u": 18446744073709551615})",
+        "3.0 0.5 -9223372036854775808 1.8446744073709552e+19");
     row("arithmetic", "{{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 4 / 2 }} {{ 2 ** 10 }} {{ 2 ** -1 }} {{ 1 + 2 * 3 - 4 }}",
         "{}", "3 -4 2 3.5 2.0 1024 0.5 3");
     row("unary", "{{ -x }} {{ +x }} {{ - 1.5 }}", R"({"x": 3})", "-3 3 -1.5");
@@ -168,8 +169,8 @@ void TestChatTemplate::renders_data()
     row("generation tag", "a{% generation %}b{% endgeneration %}c", "{}", "abc");
     // Filters.
     row("trim length case", "[{{ '  a b  '|trim }}] {{ 'abc'|length }} {{ xs|count }} {{ 'aB'|upper }} {{ 'aB'|lower }} "
-                            "{{ 'hELLO wORLD'|capitalize }} {{ \"they're 2nd-best\"|title }}",
-        R"({"xs": [1, 2]})", "[a b] 3 2 AB ab Hello world They'Re 2Nd-Best");
+                            "{{ 'hELLO wORLD'|capitalize }} {{ \"they're 2nd-best\"|title }} {{ 'élan vital'|title }}",
+        R"({"xs": [1, 2]})", "[a b] 3 2 AB ab Hello world They'Re 2Nd-Best élan Vital");
     row("trim unicode whitespace", "[{{ s|trim }}]", R"({"s": "\u00a0\u3000 x\u2003\n"})", "[x]");
     row("tojson", "{{ d|tojson }}", R"({"d": {"z": [1, 2.5, "é\n\"", null, true], "a": {}}})",
         R"({"z": [1, 2.5, "é\n\"", null, true], "a": {}})");
