@@ -11,5 +11,9 @@ int runMakeDemoModel(const std::vector<std::string>& args);
 int runInspect(const std::vector<std::string>& args);
 int runTokenize(const std::vector<std::string>& args);
 int runGenerate(const std::vector<std::string>& args);
+int runTrain(const std::vector<std::string>& args);
+int runEval(const std::vector<std::string>& args);
+int runMerge(const std::vector<std::string>& args);
+int runBench(const std::vector<std::string>& args);
 
 } // namespace tbcli

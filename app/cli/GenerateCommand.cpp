@@ -3,6 +3,7 @@
 
 #include "core/ThreadSettings.h"
 #include "generate/TextGenerator.h"
+#include "lora/PeftAdapter.h"
 #include "model/ModelLoader.h"
 #include "model/TensorIO.h"
 #include "tokenizer/Tokenizer.h"
@@ -17,7 +18,7 @@ namespace tbcli {
 
 int runGenerate(const std::vector<std::string>& args)
 {
-    const ArgList a(args, {"model", "prompt", "max-new-tokens", "temperature", "top-p", "seed", "stop", "dtype", "device", "threads"},
+    const ArgList a(args, {"model", "adapter", "prompt", "max-new-tokens", "temperature", "top-p", "seed", "stop", "dtype", "device", "threads"},
                     {"json"});
     namespace fs = std::filesystem;
     const std::string dir = a.required("model");
@@ -40,6 +41,8 @@ int runGenerate(const std::vector<std::string>& args)
     const tb::LoadedModel loaded = tb::loadModel(dir, load);
     for (const auto& warning : loaded.warnings)
         std::cerr << "warning: " << warning << "\n";
+    if (a.has("adapter"))
+        tb::loadPeftAdapter(*loaded.model, a.required("adapter"));
     const tb::Tokenizer tokenizer = tb::Tokenizer::fromFile((fs::path(dir) / "tokenizer.json").string());
     const tb::TokenizerConfig tokenizerConfig = tb::TokenizerConfig::fromFile((fs::path(dir) / "tokenizer_config.json").string());
     options.eosTokenIds = tb::defaultEosTokenIds(loaded.config, tokenizer, tokenizerConfig);

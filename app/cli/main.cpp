@@ -17,10 +17,25 @@ Commands:
       Architecture, sizes, parameter count and weight bytes in bf16, fp32 and NF4.
   tokenize (--model DIR | --tokenizer FILE) [--add-special-tokens]
       JSON Lines {"text": ...} on stdin -> {"ids": [...]} on stdout, in order.
-  generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P]
+  generate --model DIR [--adapter DIR] --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P]
            [--seed N] [--stop STR]... [--dtype bf16|fp32] [--device cpu|cuda:N]
            [--threads N] [--json]
       Continue a prompt, streaming the text as it is generated.
+  train --model DIR --data FILE [--val-data FILE] [--method lora|full] [--rank R] [--alpha A]
+        [--dropout P] [--targets q_proj,v_proj,...] [--rslora] [--lr LR] [--steps N | --epochs E]
+        [--batch-size B] [--grad-accum K] [--seq-len L] [--schedule constant|linear|cosine]
+        [--warmup W] [--eval-every N] [--save-every N] [--seed S] [--threads T] [--pack]
+        [--train-on-prompt] [--gradient-checkpointing] [--format auto|text|json-text|instruction|chat]
+        (--out RUN_DIR | --resume RUN_DIR) [--json]
+      Fine-tune; writes checkpoints and the adapter (PEFT format) into RUN_DIR. Ctrl-C stops
+      cleanly with a checkpoint; --resume continues it.
+  eval --model DIR [--adapter DIR] --data FILE [--seq-len L] [--json]
+      Loss and perplexity of a model (with an adapter) on a dataset.
+  merge --model DIR --adapter DIR --out DIR [--dtype bf16|fp32]
+      Merge a LoRA adapter into the base weights and save a Hugging Face model folder.
+  bench --model DIR [--method lora|full] [--seq-len 512] [--batch-size 1] [--steps 5] [--rank 16]
+        [--gradient-checkpointing] [--threads N] [--json]
+      Time training steps: tokens/s and GFLOP/s, next to the bf16 matmul rate of this machine.
 
 Run 'tunebench-cli COMMAND --help' for a command's options.
 )";
@@ -49,6 +64,14 @@ int main(int argc, char** argv)
             return tbcli::runTokenize(args);
         if (command == "generate")
             return tbcli::runGenerate(args);
+        if (command == "train")
+            return tbcli::runTrain(args);
+        if (command == "eval")
+            return tbcli::runEval(args);
+        if (command == "merge")
+            return tbcli::runMerge(args);
+        if (command == "bench")
+            return tbcli::runBench(args);
         std::cerr << "tunebench-cli: unknown command \"" << command << "\"\n\n" << kUsage;
         return 2;
     } catch (const tbcli::UsageError& e) {

@@ -105,6 +105,11 @@ PeftAdapterInfo readPeftAdapterConfig(const std::string& dir)
             fail(key, "per-module ranks/alphas are not supported");
     if (j.contains("layers_to_transform") && !j["layers_to_transform"].is_null())
         fail("layers_to_transform", "adapters on a subset of layers are not supported");
+    if (j.value("lora_bias", false))
+        fail("lora_bias", "LoRA bias terms are not supported");
+    for (const char* key : {"modules_to_save", "target_parameters", "trainable_token_indices", "exclude_modules", "layer_replication"})
+        if (j.contains(key) && !j[key].is_null() && !(j[key].is_array() && j[key].empty()))
+            fail(key, "is not supported (Tunebench loads plain LoRA adapters on q/k/v/o/gate/up/down_proj)");
     const json& targets = j.contains("target_modules") ? j["target_modules"] : json();
     info.settings.targets.clear();
     if (targets.is_array()) {

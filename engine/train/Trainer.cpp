@@ -11,6 +11,7 @@
 #include "tokenizer/TokenizerConfig.h"
 #include "train/AdamW.h"
 #include "train/BatchStream.h"
+#include "train/CausalLmLoss.h"
 #include "train/TrainingCheckpoint.h"
 
 #include <chrono>
@@ -229,30 +230,10 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
     auto evaluate = [&](int64_t step) {
         if (data.validation.empty())
             return;
-        model.eval();
-        at::NoGradGuard noGrad;
-        double lossSum = 0;
-        int64_t tokens = 0;
-        for (size_t i = 0; i < data.validation.size(); i += static_cast<size_t>(cfg.batchSize)) {
-            std::vector<const TokenizedExample*> examples;
-            for (size_t j = i; j < std::min(data.validation.size(), i + static_cast<size_t>(cfg.batchSize)); ++j)
-                examples.push_back(&data.validation[j]);
-            const TrainingBatch batch = BatchStream::collate(examples, 0, device);
-            if (batch.lossTokens == 0)
-                continue;
-            const at::Tensor logits = model.logits(model.hiddenStates(batch.inputIds, nullptr, batch.keyPadding)).to(at::kFloat);
-            lossSum += at::cross_entropy_loss(logits.view({-1, logits.size(-1)}), batch.targets.view({-1}), {}, at::Reduction::Sum, -100)
-                           .item<double>();
-            tokens += batch.lossTokens;
-        }
-        model.train();
-        if (tokens == 0)
+        EvalReport report = evaluateLoss(model, data.validation, cfg.batchSize, device);
+        if (report.tokens == 0)
             return;
-        EvalReport report;
         report.step = step;
-        report.loss = lossSum / static_cast<double>(tokens);
-        report.perplexity = std::exp(report.loss);
-        report.tokens = tokens;
         result.lastValidationLoss = report.loss;
         if (result.bestValidationLoss < 0 || report.loss < result.bestValidationLoss)
             result.bestValidationLoss = report.loss;
@@ -314,9 +295,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
             }
             if (batch.lossTokens == 0 || stepLossTokens == 0)
                 continue;
-            const at::Tensor logits = model.logits(model.hiddenStates(batch.inputIds, nullptr, batch.keyPadding)).to(at::kFloat);
-            const at::Tensor lossSum = at::cross_entropy_loss(logits.view({-1, logits.size(-1)}), batch.targets.view({-1}), {},
-                                                              at::Reduction::Sum, -100);
+            const at::Tensor lossSum = summedTokenLoss(model, batch);
             // Token-weighted mean over the whole optimizer step, however the tokens fall
             // into micro-batches.
             (lossSum / static_cast<double>(stepLossTokens)).backward();

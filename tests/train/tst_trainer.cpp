@@ -1,0 +1,281 @@
+// The Trainer end to end on the real demo model folder and the shipped review dataset: the
+// loss falls, an interrupted run resumes to the same losses, cancel/pause act within a step,
+// non-finite losses stop the run, and what it saves loads again.
+#include "demo/DemoModelMaker.h"
+#include "formats/SafetensorsReader.h"
+#include "formats/SafetensorsWriter.h"
+#include "lora/LoraInjector.h"
+#include "lora/PeftAdapter.h"
+#include "model/ModelLoader.h"
+#include "model/TensorIO.h"
+#include "train/Trainer.h"
+#include "train/TrainingCheckpoint.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+using namespace tb;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Recorder : TrainerCallbacks {
+    std::vector<StepReport> steps;
+    std::vector<EvalReport> evals;
+    std::vector<MemorySample> memory;
+    std::vector<std::string> logs;
+    std::function<void(const StepReport&)> onStepHook;
+
+    void onStep(const StepReport& r) override
+    {
+        steps.push_back(r);
+        if (onStepHook)
+            onStepHook(r);
+    }
+    void onEval(const EvalReport& r) override { evals.push_back(r); }
+    void onMemory(const MemorySample& m) override { memory.push_back(m); }
+    void onLog(LogLevel, const std::string& m) override { logs.push_back(m); }
+};
+
+std::string dataset(const char* name)
+{
+    return std::string(TB_SOURCE_DIR) + "/resources/datasets/" + name;
+}
+
+} // namespace
+
+class TestTrainer : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir m_tmp;
+    std::string m_model;
+
+    TrainConfig baseConfig(const std::string& runName)
+    {
+        TrainConfig c;
+        c.modelDir = m_model;
+        c.dataPath = dataset("reviews-train.jsonl");
+        c.validationPath = dataset("reviews-val.jsonl");
+        c.outputDir = m_tmp.filePath(QString::fromStdString(runName)).toStdString();
+        c.data.maxSeqLen = 96;
+        c.batchSize = 8;
+        c.learningRate = 3e-3;
+        c.maxSteps = 12;
+        c.warmupSteps = 2;
+        c.lora.rank = 8;
+        c.lora.alpha = 16;
+        c.seed = 7;
+        return c;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_model = m_tmp.filePath("demo").toStdString();
+        makeDemoModel(m_model, "tiny", 0);
+    }
+
+    void loraLossFallsAndAdapterLoads()
+    {
+        TrainConfig c = baseConfig("lora");
+        c.maxSteps = 40;
+        c.evalEvery = 20;
+        Recorder rec;
+        Trainer trainer(c);
+        const TrainResult r = trainer.run(rec);
+        QVERIFY2(r.status == RunStatus::Finished, r.reason.c_str());
+        QCOMPARE(r.step, int64_t(40));
+        QCOMPARE(int(rec.steps.size()), 40);
+        QVERIFY(rec.evals.size() >= 3); // before training, at step 20, at the end
+        const double before = rec.evals.front().loss, after = rec.evals.back().loss;
+        QVERIFY2(after < 0.6 * before, qPrintable(QString("validation loss %1 -> %2").arg(before).arg(after)));
+        QCOMPARE(r.bestValidationLoss, std::min_element(rec.evals.begin(), rec.evals.end(), [](auto& a, auto& b) { return a.loss < b.loss; })->loss);
+        QVERIFY(rec.steps.back().tokensPerSecond > 0);
+        QVERIFY(rec.steps[5].learningRate > rec.steps.back().learningRate); // cosine decay
+
+        // Memory samples: measured categories.
+        QVERIFY(rec.memory.size() >= 40);
+        const MemorySample& m = rec.memory.back();
+        QCOMPARE(m.adapterBytes, r.trainableParameters * 4);          // fp32 adapters
+        QCOMPARE(m.optimizerBytes, r.trainableParameters * 2 * 4);    // two fp32 moments
+        QCOMPARE(m.gradientBytes, r.trainableParameters * 4);         // sampled while gradients live
+        QCOMPARE(m.baseWeightBytes, int64_t(3950848) * 2);            // the bf16 base, untouched
+        QVERIFY(m.residentBytes > 0 && m.peakResidentBytes >= m.residentBytes);
+
+        // The PEFT adapter reproduces the final validation loss.
+        LoadedModel fresh = loadModel(m_model);
+        loadPeftAdapter(*fresh.model, r.adapterDir);
+        QCOMPARE(int64_t(loraParameterCount(*fresh.model)), r.trainableParameters);
+        QVERIFY(fs::exists(r.lastCheckpoint + "/trainable.safetensors"));
+    }
+
+    void interruptedRunResumesExactly_data()
+    {
+        QTest::addColumn<double>("dropout");
+        QTest::addColumn<int>("accum");
+        QTest::newRow("plain") << 0.0 << 1;
+        QTest::newRow("accum") << 0.0 << 2;
+        QTest::newRow("dropout") << 0.1 << 1;
+        QTest::newRow("dropout+accum") << 0.1 << 2;
+    }
+
+    void interruptedRunResumesExactly()
+    {
+        QFETCH(double, dropout);
+        QFETCH(int, accum);
+        TrainConfig c = baseConfig("straight" + std::to_string(accum) + std::to_string(dropout));
+        c.gradAccum = accum;
+        c.lora.dropout = dropout; // exercises the RNG state in the checkpoint
+        c.saveEvery = 100;
+        Recorder straight;
+        QVERIFY(Trainer(c).run(straight).status == RunStatus::Finished);
+
+        c.outputDir = m_tmp.filePath(QString::fromStdString("interrupted" + std::to_string(accum) + std::to_string(dropout))).toStdString();
+        Recorder first;
+        Trainer interrupted(c);
+        first.onStepHook = [&](const StepReport& r) {
+            if (r.step == 5)
+                interrupted.cancel();
+        };
+        const TrainResult stopped = interrupted.run(first);
+        QCOMPARE(stopped.status, RunStatus::Cancelled);
+        QCOMPARE(stopped.step, int64_t(5)); // cancel takes effect within one step
+        QVERIFY(fs::exists(latestCheckpoint(c.outputDir) + "/training_state.safetensors"));
+
+        Recorder second;
+        const TrainResult resumed = Trainer(c).run(second, /*resume=*/true);
+        QVERIFY2(resumed.status == RunStatus::Finished, resumed.reason.c_str());
+        QCOMPARE(int(second.steps.size()), 12 - 5);
+        for (size_t i = 0; i < second.steps.size(); ++i) {
+            const double a = straight.steps[5 + i].loss, b = second.steps[i].loss;
+            QCOMPARE(second.steps[i].step, straight.steps[5 + i].step);
+            QVERIFY2(std::abs(a - b) <= 1e-5 * std::abs(a), qPrintable(QString("step %1: %2 vs %3").arg(second.steps[i].step).arg(a).arg(b)));
+        }
+        QCOMPARE(resumed.tokensSeen, straight.steps.back().tokensSeen);
+    }
+
+    void resumeRefusesOtherSettings()
+    {
+        TrainConfig c = baseConfig("other");
+        c.maxSteps = 2;
+        Recorder rec;
+        QVERIFY(Trainer(c).run(rec).status == RunStatus::Finished);
+        c.learningRate = 1e-2;
+        const TrainResult r = Trainer(c).run(rec, true);
+        QCOMPARE(r.status, RunStatus::Failed);
+        QVERIFY2(QString::fromStdString(r.reason).contains("other settings"), r.reason.c_str());
+        TrainConfig none = baseConfig("never-ran");
+        QVERIFY(QString::fromStdString(Trainer(none).run(rec, true).reason).contains("no checkpoint"));
+    }
+
+    void pauseAndResumeFromAnotherThread()
+    {
+        TrainConfig c = baseConfig("paused");
+        c.maxSteps = 4;
+        Trainer trainer(c);
+        Recorder rec;
+        std::thread resumer;
+        rec.onStepHook = [&](const StepReport& r) {
+            if (r.step == 2) {
+                trainer.pause();
+                resumer = std::thread([&] {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                    QVERIFY(trainer.paused());
+                    trainer.resume();
+                });
+            }
+        };
+        const auto start = std::chrono::steady_clock::now();
+        const TrainResult r = trainer.run(rec);
+        resumer.join();
+        QCOMPARE(r.status, RunStatus::Finished);
+        QCOMPARE(r.step, int64_t(4));
+        QVERIFY(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(300));
+    }
+
+    void nonFiniteLossStopsTheRun()
+    {
+        // A checkpoint with a NaN in one norm weight: every loss is NaN.
+        const std::string broken = m_tmp.filePath("nan-model").toStdString();
+        fs::copy(m_model, broken);
+        {
+            std::map<std::string, at::Tensor> tensors;
+            {
+                SafetensorsReader reader(broken + "/model.safetensors");
+                for (const auto& info : reader.tensors())
+                    tensors[info.name] = readTensor(reader, info);
+            }
+            tensors["model.norm.weight"][3] = std::numeric_limits<float>::quiet_NaN();
+            SafetensorsWriter w;
+            for (const auto& [name, t] : tensors)
+                addTensor(w, name, t);
+            w.write(broken + "/model.safetensors");
+        }
+        TrainConfig c = baseConfig("nan");
+        c.modelDir = broken;
+        c.maxBadSteps = 3;
+        Recorder rec;
+        const TrainResult r = Trainer(c).run(rec);
+        QCOMPARE(r.status, RunStatus::Failed);
+        QVERIFY2(QString::fromStdString(r.reason).contains("not finite for 3 steps"), r.reason.c_str());
+        QCOMPARE(int(rec.steps.size()), 3);
+        for (const auto& s : rec.steps)
+            QVERIFY(s.skipped);
+    }
+
+    void gradientCheckpointingChangesNothingButMemory()
+    {
+        TrainConfig c = baseConfig("no-ckpt");
+        c.maxSteps = 3;
+        c.lora.dropout = 0.1;
+        Recorder plain, checkpointed;
+        QVERIFY(Trainer(c).run(plain).status == RunStatus::Finished);
+        c.outputDir = m_tmp.filePath("ckpt").toStdString();
+        c.gradientCheckpointing = true;
+        QVERIFY(Trainer(c).run(checkpointed).status == RunStatus::Finished);
+        for (int i = 0; i < 3; ++i) {
+            QVERIFY2(std::abs(plain.steps[i].loss - checkpointed.steps[i].loss) < 1e-5 * plain.steps[i].loss,
+                     qPrintable(QString("%1 vs %2").arg(plain.steps[i].loss).arg(checkpointed.steps[i].loss)));
+            QVERIFY(std::abs(plain.steps[i].gradNorm - checkpointed.steps[i].gradNorm) < 1e-3 * plain.steps[i].gradNorm);
+        }
+    }
+
+    void fullFineTuningTrainsEveryWeight()
+    {
+        TrainConfig c = baseConfig("full");
+        c.method = TrainMethod::Full;
+        c.learningRate = 1e-3;
+        c.maxSteps = 10;
+        Recorder rec;
+        const TrainResult r = Trainer(c).run(rec);
+        QVERIFY2(r.status == RunStatus::Finished, r.reason.c_str());
+        QCOMPARE(r.trainableParameters, int64_t(3950848));
+        QVERIFY(rec.evals.back().loss < rec.evals.front().loss);
+        QCOMPARE(rec.memory.back().baseWeightBytes, int64_t(0));
+        LoadOptions fp32;
+        fp32.dtype = at::kFloat;
+        const LoadedModel saved = loadModel(r.adapterDir, fp32);
+        QVERIFY(fs::exists(r.adapterDir + "/tokenizer.json"));
+        QCOMPARE(saved.config.parameterCount(), int64_t(3950848));
+    }
+
+    void badConfigFailsWithReason()
+    {
+        TrainConfig c = baseConfig("bad");
+        c.dataPath = m_tmp.filePath("missing.jsonl").toStdString();
+        Recorder rec;
+        const TrainResult r = Trainer(c).run(rec);
+        QCOMPARE(r.status, RunStatus::Failed);
+        QVERIFY2(QString::fromStdString(r.reason).contains("missing.jsonl"), r.reason.c_str());
+        c = baseConfig("bad2");
+        c.lora.targets = {"attn"};
+        QVERIFY(QString::fromStdString(Trainer(c).run(rec).reason).contains("attn"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTrainer)
+#include "tst_trainer.moc"
