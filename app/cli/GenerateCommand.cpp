@@ -2,6 +2,7 @@
 #include "cli/Commands.h"
 
 #include "core/ThreadSettings.h"
+#include "generate/ChatPrompt.h"
 #include "generate/TextGenerator.h"
 #include "lora/PeftAdapter.h"
 #include "model/ModelLoader.h"
@@ -18,8 +19,8 @@ namespace tbcli {
 
 int runGenerate(const std::vector<std::string>& args)
 {
-    const ArgList a(args, {"model", "adapter", "prompt", "max-new-tokens", "temperature", "top-p", "seed", "stop", "dtype", "device", "threads"},
-                    {"json"});
+    const ArgList a(args, {"model", "adapter", "prompt", "max-new-tokens", "temperature", "top-p", "seed", "stop", "dtype", "device", "threads", "system"},
+                    {"json", "chat"});
     namespace fs = std::filesystem;
     const std::string dir = a.required("model");
     const std::string prompt = a.required("prompt");
@@ -47,7 +48,16 @@ int runGenerate(const std::vector<std::string>& args)
     const tb::TokenizerConfig tokenizerConfig = tb::TokenizerConfig::fromFile((fs::path(dir) / "tokenizer_config.json").string());
     options.eosTokenIds = tb::defaultEosTokenIds(loaded.config, tokenizer, tokenizerConfig);
 
-    const std::vector<int32_t> encoded = tokenizer.encode(prompt, /*addSpecialTokens=*/true);
+    std::string text = prompt;
+    bool addSpecial = true;
+    if (a.has("chat")) {
+        text = tb::renderChatPrompt(tokenizerConfig, (fs::path(dir) / "tokenizer_config.json").string(), prompt, a.text("system", ""));
+        // Templates that write BOS themselves must not get a second one from the post-processor.
+        addSpecial = tokenizerConfig.bosToken.empty() || text.rfind(tokenizerConfig.bosToken, 0) != 0;
+    } else if (a.has("system")) {
+        throw UsageError("--system needs --chat");
+    }
+    const std::vector<int32_t> encoded = tokenizer.encode(text, addSpecial);
     const std::vector<int64_t> promptIds(encoded.begin(), encoded.end());
     tb::TextGenerator generator(*loaded.model, tokenizer);
     const tb::GenerationResult result = generator.generate(promptIds, options, [&](const std::string& piece) {

@@ -9,13 +9,17 @@
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
-#include <pthread.h>
+#include <atomic>
+#include <chrono>
 #include <sstream>
 #include <thread>
 
 namespace tbcli {
 
 namespace {
+
+std::atomic<bool> g_stopRequested{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
 
 std::vector<std::string> splitList(const std::string& text)
 {
@@ -171,23 +175,29 @@ int runTrain(const std::vector<std::string>& args)
         throw UsageError(e.what());
     }
 
-    // Ctrl-C / SIGTERM cancel cleanly (the trainer checkpoints the last completed step): the
-    // signals are blocked in every thread and taken by one that waits for them.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    // Ctrl-C / SIGTERM cancel cleanly (the trainer checkpoints the last completed step). The
+    // handler only sets a lock-free flag (async-signal-safe, whichever thread LibTorch's pools
+    // let the signal land on); a watcher thread turns it into Trainer::cancel().
+    struct sigaction action {};
+    action.sa_handler = [](int) { g_stopRequested.store(true); };
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
     tb::Trainer trainer(c);
+    std::atomic<bool> finished{false};
     std::thread signalWatcher([&] {
-        int received = 0;
-        if (sigwait(&signals, &received) == 0 && received != 0)
-            trainer.cancel();
+        while (!finished.load()) {
+            if (g_stopRequested.load()) {
+                trainer.cancel();
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
     });
 
     CliReporter reporter(a.has("json"));
     const tb::TrainResult r = trainer.run(reporter, resume);
-    pthread_kill(signalWatcher.native_handle(), SIGTERM); // wake the watcher so it can end
+    finished.store(true);
     signalWatcher.join();
 
     if (a.has("json")) {

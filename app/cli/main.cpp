@@ -18,9 +18,10 @@ Commands:
   tokenize (--model DIR | --tokenizer FILE) [--add-special-tokens]
       JSON Lines {"text": ...} on stdin -> {"ids": [...]} on stdout, in order.
   generate --model DIR [--adapter DIR] --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P]
-           [--seed N] [--stop STR]... [--dtype bf16|fp32] [--device cpu|cuda:N]
-           [--threads N] [--json]
-      Continue a prompt, streaming the text as it is generated.
+           [--seed N] [--stop STR]... [--chat [--system TEXT]] [--dtype bf16|fp32]
+           [--device cpu|cuda:N] [--threads N] [--json]
+      Continue a prompt, streaming the text as it is generated. With --chat the prompt is a
+      user message rendered through the model's chat template.
   train --model DIR --data FILE [--val-data FILE] [--method lora|full] [--rank R] [--alpha A]
         [--dropout P] [--targets q_proj,v_proj,...] [--rslora] [--lr LR] [--steps N | --epochs E]
         [--batch-size B] [--grad-accum K] [--seq-len L] [--schedule constant|linear|cosine]

@@ -157,6 +157,85 @@ private Q_SLOTS:
         QVERIFY2(QString::fromUtf8(r.err).contains(mentions), r.err.constData());
     }
 
+    void trainEvalMergeAndGenerate()
+    {
+        const QString data = QString(TB_SOURCE_DIR) + "/resources/datasets/reviews-train.jsonl";
+        const QString val = QString(TB_SOURCE_DIR) + "/resources/datasets/reviews-val.jsonl";
+        const QString run = m_tmp.filePath("run");
+        const Run train = cli({"train", "--model", m_model, "--data", data, "--val-data", val, "--out", run, "--steps", "6",
+                               "--batch-size", "4", "--seq-len", "96", "--lr", "3e-3", "--save-every", "3", "--json"});
+        QVERIFY2(train.exitCode == 0, train.err.constData());
+        QMap<QString, int> counts;
+        QJsonObject end;
+        for (const QByteArray& line : train.out.trimmed().split('\n')) {
+            const QJsonObject e = QJsonDocument::fromJson(line).object();
+            counts[e["event"].toString()]++;
+            if (e["event"] == "end")
+                end = e;
+            if (e["event"] == "memory")
+                QVERIFY(e["base_weights"].toDouble() > 0 && e["rss"].toDouble() > 0);
+        }
+        QCOMPARE(counts["step"], 6);
+        QCOMPARE(counts["eval"], 2);       // before the first step and at the end
+        QCOMPARE(counts["checkpoint"], 2); // step 3 and the end
+        QVERIFY(counts["memory"] >= 6 && counts["log"] >= 2);
+        QCOMPARE(end["status"].toString(), QString("finished"));
+        QVERIFY(QFile::exists(run + "/adapter/adapter_config.json"));
+        QVERIFY(QFile::exists(run + "/checkpoints/step-00000003/trainable.safetensors"));
+
+        const Run baseEval = cli({"eval", "--model", m_model, "--data", val, "--json"});
+        const Run adapterEval = cli({"eval", "--model", m_model, "--adapter", run + "/adapter", "--data", val, "--json"});
+        QVERIFY2(adapterEval.exitCode == 0, adapterEval.err.constData());
+        const double before = QJsonDocument::fromJson(baseEval.out).object()["loss"].toDouble();
+        const double after = QJsonDocument::fromJson(adapterEval.out).object()["loss"].toDouble();
+        QVERIFY2(after < before, qPrintable(QString("%1 -> %2").arg(before).arg(after)));
+
+        const QString merged = m_tmp.filePath("merged");
+        const Run merge = cli({"merge", "--model", m_model, "--adapter", run + "/adapter", "--out", merged, "--dtype", "fp32"});
+        QVERIFY2(merge.exitCode == 0, merge.err.constData());
+        const Run mergedEval = cli({"eval", "--model", merged, "--dtype", "fp32", "--data", val, "--json"});
+        const Run adapterEval32 = cli({"eval", "--model", m_model, "--dtype", "fp32", "--adapter", run + "/adapter", "--data", val, "--json"});
+        const double m = QJsonDocument::fromJson(mergedEval.out).object()["loss"].toDouble();
+        const double a = QJsonDocument::fromJson(adapterEval32.out).object()["loss"].toDouble();
+        QVERIFY2(std::abs(m - a) < 1e-3 * a, qPrintable(QString("merged %1, adapter %2").arg(m).arg(a)));
+        QVERIFY(QFile::exists(merged + "/tokenizer.json"));
+        QCOMPARE(cli({"merge", "--model", m_model, "--adapter", run + "/adapter", "--out", merged}).exitCode, 1); // not empty
+
+        const Run chat = cli({"generate", "--model", m_model, "--adapter", run + "/adapter", "--chat", "--prompt", "Hello",
+                              "--max-new-tokens", "3"});
+        QVERIFY2(chat.exitCode == 0, chat.err.constData());
+    }
+
+    void sigtermCancelsCleanlyAndResumes()
+    {
+        const QString data = QString(TB_SOURCE_DIR) + "/resources/datasets/reviews-train.jsonl";
+        const QString run = m_tmp.filePath("killed");
+        const QStringList common = {"train", "--model", m_model, "--data", data, "--batch-size", "4", "--seq-len", "96",
+                                    "--json"};
+        QProcess p;
+        p.start(TB_CLI_PATH, common + QStringList{"--out", run, "--steps", "100000"});
+        QVERIFY(p.waitForStarted());
+        QByteArray out;
+        while (!out.contains("\"event\":\"step\"") && p.waitForReadyRead(60000))
+            out += p.readAllStandardOutput();
+        QVERIFY(out.contains("\"event\":\"step\""));
+        p.terminate(); // SIGTERM
+        QVERIFY(p.waitForFinished(60000));
+        out += p.readAllStandardOutput();
+        QCOMPARE(p.exitCode(), 0);
+        const QJsonObject end = QJsonDocument::fromJson(out.trimmed().split('\n').last()).object();
+        QCOMPARE(end["status"].toString(), QString("cancelled"));
+        const int reached = end["step"].toInt();
+        QVERIFY(reached >= 1);
+
+        const Run resumed = cli(common + QStringList{"--resume", run, "--steps", QString::number(reached + 2)});
+        QVERIFY2(resumed.exitCode == 0, resumed.err.constData());
+        const QJsonObject done = QJsonDocument::fromJson(resumed.out.trimmed().split('\n').last()).object();
+        QCOMPARE(done["status"].toString(), QString("finished"));
+        QCOMPARE(done["step"].toInt(), reached + 2);
+        QVERIFY(resumed.out.contains("Resumed from"));
+    }
+
     void brokenCheckpointIsNamed()
     {
         const QString broken = m_tmp.filePath("broken");

@@ -3,6 +3,10 @@
 // non-finite losses stop the run, and what it saves loads again.
 #include "demo/DemoModelMaker.h"
 #include "formats/SafetensorsReader.h"
+#include "generate/ChatPrompt.h"
+#include "generate/TextGenerator.h"
+#include "tokenizer/Tokenizer.h"
+#include "tokenizer/TokenizerConfig.h"
 #include "formats/SafetensorsWriter.h"
 #include "lora/LoraInjector.h"
 #include "lora/PeftAdapter.h"
@@ -11,10 +15,13 @@
 #include "train/Trainer.h"
 #include "train/TrainingCheckpoint.h"
 
+#include <nlohmann/json.hpp>
+
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <thread>
 
@@ -79,18 +86,18 @@ private Q_SLOTS:
         makeDemoModel(m_model, "tiny", 0);
     }
 
-    void loraLossFallsAndAdapterLoads()
+    void loraLearnsTheShippedTask()
     {
         TrainConfig c = baseConfig("lora");
-        c.maxSteps = 40;
-        c.evalEvery = 20;
+        c.maxSteps = 120;
+        c.evalEvery = 40;
         Recorder rec;
         Trainer trainer(c);
         const TrainResult r = trainer.run(rec);
         QVERIFY2(r.status == RunStatus::Finished, r.reason.c_str());
-        QCOMPARE(r.step, int64_t(40));
-        QCOMPARE(int(rec.steps.size()), 40);
-        QVERIFY(rec.evals.size() >= 3); // before training, at step 20, at the end
+        QCOMPARE(r.step, int64_t(120));
+        QCOMPARE(int(rec.steps.size()), 120);
+        QCOMPARE(int(rec.evals.size()), 4); // before training, at steps 40 and 80, at the end
         const double before = rec.evals.front().loss, after = rec.evals.back().loss;
         QVERIFY2(after < 0.6 * before, qPrintable(QString("validation loss %1 -> %2").arg(before).arg(after)));
         QCOMPARE(r.bestValidationLoss, std::min_element(rec.evals.begin(), rec.evals.end(), [](auto& a, auto& b) { return a.loss < b.loss; })->loss);
@@ -98,7 +105,7 @@ private Q_SLOTS:
         QVERIFY(rec.steps[5].learningRate > rec.steps.back().learningRate); // cosine decay
 
         // Memory samples: measured categories.
-        QVERIFY(rec.memory.size() >= 40);
+        QVERIFY(rec.memory.size() >= 120);
         const MemorySample& m = rec.memory.back();
         QCOMPARE(m.adapterBytes, r.trainableParameters * 4);          // fp32 adapters
         QCOMPARE(m.optimizerBytes, r.trainableParameters * 2 * 4);    // two fp32 moments
@@ -106,11 +113,32 @@ private Q_SLOTS:
         QCOMPARE(m.baseWeightBytes, int64_t(3950848) * 2);            // the bf16 base, untouched
         QVERIFY(m.residentBytes > 0 && m.peakResidentBytes >= m.residentBytes);
 
-        // The PEFT adapter reproduces the final validation loss.
+        // The saved PEFT adapter, loaded onto a fresh base, answers validation reviews with the
+        // label, in the format it was trained on.
         LoadedModel fresh = loadModel(m_model);
         loadPeftAdapter(*fresh.model, r.adapterDir);
         QCOMPARE(int64_t(loraParameterCount(*fresh.model)), r.trainableParameters);
         QVERIFY(fs::exists(r.lastCheckpoint + "/trainable.safetensors"));
+        const Tokenizer tokenizer = Tokenizer::fromFile(m_model + "/tokenizer.json");
+        const TokenizerConfig tc = TokenizerConfig::fromFile(m_model + "/tokenizer_config.json");
+        GenerationOptions options;
+        options.maxNewTokens = 8;
+        options.eosTokenIds = defaultEosTokenIds(fresh.config, tokenizer, tc);
+        std::ifstream val(dataset("reviews-val.jsonl"));
+        std::string line;
+        int correct = 0, asked = 0;
+        while (asked < 20 && std::getline(val, line)) {
+            const auto record = nlohmann::json::parse(line);
+            const std::string prompt = renderChatPrompt(tc, "tokenizer_config.json",
+                                                        record["instruction"].get<std::string>() + "\n\n" + record["input"].get<std::string>());
+            const auto ids = tokenizer.encode(prompt, true);
+            const GenerationResult g = TextGenerator(*fresh.model, tokenizer).generate(std::vector<int64_t>(ids.begin(), ids.end()), options);
+            QVERIFY2(g.text == "positive" || g.text == "negative", g.text.c_str());
+            QCOMPARE(g.stopReason, StopReason::Eos);
+            correct += g.text == record["output"].get<std::string>();
+            ++asked;
+        }
+        QVERIFY2(correct >= 16, qPrintable(QString("%1 of 20 validation reviews classified correctly").arg(correct)));
     }
 
     void interruptedRunResumesExactly_data()
