@@ -25,16 +25,6 @@ namespace {
 
 const char* const kPrefix = "base_model.model.";
 
-std::string shapeText(at::IntArrayRef shape)
-{
-    std::ostringstream out;
-    out << '[';
-    for (size_t i = 0; i < shape.size(); ++i)
-        out << (i ? ", " : "") << shape[i];
-    out << ']';
-    return out.str();
-}
-
 void writeFileAtomically(const fs::path& path, const std::string& text)
 {
     const fs::path tmp = path.string() + ".tmp";

@@ -16,16 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string shapeText(at::IntArrayRef shape)
-{
-    std::ostringstream out;
-    out << '[';
-    for (size_t i = 0; i < shape.size(); ++i)
-        out << (i ? ", " : "") << shape[i];
-    out << ']';
-    return out.str();
-}
-
 bool endsWith(const std::string& s, const std::string& suffix)
 {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;

@@ -1,6 +1,7 @@
 #include "model/TensorIO.h"
 
 #include <cstring>
+#include <sstream>
 #include <stdexcept>
 
 namespace tb {
@@ -82,6 +83,16 @@ const char* scalarTypeName(at::ScalarType type)
     case at::kHalf: return "float16";
     default: return c10::toString(type);
     }
+}
+
+std::string shapeText(at::IntArrayRef shape)
+{
+    std::ostringstream out;
+    out << '[';
+    for (size_t i = 0; i < shape.size(); ++i)
+        out << (i ? ", " : "") << shape[i];
+    out << ']';
+    return out.str();
 }
 
 } // namespace tb

@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include <optional>
+#include <string>
 
 namespace tb {
 
@@ -25,5 +26,7 @@ void addTensor(SafetensorsWriter& writer, const std::string& name, const at::Ten
 // Parses the "torch_dtype" spellings: "bfloat16"/"bf16", "float32"/"fp32", "float16"/"fp16".
 std::optional<at::ScalarType> scalarTypeFromName(const std::string& name);
 const char* scalarTypeName(at::ScalarType type); // "bfloat16", "float32", "float16"
+
+std::string shapeText(at::IntArrayRef shape); // "[4096, 11008]", for error messages
 
 } // namespace tb
