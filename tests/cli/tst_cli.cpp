@@ -7,6 +7,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -98,6 +99,35 @@ private Q_SLOTS:
         const QJsonArray withBos = QJsonDocument::fromJson(special.out.split('\n')[1]).object()["ids"].toArray();
         QCOMPARE(withBos.size(), 1); // just BOS for the empty text
         QCOMPARE(withBos[0].toInt(), 4096 - 5);
+    }
+
+    void demoTokenizerMatchesTheReferenceLibrary()
+    {
+        // The demo model's tokenizer.json, read by Hugging Face tokenizers (npm, see
+        // tests/parity) and by `tunebench-cli tokenize`, on the parity corpus.
+        const QString node = QStandardPaths::findExecutable("node");
+        if (node.isEmpty() || !QFile::exists(QString(TB_PARITY_DIR) + "/node_modules/@anush008/tokenizers"))
+            QFAIL("the reference tokenizers are not installed: run installer/setup.sh");
+        const QString corpus = QString(TB_PARITY_DIR) + "/corpus.jsonl";
+        const QString reference = m_tmp.filePath("demo-reference.jsonl");
+        QProcess p;
+        p.setProcessChannelMode(QProcess::MergedChannels);
+        p.start(node, {QString(TB_PARITY_DIR) + "/encode.js", m_model + "/tokenizer.json", corpus, reference});
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitCode() == 0, p.readAll().constData());
+        QFile in(corpus);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        const Run ours = cli({"tokenize", "--model", m_model, "--add-special-tokens"}, in.readAll());
+        QVERIFY2(ours.exitCode == 0, ours.err.constData());
+        QFile ref(reference);
+        QVERIFY(ref.open(QIODevice::ReadOnly));
+        const QList<QByteArray> expected = ref.readAll().trimmed().split('\n');
+        const QList<QByteArray> got = ours.out.trimmed().split('\n');
+        QCOMPARE(got.size(), expected.size());
+        QVERIFY(got.size() >= 400);
+        for (int i = 0; i < got.size(); ++i)
+            QVERIFY2(QJsonDocument::fromJson(got[i]).object()["ids"] == QJsonDocument::fromJson(expected[i]).object()["ids"],
+                     qPrintable(QString("corpus line %1 differs").arg(i + 1)));
     }
 
     void tokenizeBadLineIsNamed()
