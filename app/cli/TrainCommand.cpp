@@ -124,7 +124,7 @@ int runTrain(const std::vector<std::string>& args)
     const ArgList a(args,
                     {"model", "data", "val-data", "method", "rank", "alpha", "dropout", "targets", "lr", "steps", "epochs",
                      "batch-size", "grad-accum", "seq-len", "schedule", "warmup", "eval-every", "save-every", "seed", "threads",
-                     "out", "resume", "format", "val-fraction", "weight-decay", "max-grad-norm", "device", "max-bad-steps"},
+                     "out", "resume", "format", "val-fraction", "weight-decay", "max-grad-norm", "device", "max-bad-steps", "adapter"},
                     {"rslora", "json", "pack", "train-on-prompt", "gradient-checkpointing"});
     tb::TrainConfig c;
     const bool resume = a.has("resume");
@@ -145,6 +145,9 @@ int runTrain(const std::vector<std::string>& args)
     c.lora.alpha = a.number("alpha", static_cast<double>(c.lora.rank) * 2, 1e-6, 1e6);
     c.lora.dropout = a.number("dropout", 0.0, 0.0, 0.99);
     c.lora.rslora = a.has("rslora");
+    c.initialAdapter = a.text("adapter", "");
+    if (!c.initialAdapter.empty() && (a.has("rank") || a.has("alpha") || a.has("targets") || a.has("rslora") || a.has("dropout")))
+        throw UsageError("--adapter continues an existing adapter, whose adapter_config.json sets rank, alpha, dropout and targets");
     if (a.has("targets"))
         c.lora.targets = splitList(a.required("targets"));
     c.learningRate = a.number("lr", c.method == tb::TrainMethod::Full ? 2e-5 : 2e-4, 1e-12, 1.0);

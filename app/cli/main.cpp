@@ -27,6 +27,7 @@ Commands:
         [--batch-size B] [--grad-accum K] [--seq-len L] [--schedule constant|linear|cosine]
         [--warmup W] [--eval-every N] [--save-every N] [--seed S] [--threads T] [--pack]
         [--train-on-prompt] [--gradient-checkpointing] [--format auto|text|json-text|instruction|chat]
+        [--adapter DIR (continue training a PEFT adapter)]
         (--out RUN_DIR | --resume RUN_DIR) [--json]
       Fine-tune; writes checkpoints and the adapter (PEFT format) into RUN_DIR. Ctrl-C stops
       cleanly with a checkpoint; --resume continues it.

@@ -53,6 +53,7 @@ json TrainConfig::toJson() const
         {"validation_data", validationPath},
         {"output_dir", outputDir},
         {"method", trainMethodName(method)},
+        {"initial_adapter", initialAdapter},
         {"lora", {{"rank", lora.rank}, {"alpha", lora.alpha}, {"dropout", lora.dropout}, {"rslora", lora.rslora}, {"targets", lora.targets}}},
         {"dataset", {{"format", datasetFormatName(data.format)}, {"seq_len", data.maxSeqLen}, {"train_on_prompt", data.trainOnPrompt},
                      {"pack", data.pack}, {"validation_fraction", data.validationFraction}, {"split_seed", data.splitSeed}}},
@@ -97,7 +98,7 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
     static const std::set<std::string> known = {"model", "data", "validation_data", "output_dir", "method", "lora", "dataset",
         "learning_rate", "schedule", "warmup_steps", "max_steps", "epochs", "batch_size", "grad_accum", "max_grad_norm",
         "weight_decay", "adam_beta1", "adam_beta2", "adam_eps", "gradient_checkpointing", "eval_every", "save_every",
-        "max_bad_steps", "seed", "threads", "device", "base_dtype"};
+        "max_bad_steps", "seed", "threads", "device", "base_dtype", "initial_adapter"};
     for (const auto& item : j.items())
         if (!known.count(item.key()))
             throw FormatError(source, "unknown key \"" + item.key() + "\"");
@@ -105,6 +106,7 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
     get(j, "", "data", c.dataPath);
     get(j, "", "validation_data", c.validationPath);
     get(j, "", "output_dir", c.outputDir);
+    get(j, "", "initial_adapter", c.initialAdapter);
     std::string text;
     try {
         if (j.contains("method")) {
@@ -171,6 +173,7 @@ void TrainConfig::validate() const
     if (dataPath.empty()) bad("data", "required");
     if (outputDir.empty()) bad("output_dir", "required");
     if (method == TrainMethod::Qlora) bad("method", "QLoRA is not available in this build yet");
+    if (!initialAdapter.empty() && method == TrainMethod::Full) bad("initial_adapter", "only LoRA training continues an adapter");
     if (lora.rank < 1 || lora.rank > 4096) bad("lora.rank", "must be between 1 and 4096");
     if (!(lora.alpha > 0)) bad("lora.alpha", "must be positive");
     if (lora.dropout < 0 || lora.dropout >= 1) bad("lora.dropout", "must be in [0, 1)");

@@ -29,6 +29,9 @@ struct TrainConfig {
 
     TrainMethod method = TrainMethod::Lora;
     LoraSettings lora;
+    // LoRA only: continue training this PEFT adapter folder instead of fresh adapters; its
+    // adapter_config.json then decides rank, alpha, dropout, rsLoRA and targets.
+    std::string initialAdapter;
     DatasetOptions data;
 
     double learningRate = 2e-4;

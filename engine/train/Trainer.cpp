@@ -38,7 +38,7 @@ nlohmann::json identityOf(const nlohmann::json& config)
 {
     nlohmann::json id;
     for (const char* key : {"model", "data", "validation_data", "method", "lora", "dataset", "learning_rate", "schedule",
-                            "warmup_steps", "batch_size", "grad_accum", "max_grad_norm", "weight_decay", "adam_beta1",
+                            "warmup_steps", "batch_size", "grad_accum", "initial_adapter", "max_grad_norm", "weight_decay", "adam_beta1",
                             "adam_beta2", "adam_eps", "seed", "base_dtype"})
         if (config.contains(key))
             id[key] = config[key];
@@ -145,9 +145,20 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
         cb.onLog(LogLevel::Warning, "no validation examples: validation loss will not be reported");
 
     // What trains.
-    if (cfg.method == TrainMethod::Lora) {
-        const auto layers = applyLora(model, cfg.lora, cfg.seed);
-        cb.onLog(LogLevel::Info, "LoRA r=" + std::to_string(cfg.lora.rank) + " on " + std::to_string(layers.size()) + " projections");
+    LoraSettings lora = cfg.lora;
+    if (cfg.method == TrainMethod::Lora && !cfg.initialAdapter.empty()) {
+        lora = loadPeftAdapter(model, cfg.initialAdapter).settings;
+        for (auto& p : model.parameters())
+            p.set_requires_grad(false);
+        for (const auto& ref : loraLayers(model)) {
+            ref.layer->lora_A->weight.set_requires_grad(true);
+            ref.layer->lora_B->weight.set_requires_grad(true);
+        }
+        cb.onLog(LogLevel::Info, "Continuing adapter " + cfg.initialAdapter + " (r=" + std::to_string(lora.rank) + ", alpha "
+                                     + std::to_string(lora.alpha) + ")");
+    } else if (cfg.method == TrainMethod::Lora) {
+        const auto layers = applyLora(model, lora, cfg.seed);
+        cb.onLog(LogLevel::Info, "LoRA r=" + std::to_string(lora.rank) + " on " + std::to_string(layers.size()) + " projections");
     } else {
         for (auto& p : model.parameters())
             p.set_requires_grad(true);
@@ -261,7 +272,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
     auto saveResult = [&]() {
         if (cfg.method == TrainMethod::Lora) {
             result.adapterDir = (fs::path(cfg.outputDir) / "adapter").string();
-            savePeftAdapter(model, cfg.lora, cfg.modelDir, result.adapterDir);
+            savePeftAdapter(model, lora, cfg.modelDir, result.adapterDir);
         } else {
             result.adapterDir = (fs::path(cfg.outputDir) / "model").string();
             saveModelFolder(model, result.adapterDir, at::kFloat);

@@ -291,6 +291,31 @@ private Q_SLOTS:
         QCOMPARE(saved.config.parameterCount(), int64_t(3950848));
     }
 
+    void continuesAPeftAdapter()
+    {
+        TrainConfig c = baseConfig("first");
+        c.maxSteps = 6;
+        c.lora.rank = 4;
+        c.lora.alpha = 12;
+        c.lora.targets = {"q_proj", "v_proj"};
+        Recorder first;
+        const TrainResult a = Trainer(c).run(first);
+        QVERIFY2(a.status == RunStatus::Finished, a.reason.c_str());
+
+        TrainConfig next = baseConfig("continued");
+        next.maxSteps = 2;
+        next.initialAdapter = a.adapterDir; // rank, alpha and targets come from its adapter_config.json
+        Recorder second;
+        const TrainResult b = Trainer(next).run(second);
+        QVERIFY2(b.status == RunStatus::Finished, b.reason.c_str());
+        QCOMPARE(b.trainableParameters, a.trainableParameters);
+        // The continued run starts where the first one ended.
+        QVERIFY(std::abs(second.evals.front().loss - first.evals.back().loss) < 1e-6 * first.evals.back().loss);
+        const PeftAdapterInfo saved = readPeftAdapterConfig(b.adapterDir);
+        QCOMPARE(saved.settings.rank, int64_t(4));
+        QCOMPARE(saved.settings.alpha, 12.0);
+    }
+
     void badConfigFailsWithReason()
     {
         TrainConfig c = baseConfig("bad");
