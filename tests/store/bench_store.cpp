@@ -19,20 +19,28 @@
 
 namespace {
 
+void removeDb(const std::string& db)
+{
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm"})
+        std::filesystem::remove(db + suffix, ec);
+    std::filesystem::remove(std::filesystem::path(db).parent_path(), ec); // only once empty
+}
+
 std::string tempDb(const char* name)
 {
     const auto dir = std::filesystem::temp_directory_path() / ("tunebench-bench-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
-    const auto db = dir / name;
-    for (const char* suffix : {"", "-wal", "-shm"})
-        std::filesystem::remove(db.string() + suffix);
-    return db.string();
+    const std::string db = (dir / name).string();
+    removeDb(db);
+    return db;
 }
 
 void BM_RecordStep(benchmark::State& state)
 {
     const bool perStep = state.range(0) == 1;
-    tb::RunStore store(tempDb("record.db"));
+    const std::string db = tempDb("record.db");
+    tb::RunStore store(db);
     const int64_t id = store.createRun(tbtest::sampleRun("bench"));
     tb::MetricBuffer buffer(store.database(), id);
     int64_t step = 0;
@@ -44,12 +52,14 @@ void BM_RecordStep(benchmark::State& state)
     buffer.flush();
     state.SetItemsProcessed(state.iterations()); // items = steps
     state.counters["commits"] = static_cast<double>(buffer.commits());
+    removeDb(db);
 }
 BENCHMARK(BM_RecordStep)->Arg(0)->Arg(1)->ArgNames({"per_step"})->Unit(benchmark::kMicrosecond);
 
 void BM_ListRuns(benchmark::State& state)
 {
-    tb::RunStore store(tempDb("list.db"));
+    const std::string db = tempDb("list.db");
+    tb::RunStore store(db);
     for (int r = 0; r < 20; ++r) {
         const int64_t id = store.createRun(tbtest::sampleRun("run " + std::to_string(r)));
         tb::MetricBuffer buffer(store.database(), id);
@@ -59,6 +69,7 @@ void BM_ListRuns(benchmark::State& state)
     tb::RunQueries queries(store.database());
     for (auto _ : state)
         benchmark::DoNotOptimize(queries.listRuns());
+    removeDb(db);
 }
 BENCHMARK(BM_ListRuns)->Unit(benchmark::kMicrosecond);
 
