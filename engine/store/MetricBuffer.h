@@ -10,6 +10,7 @@
 // The delay is checked when a record arrives (no timer thread): a trainer that stops
 // appending must flush(), which finishRun's caller does anyway.
 //
+// Lifetime: the connection (the RunStore's database()) must outlive the buffer.
 // Thread affinity: the thread that owns the connection (the training thread). A failed
 // commit (e.g. the disk is full) throws StoreError and keeps the records pending, so a later
 // flush() can retry; the destructor flushes and swallows errors.
