@@ -12,8 +12,12 @@ namespace tbk {
 
 TBK_HD uint16_t floatToBf16(float f)
 {
+#if defined(__CUDA_ARCH__)
+    uint32_t bits = __float_as_uint(f);
+#else
     uint32_t bits;
     std::memcpy(&bits, &f, 4);
+#endif
     if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
         return 0x7FC0;
     // Add 0x7FFF plus the lowest kept bit: rounds half to even, carries into the exponent.
@@ -24,9 +28,13 @@ TBK_HD uint16_t floatToBf16(float f)
 TBK_HD float bf16ToFloat(uint16_t h)
 {
     const uint32_t bits = static_cast<uint32_t>(h) << 16;
+#if defined(__CUDA_ARCH__)
+    return __uint_as_float(bits);
+#else
     float f;
     std::memcpy(&f, &bits, 4);
     return f;
+#endif
 }
 
 } // namespace tbk
