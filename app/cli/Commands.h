@@ -15,5 +15,6 @@ int runTrain(const std::vector<std::string>& args);
 int runEval(const std::vector<std::string>& args);
 int runMerge(const std::vector<std::string>& args);
 int runBench(const std::vector<std::string>& args);
+int runRuns(const std::vector<std::string>& args);
 
 } // namespace tbcli

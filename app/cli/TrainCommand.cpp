@@ -1,11 +1,21 @@
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
 
+#include "core/TorchCompat.h"
+#include "formats/ModelConfig.h"
+#include "store/ContentHash.h"
+#include "store/RunQueries.h"
+#include "store/RunStore.h"
+#include "store/StorePaths.h"
+#include "train/RunRecorder.h"
 #include "train/Trainer.h"
+#include "train/TrainingCheckpoint.h"
 
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <filesystem>
+#include <memory>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -110,12 +120,68 @@ public:
             emit({{"event", "checkpoint"}, {"step", step}, {"path", dir}});
     }
     void emit(const nlohmann::json& j) { std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl; }
+    void setRunId(int64_t id) { m_runId = id; }
+    int64_t runId() const { return m_runId; }
 
 private:
     bool m_json;
+    int64_t m_runId = -1;
     int64_t m_firstStep = -1;
     double m_lastValLoss = -1;
 };
+
+// Creates the run's row (registering model and dataset), or finds the row of the run being
+// resumed and marks it running again from its checkpoint.
+int64_t recordRun(tb::RunStore& store, const tb::TrainConfig& c, bool resume, const std::string& name)
+{
+    if (resume) {
+        if (const auto existing = tb::RunQueries(store.database()).findRunByDir(c.outputDir)) {
+            const std::string checkpoint = tb::latestCheckpoint(c.outputDir);
+            std::optional<int64_t> fromStep;
+            if (!checkpoint.empty())
+                fromStep = std::stoll(std::filesystem::path(checkpoint).filename().string().substr(5)); // "step-00000040"
+            store.resumeRun(*existing, fromStep);
+            return *existing;
+        }
+    }
+    namespace fs = std::filesystem;
+    const tb::ModelConfig model = tb::ModelConfig::fromFile((fs::path(c.modelDir) / "config.json").string());
+    tb::ModelRecord modelRecord;
+    modelRecord.path = fs::absolute(c.modelDir).lexically_normal().string();
+    modelRecord.architecture = model.architecture;
+    modelRecord.parameterCount = model.parameterCount();
+    modelRecord.contentHash = tb::contentHash(c.modelDir);
+    tb::DatasetRecord dataRecord;
+    dataRecord.path = fs::absolute(c.dataPath).lexically_normal().string();
+    dataRecord.format = tb::datasetFormatName(c.data.format);
+    dataRecord.contentHash = tb::contentHash(c.dataPath);
+
+    tb::NewRun run;
+    run.name = name;
+    run.method = tb::trainMethodName(c.method);
+    run.config = c.toJson();
+    run.modelId = store.registerModel(modelRecord);
+    run.datasetId = store.registerDataset(dataRecord);
+    if (c.method != tb::TrainMethod::Full) {
+        run.loraRank = c.lora.rank;
+        run.loraAlpha = c.lora.alpha;
+        std::string targets;
+        for (const auto& t : c.lora.targets)
+            targets += (targets.empty() ? "" : ",") + t;
+        run.loraTargets = targets;
+    }
+    run.learningRate = c.learningRate;
+    run.batchSize = c.batchSize;
+    run.seqLen = c.data.maxSeqLen;
+    run.seed = static_cast<int64_t>(c.seed);
+    if (c.maxSteps > 0)
+        run.totalSteps = c.maxSteps;
+    run.appVersion = TUNEBENCH_VERSION;
+    run.torchVersion = tb::compat::torchVersion();
+    run.device = c.device;
+    run.runDir = c.outputDir;
+    return store.createRun(run);
+}
 
 } // namespace
 
@@ -124,8 +190,8 @@ int runTrain(const std::vector<std::string>& args)
     const ArgList a(args,
                     {"model", "data", "val-data", "method", "rank", "alpha", "dropout", "targets", "lr", "steps", "epochs",
                      "batch-size", "grad-accum", "seq-len", "schedule", "warmup", "eval-every", "save-every", "seed", "threads",
-                     "out", "resume", "format", "val-fraction", "weight-decay", "max-grad-norm", "device", "max-bad-steps", "adapter"},
-                    {"rslora", "json", "pack", "train-on-prompt", "gradient-checkpointing"});
+                     "out", "resume", "format", "val-fraction", "weight-decay", "max-grad-norm", "device", "max-bad-steps", "adapter", "db", "name"},
+                    {"rslora", "json", "pack", "train-on-prompt", "gradient-checkpointing", "no-db"});
     tb::TrainConfig c;
     const bool resume = a.has("resume");
     c.outputDir = resume ? a.required("resume") : a.required("out");
@@ -177,6 +243,18 @@ int runTrain(const std::vector<std::string>& args)
     } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
     }
+    // Absolute paths: the run row is found again by its folder, and a resumed run must name
+    // the same model and data however the user spells them.
+    auto absolute = [](std::string& path) {
+        if (path.empty())
+            return;
+        std::filesystem::path p = std::filesystem::absolute(path).lexically_normal();
+        if (p.filename().empty()) // "runs/a/" -> "runs/a"
+            p = p.parent_path();
+        path = p.string();
+    };
+    for (std::string* path : {&c.outputDir, &c.modelDir, &c.dataPath, &c.validationPath, &c.initialAdapter})
+        absolute(*path);
 
     // Ctrl-C / SIGTERM cancel cleanly (the trainer checkpoints the last completed step). The
     // handler only sets a lock-free flag (async-signal-safe, whichever thread LibTorch's pools
@@ -187,6 +265,21 @@ int runTrain(const std::vector<std::string>& args)
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
     tb::Trainer trainer(c);
+    CliReporter reporter(a.has("json"));
+    // The experiment store records the run as it happens (--no-db to skip); a resumed run
+    // continues its row.
+    std::unique_ptr<tb::RunStore> store;
+    std::unique_ptr<tb::RunRecorder> recorder;
+    if (!a.has("no-db")) {
+        if (a.has("db") && a.required("db").empty())
+            throw UsageError("option --db needs a path");
+        store = std::make_unique<tb::RunStore>(tb::StorePaths::resolve(a.text("db", "")).database);
+        const int64_t runId = recordRun(*store, c, resume, a.text("name", ""));
+        recorder = std::make_unique<tb::RunRecorder>(*store, runId, c.method, &reporter);
+        reporter.setRunId(runId);
+    } else if (a.has("db") || a.has("name")) {
+        throw UsageError("--db and --name record the run; they contradict --no-db");
+    }
     std::atomic<bool> finished{false};
     std::thread signalWatcher([&] {
         while (!finished.load()) {
@@ -198,26 +291,29 @@ int runTrain(const std::vector<std::string>& args)
         }
     });
 
-    CliReporter reporter(a.has("json"));
-    const tb::TrainResult r = trainer.run(reporter, resume);
+    const tb::TrainResult r = trainer.run(recorder ? static_cast<tb::TrainerCallbacks&>(*recorder) : reporter, resume);
     finished.store(true);
     signalWatcher.join();
+    if (recorder)
+        recorder->finish(r);
 
     if (a.has("json")) {
-        reporter.emit({{"event", "end"}, {"status", tb::runStatusName(r.status)}, {"reason", r.reason}, {"step", r.step},
+        reporter.emit({{"event", "end"}, {"run_id", reporter.runId()}, {"status", tb::trainStatusName(r.status)}, {"reason", r.reason}, {"step", r.step},
                        {"total_steps", r.totalSteps}, {"tokens", r.tokensSeen}, {"trainable_parameters", r.trainableParameters},
                        {"last_loss", r.lastLoss}, {"last_validation_loss", r.lastValidationLoss},
                        {"best_validation_loss", r.bestValidationLoss}, {"wall_seconds", r.wallSeconds},
                        {"adapter", r.adapterDir}, {"checkpoint", r.lastCheckpoint}});
     } else {
-        std::cerr << "\n" << tb::runStatusName(r.status);
+        std::cerr << "\n" << tb::trainStatusName(r.status);
         if (!r.reason.empty())
             std::cerr << ": " << r.reason;
         std::cerr << "\n";
         if (!r.adapterDir.empty())
             std::cerr << "saved " << r.adapterDir << "\n";
+        if (reporter.runId() >= 0)
+            std::cerr << "recorded as run " << reporter.runId() << " in " << store->path() << "\n";
     }
-    return r.status == tb::RunStatus::Failed ? 1 : 0;
+    return r.status == tb::TrainStatus::Failed ? 1 : 0;
 }
 
 } // namespace tbcli

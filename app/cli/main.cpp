@@ -28,13 +28,17 @@ Commands:
         [--warmup W] [--eval-every N] [--save-every N] [--seed S] [--threads T] [--pack]
         [--train-on-prompt] [--gradient-checkpointing] [--format auto|text|json-text|instruction|chat]
         [--adapter DIR (continue training a PEFT adapter)]
-        (--out RUN_DIR | --resume RUN_DIR) [--json]
-      Fine-tune; writes checkpoints and the adapter (PEFT format) into RUN_DIR. Ctrl-C stops
-      cleanly with a checkpoint; --resume continues it.
+        (--out RUN_DIR | --resume RUN_DIR) [--name NAME] [--db PATH | --no-db] [--json]
+      Fine-tune; writes checkpoints and the adapter (PEFT format) into RUN_DIR and records the
+      run in the experiment database. Ctrl-C stops cleanly with a checkpoint; --resume
+      continues it (the same run in the database).
   eval --model DIR [--adapter DIR] --data FILE [--seq-len L] [--json]
       Loss and perplexity of a model (with an adapter) on a dataset.
   merge --model DIR --adapter DIR --out DIR [--dtype bf16|fp32]
       Merge a LoRA adapter into the base weights and save a Hugging Face model folder.
+  runs list [--status S] [--tag T] [--json] | show ID [--json] | compare ID ID... [--json]
+       | delete ID [--files] | rename ID NAME | tag ID TAG [--remove] | note ID TEXT   [--db PATH]
+      The experiment database (default ~/.local/share/Tunebench/tunebench.db, or TUNEBENCH_DB).
   bench --model DIR [--method lora|full] [--seq-len 512] [--batch-size 1] [--steps 5] [--rank 16]
         [--gradient-checkpointing] [--threads N] [--json]
       Time training steps: tokens/s and GFLOP/s, next to the bf16 matmul rate of this machine.
@@ -74,6 +78,8 @@ int main(int argc, char** argv)
             return tbcli::runMerge(args);
         if (command == "bench")
             return tbcli::runBench(args);
+        if (command == "runs")
+            return tbcli::runRuns(args);
         std::cerr << "tunebench-cli: unknown command \"" << command << "\"\n\n" << kUsage;
         return 2;
     } catch (const tbcli::UsageError& e) {

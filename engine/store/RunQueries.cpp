@@ -274,3 +274,16 @@ std::vector<MemoryPoint> RunQueries::memorySeries(int64_t runId, const std::stri
 }
 
 } // namespace tb
+
+namespace tb {
+
+std::optional<int64_t> RunQueries::findRunByDir(const std::string& runDir)
+{
+    SqliteStatement row = m_db.prepare("SELECT id FROM runs WHERE run_dir = ?1 ORDER BY id DESC LIMIT 1");
+    row.bindText(1, runDir);
+    if (!row.step())
+        return std::nullopt;
+    return row.columnInt(0);
+}
+
+} // namespace tb

@@ -13,6 +13,7 @@
 #include "store/StoreTypes.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ public:
     std::vector<RunSummary> listRuns(const RunFilter& filter = {});
     // Throws StoreError when there is no such run.
     RunDetails getRun(int64_t runId);
+    // The newest run recorded for a run folder (TrainConfig::outputDir), so that
+    // `train --resume RUN_DIR` continues the same row; nullopt when none was recorded.
+    std::optional<int64_t> findRunByDir(const std::string& runDir);
     // Runs in the order given; the config settings that differ; results side by side.
     RunComparison compareRuns(const std::vector<int64_t>& runIds);
 

@@ -55,12 +55,12 @@ std::string describeStats(const char* split, const DatasetStats& s)
 
 } // namespace
 
-const char* runStatusName(RunStatus status)
+const char* trainStatusName(TrainStatus status)
 {
     switch (status) {
-    case RunStatus::Finished: return "finished";
-    case RunStatus::Cancelled: return "cancelled";
-    case RunStatus::Failed: return "failed";
+    case TrainStatus::Finished: return "finished";
+    case TrainStatus::Cancelled: return "cancelled";
+    case TrainStatus::Failed: return "failed";
     }
     return "failed";
 }
@@ -104,7 +104,7 @@ TrainResult Trainer::run(TrainerCallbacks& callbacks, bool resume)
         return runOrThrow(callbacks, resume);
     } catch (const std::exception& e) {
         TrainResult failed;
-        failed.status = RunStatus::Failed;
+        failed.status = TrainStatus::Failed;
         failed.reason = e.what();
         callbacks.onLog(LogLevel::Error, failed.reason);
         return failed;
@@ -359,7 +359,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
         cb.onStep(report);
 
         if (badSteps >= cfg.maxBadSteps) {
-            result.status = RunStatus::Failed;
+            result.status = TrainStatus::Failed;
             result.reason = "the loss was not finite for " + std::to_string(badSteps) + " steps in a row (last at step "
                 + std::to_string(result.step) + "); try a lower learning rate or gradient clipping";
             cb.onLog(LogLevel::Error, result.reason);
@@ -373,7 +373,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
     }
 
     if (m_cancel.load()) {
-        result.status = RunStatus::Cancelled;
+        result.status = TrainStatus::Cancelled;
         result.reason = "cancelled at step " + std::to_string(result.step);
         if (result.step > 0) {
             checkpoint();
@@ -384,7 +384,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
         evaluate(result.step);
         checkpoint();
         saveResult();
-        result.status = RunStatus::Finished;
+        result.status = TrainStatus::Finished;
     }
     result.wallSeconds = secondsBetween(runStart, Clock::now());
     return result;

@@ -18,11 +18,11 @@
 
 namespace tb {
 
-enum class RunStatus { Finished, Cancelled, Failed };
-const char* runStatusName(RunStatus status); // "finished", "cancelled", "failed"
+enum class TrainStatus { Finished, Cancelled, Failed };
+const char* trainStatusName(TrainStatus status); // "finished", "cancelled", "failed"
 
 struct TrainResult {
-    RunStatus status = RunStatus::Failed;
+    TrainStatus status = TrainStatus::Failed;
     std::string reason;           // why it failed or was cancelled
     int64_t step = 0;             // optimizer steps completed
     int64_t totalSteps = 0;

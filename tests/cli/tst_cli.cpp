@@ -43,6 +43,8 @@ private:
 private Q_SLOTS:
     void initTestCase()
     {
+        // Runs recorded by tests go to a scratch database, never the user's.
+        qputenv("TUNEBENCH_DB", m_tmp.filePath("default.db").toUtf8());
         m_model = m_tmp.filePath("demo");
         const Run r = cli({"make-demo-model", "--out", m_model, "--seed", "7"});
         QVERIFY2(r.exitCode == 0, r.err.constData());
@@ -264,6 +266,100 @@ private Q_SLOTS:
         QCOMPARE(done["status"].toString(), QString("finished"));
         QCOMPARE(done["step"].toInt(), reached + 2);
         QVERIFY(resumed.out.contains("Resumed from"));
+    }
+
+    void sigkillLeavesAnInterruptedRunThatResumes()
+    {
+        // A real training process killed with SIGKILL mid-run: the database stays intact,
+        // the run is marked interrupted with its last checkpoint, and --resume continues the
+        // same run row.
+        const QString data = QString(TB_SOURCE_DIR) + "/resources/datasets/reviews-train.jsonl";
+        const QString db = m_tmp.filePath("runs.db");
+        const QString run = m_tmp.filePath("sigkill");
+        const QStringList common = {"train", "--model", m_model, "--data", data, "--batch-size", "4", "--seq-len", "96",
+                                    "--save-every", "1", "--db", db, "--json"};
+        QProcess p;
+        p.start(TB_CLI_PATH, common + QStringList{"--out", run, "--steps", "100000", "--name", "killed"});
+        QVERIFY(p.waitForStarted());
+        QByteArray out;
+        while (out.count("\"event\":\"checkpoint\"") < 3 && p.waitForReadyRead(60000))
+            out += p.readAllStandardOutput();
+        QVERIFY(out.count("\"event\":\"checkpoint\"") >= 3);
+        p.kill(); // SIGKILL: no handler runs
+        QVERIFY(p.waitForFinished(30000));
+        QCOMPARE(p.exitStatus(), QProcess::CrashExit);
+
+        const Run listed = cli({"runs", "list", "--db", db, "--json"});
+        QVERIFY2(listed.exitCode == 0, listed.err.constData());
+        const QJsonArray runs = QJsonDocument::fromJson(listed.out).array();
+        QCOMPARE(runs.size(), 1);
+        const QJsonObject interrupted = runs[0].toObject();
+        QCOMPARE(interrupted["status"].toString(), QString("interrupted"));
+        QCOMPARE(interrupted["name"].toString(), QString("killed"));
+        const int reached = interrupted["step"].toInt();
+        QVERIFY(reached >= 3);
+        const Run shown = cli({"runs", "show", QString::number(interrupted["id"].toInt()), "--db", db, "--json"});
+        const QJsonObject details = QJsonDocument::fromJson(shown.out).object();
+        QVERIFY(details["last_checkpoint"].toString().contains("step-"));
+        QVERIFY(details["final_metrics"].toObject().contains("loss"));
+
+        const Run resumed = cli(common + QStringList{"--resume", run, "--steps", QString::number(reached + 2)});
+        QVERIFY2(resumed.exitCode == 0, resumed.err.constData());
+        const QJsonObject end = QJsonDocument::fromJson(resumed.out.trimmed().split('\n').last()).object();
+        QCOMPARE(end["status"].toString(), QString("finished"));
+        QCOMPARE(end["run_id"].toInt(), interrupted["id"].toInt()); // the same row
+        const QJsonArray after = QJsonDocument::fromJson(cli({"runs", "list", "--db", db, "--json"}).out).array();
+        QCOMPARE(after.size(), 1);
+        QCOMPARE(after[0].toObject()["status"].toString(), QString("finished"));
+        QCOMPARE(after[0].toObject()["step"].toInt(), reached + 2);
+    }
+
+    void runsCommands()
+    {
+        const QString data = QString(TB_SOURCE_DIR) + "/resources/datasets/reviews-train.jsonl";
+        const QString db = m_tmp.filePath("compare.db");
+        for (const char* rank : {"4", "8"}) {
+            const Run r = cli({"train", "--model", m_model, "--data", data, "--batch-size", "4", "--seq-len", "96", "--steps", "2",
+                               "--rank", rank, "--db", db, "--out", m_tmp.filePath(QString("rank") + rank), "--name",
+                               QString("rank-") + rank});
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+        }
+        const Run compare = cli({"runs", "compare", "1", "2", "--db", db, "--json"});
+        QVERIFY2(compare.exitCode == 0, compare.err.constData());
+        const QJsonObject c = QJsonDocument::fromJson(compare.out).object();
+        QStringList keys;
+        for (const auto& d : c["differences"].toArray())
+            keys << d.toObject()["key"].toString();
+        QVERIFY2(keys.contains("lora.rank") && keys.contains("lora.alpha"), qPrintable(keys.join(",")));
+        const QJsonArray runs = c["runs"].toArray();
+        QVERIFY(runs[1].toObject()["results"].toObject()["trainable_parameters"].toDouble()
+                == 2 * runs[0].toObject()["results"].toObject()["trainable_parameters"].toDouble());
+        QVERIFY(runs[0].toObject()["results"].toObject()["peak_memory"].toObject().contains("optimizer"));
+        QCOMPARE(cli({"runs", "compare", "1", "2", "--db", db}).exitCode, 0); // the table
+
+        QCOMPARE(cli({"runs", "rename", "1", "small", "--db", db}).exitCode, 0);
+        QCOMPARE(cli({"runs", "tag", "1", "baseline", "--db", db}).exitCode, 0);
+        QCOMPARE(cli({"runs", "note", "1", "rank 4 first", "--db", db}).exitCode, 0);
+        const QJsonObject one = QJsonDocument::fromJson(cli({"runs", "show", "1", "--db", db, "--json"}).out).object();
+        QCOMPARE(one["name"].toString(), QString("small"));
+        QCOMPARE(one["tags"].toArray().first().toString(), QString("baseline"));
+        QCOMPARE(one["note"].toString(), QString("rank 4 first"));
+        QCOMPARE(QJsonDocument::fromJson(cli({"runs", "list", "--tag", "baseline", "--db", db, "--json"}).out).array().size(), 1);
+
+        QCOMPARE(cli({"runs", "delete", "2", "--files", "--db", db}).exitCode, 0);
+        QCOMPARE(QJsonDocument::fromJson(cli({"runs", "list", "--db", db, "--json"}).out).array().size(), 1);
+        const Run missing = cli({"runs", "show", "2", "--db", db});
+        QCOMPARE(missing.exitCode, 1);
+        QVERIFY2(missing.err.contains("2"), missing.err.constData());
+        QCOMPARE(cli({"runs", "show", "abc", "--db", db}).exitCode, 2);
+        // A database file that is not a database is named in the error, and left as it was.
+        QFile junk(m_tmp.filePath("junk.db"));
+        QVERIFY(junk.open(QIODevice::WriteOnly));
+        junk.write("this is not sqlite, just text that is long enough to look like a header........");
+        junk.close();
+        const Run corrupt = cli({"runs", "list", "--db", m_tmp.filePath("junk.db")});
+        QCOMPARE(corrupt.exitCode, 1);
+        QVERIFY2(corrupt.err.contains("junk.db"), corrupt.err.constData());
     }
 
     void brokenCheckpointIsNamed()

@@ -94,7 +94,7 @@ private Q_SLOTS:
         Recorder rec;
         Trainer trainer(c);
         const TrainResult r = trainer.run(rec);
-        QVERIFY2(r.status == RunStatus::Finished, r.reason.c_str());
+        QVERIFY2(r.status == TrainStatus::Finished, r.reason.c_str());
         QCOMPARE(r.step, int64_t(120));
         QCOMPARE(int(rec.steps.size()), 120);
         QCOMPARE(int(rec.evals.size()), 4); // before training, at steps 40 and 80, at the end
@@ -160,7 +160,7 @@ private Q_SLOTS:
         c.lora.dropout = dropout; // exercises the RNG state in the checkpoint
         c.saveEvery = 100;
         Recorder straight;
-        QVERIFY(Trainer(c).run(straight).status == RunStatus::Finished);
+        QVERIFY(Trainer(c).run(straight).status == TrainStatus::Finished);
 
         c.outputDir = m_tmp.filePath(QString::fromStdString("interrupted" + std::to_string(accum) + std::to_string(dropout))).toStdString();
         Recorder first;
@@ -170,13 +170,13 @@ private Q_SLOTS:
                 interrupted.cancel();
         };
         const TrainResult stopped = interrupted.run(first);
-        QCOMPARE(stopped.status, RunStatus::Cancelled);
+        QCOMPARE(stopped.status, TrainStatus::Cancelled);
         QCOMPARE(stopped.step, int64_t(5)); // cancel takes effect within one step
         QVERIFY(fs::exists(latestCheckpoint(c.outputDir) + "/training_state.safetensors"));
 
         Recorder second;
         const TrainResult resumed = Trainer(c).run(second, /*resume=*/true);
-        QVERIFY2(resumed.status == RunStatus::Finished, resumed.reason.c_str());
+        QVERIFY2(resumed.status == TrainStatus::Finished, resumed.reason.c_str());
         QCOMPARE(int(second.steps.size()), 12 - 5);
         for (size_t i = 0; i < second.steps.size(); ++i) {
             const double a = straight.steps[5 + i].loss, b = second.steps[i].loss;
@@ -191,10 +191,10 @@ private Q_SLOTS:
         TrainConfig c = baseConfig("other");
         c.maxSteps = 2;
         Recorder rec;
-        QVERIFY(Trainer(c).run(rec).status == RunStatus::Finished);
+        QVERIFY(Trainer(c).run(rec).status == TrainStatus::Finished);
         c.learningRate = 1e-2;
         const TrainResult r = Trainer(c).run(rec, true);
-        QCOMPARE(r.status, RunStatus::Failed);
+        QCOMPARE(r.status, TrainStatus::Failed);
         QVERIFY2(QString::fromStdString(r.reason).contains("other settings"), r.reason.c_str());
         TrainConfig none = baseConfig("never-ran");
         QVERIFY(QString::fromStdString(Trainer(none).run(rec, true).reason).contains("no checkpoint"));
@@ -220,7 +220,7 @@ private Q_SLOTS:
         const auto start = std::chrono::steady_clock::now();
         const TrainResult r = trainer.run(rec);
         resumer.join();
-        QCOMPARE(r.status, RunStatus::Finished);
+        QCOMPARE(r.status, TrainStatus::Finished);
         QCOMPARE(r.step, int64_t(4));
         QVERIFY(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(300));
     }
@@ -248,7 +248,7 @@ private Q_SLOTS:
         c.maxBadSteps = 3;
         Recorder rec;
         const TrainResult r = Trainer(c).run(rec);
-        QCOMPARE(r.status, RunStatus::Failed);
+        QCOMPARE(r.status, TrainStatus::Failed);
         QVERIFY2(QString::fromStdString(r.reason).contains("not finite for 3 steps"), r.reason.c_str());
         QCOMPARE(int(rec.steps.size()), 3);
         for (const auto& s : rec.steps)
@@ -261,10 +261,10 @@ private Q_SLOTS:
         c.maxSteps = 3;
         c.lora.dropout = 0.1;
         Recorder plain, checkpointed;
-        QVERIFY(Trainer(c).run(plain).status == RunStatus::Finished);
+        QVERIFY(Trainer(c).run(plain).status == TrainStatus::Finished);
         c.outputDir = m_tmp.filePath("ckpt").toStdString();
         c.gradientCheckpointing = true;
-        QVERIFY(Trainer(c).run(checkpointed).status == RunStatus::Finished);
+        QVERIFY(Trainer(c).run(checkpointed).status == TrainStatus::Finished);
         for (int i = 0; i < 3; ++i) {
             QVERIFY2(std::abs(plain.steps[i].loss - checkpointed.steps[i].loss) < 1e-5 * plain.steps[i].loss,
                      qPrintable(QString("%1 vs %2").arg(plain.steps[i].loss).arg(checkpointed.steps[i].loss)));
@@ -280,7 +280,7 @@ private Q_SLOTS:
         c.maxSteps = 10;
         Recorder rec;
         const TrainResult r = Trainer(c).run(rec);
-        QVERIFY2(r.status == RunStatus::Finished, r.reason.c_str());
+        QVERIFY2(r.status == TrainStatus::Finished, r.reason.c_str());
         QCOMPARE(r.trainableParameters, int64_t(3950848));
         QVERIFY(rec.evals.back().loss < rec.evals.front().loss);
         QCOMPARE(rec.memory.back().baseWeightBytes, int64_t(0));
@@ -300,14 +300,14 @@ private Q_SLOTS:
         c.lora.targets = {"q_proj", "v_proj"};
         Recorder first;
         const TrainResult a = Trainer(c).run(first);
-        QVERIFY2(a.status == RunStatus::Finished, a.reason.c_str());
+        QVERIFY2(a.status == TrainStatus::Finished, a.reason.c_str());
 
         TrainConfig next = baseConfig("continued");
         next.maxSteps = 2;
         next.initialAdapter = a.adapterDir; // rank, alpha and targets come from its adapter_config.json
         Recorder second;
         const TrainResult b = Trainer(next).run(second);
-        QVERIFY2(b.status == RunStatus::Finished, b.reason.c_str());
+        QVERIFY2(b.status == TrainStatus::Finished, b.reason.c_str());
         QCOMPARE(b.trainableParameters, a.trainableParameters);
         // The continued run starts where the first one ended.
         QVERIFY(std::abs(second.evals.front().loss - first.evals.back().loss) < 1e-6 * first.evals.back().loss);
@@ -322,7 +322,7 @@ private Q_SLOTS:
         c.dataPath = m_tmp.filePath("missing.jsonl").toStdString();
         Recorder rec;
         const TrainResult r = Trainer(c).run(rec);
-        QCOMPARE(r.status, RunStatus::Failed);
+        QCOMPARE(r.status, TrainStatus::Failed);
         QVERIFY2(QString::fromStdString(r.reason).contains("missing.jsonl"), r.reason.c_str());
         c = baseConfig("bad2");
         c.lora.targets = {"attn"};
