@@ -1,5 +1,7 @@
 #include "core/ThreadSettings.h"
 
+#include "core/AllocatorSettings.h"
+
 #include <ATen/Parallel.h>
 
 #include <thread>
@@ -8,6 +10,7 @@ namespace tb {
 
 int configureThreads(int requested)
 {
+    tuneAllocatorForTensors();
     int n = requested;
     if (n <= 0)
         n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

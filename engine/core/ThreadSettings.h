@@ -4,7 +4,8 @@
 
 namespace tb {
 
-// requested <= 0 means all cores. Returns the thread count now in effect.
+// requested <= 0 means all cores. Returns the thread count now in effect. Also applies
+// tuneAllocatorForTensors(): every entry point calls this first.
 int configureThreads(int requested);
 
 } // namespace tb

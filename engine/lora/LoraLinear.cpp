@@ -42,11 +42,16 @@ void LoraLinear::resetParameters(at::Generator& generator)
 at::Tensor LoraLinear::forward(const at::Tensor& x)
 {
     const at::Tensor y = m_base->forward(x);
-    at::Tensor h = x.to(at::kFloat);
+    at::Tensor h = x;
     if (m_dropout > 0.0 && is_training())
         h = at::dropout(h, m_dropout, /*train=*/true);
-    const at::Tensor update = at::linear(at::linear(h, lora_A->weight), lora_B->weight) * m_scaling;
-    return y + update.to(y.scalar_type());
+    // A and B are fp32 master weights; the product runs in the activations' dtype, as under
+    // PyTorch's bf16 autocast, and their gradients come back to fp32 through the cast. On CPU
+    // this keeps the path on oneDNN's bf16 GEMM instead of fp32 BLAS calls whose spinning
+    // worker threads slow down every operator after them.
+    const at::Tensor a = lora_A->weight.to(x.scalar_type());
+    const at::Tensor b = lora_B->weight.to(x.scalar_type());
+    return y + at::linear(at::linear(h, a), b) * m_scaling;
 }
 
 at::Tensor LoraLinear::mergedWeight() const

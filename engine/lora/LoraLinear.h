@@ -6,8 +6,9 @@
 // The base projection is kept as it is (its parameters keep their checkpoint names,
 // "...q_proj.weight"); A and B are submodules "lora_A" / "lora_B" so their parameters are
 // "...q_proj.lora_A.weight" — PEFT's saved key without the "base_model.model." prefix.
-// The low-rank path runs in fp32 (adapters are fp32 master weights) and is cast back to the
-// activations' dtype before the sum.
+// A and B are fp32 master weights (what the optimizer updates and checkpoints store); the
+// low-rank product runs in the activations' dtype (bf16 on a bf16 base), as PEFT does under
+// bf16 autocast.
 #pragma once
 
 #include "model/Linear.h"
