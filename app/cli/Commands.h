@@ -16,5 +16,6 @@ int runEval(const std::vector<std::string>& args);
 int runMerge(const std::vector<std::string>& args);
 int runBench(const std::vector<std::string>& args);
 int runRuns(const std::vector<std::string>& args);
+int runDataset(const std::vector<std::string>& args);
 
 } // namespace tbcli

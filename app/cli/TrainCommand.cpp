@@ -13,7 +13,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <cstdio>
@@ -130,6 +132,21 @@ private:
     double m_lastValLoss = -1;
 };
 
+// "<workspace>/<name>-20261129-031500": unique per second, readable, sorted by time.
+std::string defaultRunFolder(const std::string& workspace, const std::string& name)
+{
+    const std::time_t now = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&now));
+    std::string safe;
+    for (char ch : name.empty() ? std::string("run") : name)
+        safe += std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' ? ch : '-';
+    std::string folder = (std::filesystem::path(workspace) / (safe + "-" + stamp)).string();
+    for (int i = 2; std::filesystem::exists(folder); ++i)
+        folder = (std::filesystem::path(workspace) / (safe + "-" + stamp + "-" + std::to_string(i))).string();
+    return folder;
+}
+
 // Creates the run's row (registering model and dataset), or finds the row of the run being
 // resumed and marks it running again from its checkpoint.
 int64_t recordRun(tb::RunStore& store, const tb::TrainConfig& c, bool resume, const std::string& name)
@@ -194,7 +211,14 @@ int runTrain(const std::vector<std::string>& args)
                     {"rslora", "json", "pack", "train-on-prompt", "gradient-checkpointing", "no-db"});
     tb::TrainConfig c;
     const bool resume = a.has("resume");
-    c.outputDir = resume ? a.required("resume") : a.required("out");
+    if (resume)
+        c.outputDir = a.required("resume");
+    else if (a.has("out"))
+        c.outputDir = a.required("out");
+    else if (a.has("no-db"))
+        throw UsageError("option --out RUN_DIR is required with --no-db");
+    else // a new folder in the experiment database's workspace
+        c.outputDir = defaultRunFolder(tb::StorePaths::resolve(a.text("db", "")).workspace, a.text("name", ""));
     if (resume && a.has("out") && a.text("out", "") != c.outputDir)
         throw UsageError("--resume RUN_DIR continues that run in place; leave out --out or give the same folder");
     c.modelDir = a.required("model");

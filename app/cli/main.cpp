@@ -28,10 +28,14 @@ Commands:
         [--warmup W] [--eval-every N] [--save-every N] [--seed S] [--threads T] [--pack]
         [--train-on-prompt] [--gradient-checkpointing] [--format auto|text|json-text|instruction|chat]
         [--adapter DIR (continue training a PEFT adapter)]
-        (--out RUN_DIR | --resume RUN_DIR) [--name NAME] [--db PATH | --no-db] [--json]
-      Fine-tune; writes checkpoints and the adapter (PEFT format) into RUN_DIR and records the
-      run in the experiment database. Ctrl-C stops cleanly with a checkpoint; --resume
+        [--out RUN_DIR | --resume RUN_DIR] [--name NAME] [--db PATH | --no-db] [--json]
+      Fine-tune; writes checkpoints and the adapter (PEFT format) into RUN_DIR (default: a new
+      folder in the database's workspace) and records the run in the experiment database. Ctrl-C stops cleanly with a checkpoint; --resume
       continues it (the same run in the database).
+  dataset --model DIR --data FILE [--val-data FILE] [--seq-len L] [--format F] [--pack]
+          [--train-on-prompt] [--preview N] [--json]
+      How a dataset will be trained: format, counts, token-length histogram, truncated and
+      skipped records, and the first records rendered with the loss-bearing part marked.
   eval --model DIR [--adapter DIR] --data FILE [--seq-len L] [--json]
       Loss and perplexity of a model (with an adapter) on a dataset.
   merge --model DIR --adapter DIR --out DIR [--dtype bf16|fp32]
@@ -80,6 +84,8 @@ int main(int argc, char** argv)
             return tbcli::runBench(args);
         if (command == "runs")
             return tbcli::runRuns(args);
+        if (command == "dataset")
+            return tbcli::runDataset(args);
         std::cerr << "tunebench-cli: unknown command \"" << command << "\"\n\n" << kUsage;
         return 2;
     } catch (const tbcli::UsageError& e) {

@@ -362,6 +362,45 @@ private Q_SLOTS:
         QVERIFY2(corrupt.err.contains("junk.db"), corrupt.err.constData());
     }
 
+    void datasetStatsAndPreview()
+    {
+        const QString data = QString(TB_SOURCE_DIR) + "/resources/datasets/reviews-train.jsonl";
+        const Run r = cli({"dataset", "--model", m_model, "--data", data, "--seq-len", "50", "--preview", "1", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(j["format"].toString(), QString("instruction"));
+        const QJsonObject train = j["train"].toObject();
+        const QJsonObject val = j["validation"].toObject();
+        QCOMPARE(train["records"].toInt() + val["records"].toInt() + train["skipped"].toInt() + val["skipped"].toInt(), 400);
+        QVERIFY(train["skipped"].toInt() > 0); // prompts longer than 50 tokens leave nothing to learn
+        QVERIFY(train["truncated"].toInt() > 0); // 50 tokens cut the longer reviews
+        int histogramTotal = 0;
+        for (const auto& v : train["length_histogram"].toArray())
+            histogramTotal += v.toInt();
+        QCOMPARE(histogramTotal, train["records"].toInt());
+        const QJsonArray segments = j["preview"].toArray()[0].toObject()["segments"].toArray();
+        QString trained;
+        for (const auto& seg : segments)
+            if (!seg.toObject()["masked"].toBool())
+                trained += seg.toObject()["text"].toString();
+        QVERIFY2(trained.startsWith("positive") || trained.startsWith("negative"), qPrintable(trained));
+        const Run bad = cli({"dataset", "--model", m_model, "--data", m_tmp.filePath("none.jsonl")});
+        QCOMPARE(bad.exitCode, 1);
+        QVERIFY(bad.err.contains("none.jsonl"));
+    }
+
+    void runFolderDefaultsToTheWorkspace()
+    {
+        const QString db = m_tmp.filePath("ws/tb.db");
+        const Run r = cli({"train", "--model", m_model, "--data", QString(TB_SOURCE_DIR) + "/resources/datasets/reviews-val.jsonl",
+                           "--steps", "1", "--batch-size", "2", "--seq-len", "64", "--name", "auto folder", "--db", db, "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject end = QJsonDocument::fromJson(r.out.trimmed().split('\n').last()).object();
+        QVERIFY2(end["adapter"].toString().startsWith(m_tmp.filePath("ws/runs/auto-folder-")), qPrintable(end["adapter"].toString()));
+        QVERIFY(QFile::exists(end["adapter"].toString() + "/adapter_config.json"));
+        QCOMPARE(cli({"train", "--model", m_model, "--data", "x.jsonl", "--no-db"}).exitCode, 2); // --out needed then
+    }
+
     void brokenCheckpointIsNamed()
     {
         const QString broken = m_tmp.filePath("broken");
