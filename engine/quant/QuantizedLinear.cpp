@@ -4,6 +4,7 @@
 #include "cpu/Nf4Dequant.h"
 #include "cpu/Nf4Quantizer.h"
 
+#include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #ifdef TUNEBENCH_HAVE_CUDA_KERNELS
