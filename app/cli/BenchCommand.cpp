@@ -3,6 +3,7 @@
 
 #include "core/ThreadSettings.h"
 #include "lora/LoraInjector.h"
+#include "quant/ModelQuantizer.h"
 #include "model/ModelLoader.h"
 #include "train/AdamW.h"
 #include "train/BatchStream.h"
@@ -52,8 +53,8 @@ int runBench(const std::vector<std::string>& args)
     const ArgList a(args, {"model", "method", "seq-len", "batch-size", "steps", "rank", "threads", "device", "matmul-size"},
                     {"json", "gradient-checkpointing"});
     const std::string method = a.text("method", "lora");
-    if (method != "lora" && method != "full")
-        throw UsageError("option --method: expected lora or full");
+    if (method != "lora" && method != "qlora" && method != "full")
+        throw UsageError("option --method: expected lora, qlora or full");
     const int64_t seqLen = a.integer("seq-len", 512, 2, 1 << 20);
     const int64_t batch = a.integer("batch-size", 1, 1, 1 << 16);
     const int steps = static_cast<int>(a.integer("steps", 5, 1, 10000));
@@ -74,7 +75,9 @@ int runBench(const std::vector<std::string>& args)
     lora.rank = a.integer("rank", 16, 1, 4096);
     lora.alpha = static_cast<double>(lora.rank) * 2;
     int64_t trained = 0;
-    if (method == "lora") {
+    if (method == "qlora") // NF4 + double quantization, blocksize 64 (QLoRA's setting)
+        tb::ModelQuantizer::quantizeBase(model, tb::QuantSettings{});
+    if (method != "full") {
         tb::applyLora(model, lora, 1);
         trained = tb::loraParameterCount(model);
     } else {

@@ -187,6 +187,8 @@ int64_t recordRun(tb::RunStore& store, const tb::TrainConfig& c, bool resume, co
             targets += (targets.empty() ? "" : ",") + t;
         run.loraTargets = targets;
     }
+    if (c.method == tb::TrainMethod::Qlora)
+        run.quant = c.quant.tag();
     run.learningRate = c.learningRate;
     run.batchSize = c.batchSize;
     run.seqLen = c.data.maxSeqLen;
@@ -207,8 +209,9 @@ int runTrain(const std::vector<std::string>& args)
     const ArgList a(args,
                     {"model", "data", "val-data", "method", "rank", "alpha", "dropout", "targets", "lr", "steps", "epochs",
                      "batch-size", "grad-accum", "seq-len", "schedule", "warmup", "eval-every", "save-every", "seed", "threads",
-                     "out", "resume", "format", "val-fraction", "weight-decay", "max-grad-norm", "device", "max-bad-steps", "adapter", "db", "name"},
-                    {"rslora", "json", "pack", "train-on-prompt", "gradient-checkpointing", "no-db"});
+                     "out", "resume", "format", "val-fraction", "weight-decay", "max-grad-norm", "device", "max-bad-steps", "adapter", "db", "name", "quant", "blocksize", "quant-cache"},
+                    {"rslora", "json", "pack", "train-on-prompt", "gradient-checkpointing", "no-db", "double-quant",
+                     "no-double-quant"});
     tb::TrainConfig c;
     const bool resume = a.has("resume");
     if (resume)
@@ -230,6 +233,19 @@ int runTrain(const std::vector<std::string>& args)
         c.data.format = tb::datasetFormatFromName(a.text("format", "auto"));
     } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
+    }
+    if (a.has("quant") || a.has("blocksize") || a.has("double-quant") || a.has("no-double-quant") || a.has("quant-cache")) {
+        if (c.method != tb::TrainMethod::Qlora)
+            throw UsageError("--quant, --blocksize, --[no-]double-quant and --quant-cache need --method qlora");
+        const auto type = tb::QuantSettings::typeFromName(a.text("quant", "nf4"));
+        if (!type)
+            throw UsageError("option --quant: expected nf4 or int8");
+        if (a.has("double-quant") && a.has("no-double-quant"))
+            throw UsageError("give --double-quant or --no-double-quant, not both");
+        c.quant.type = *type;
+        c.quant.doubleQuant = !a.has("no-double-quant");
+        c.quant.blockSize = a.integer("blocksize", 64, 32, 4096);
+        c.quantCacheDir = a.text("quant-cache", "");
     }
     c.lora.rank = a.integer("rank", 8, 1, 4096);
     c.lora.alpha = a.number("alpha", static_cast<double>(c.lora.rank) * 2, 1e-6, 1e6);
@@ -277,7 +293,7 @@ int runTrain(const std::vector<std::string>& args)
             p = p.parent_path();
         path = p.string();
     };
-    for (std::string* path : {&c.outputDir, &c.modelDir, &c.dataPath, &c.validationPath, &c.initialAdapter})
+    for (std::string* path : {&c.outputDir, &c.modelDir, &c.dataPath, &c.validationPath, &c.initialAdapter, &c.quantCacheDir})
         absolute(*path);
 
     // Ctrl-C / SIGTERM cancel cleanly (the trainer checkpoints the last completed step). The

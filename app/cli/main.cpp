@@ -22,12 +22,13 @@ Commands:
            [--device cpu|cuda:N] [--threads N] [--json]
       Continue a prompt, streaming the text as it is generated. With --chat the prompt is a
       user message rendered through the model's chat template.
-  train --model DIR --data FILE [--val-data FILE] [--method lora|full] [--rank R] [--alpha A]
+  train --model DIR --data FILE [--val-data FILE] [--method lora|qlora|full] [--rank R] [--alpha A]
         [--dropout P] [--targets q_proj,v_proj,...] [--rslora] [--lr LR] [--steps N | --epochs E]
         [--batch-size B] [--grad-accum K] [--seq-len L] [--schedule constant|linear|cosine]
         [--warmup W] [--eval-every N] [--save-every N] [--seed S] [--threads T] [--pack]
         [--train-on-prompt] [--gradient-checkpointing] [--format auto|text|json-text|instruction|chat]
         [--adapter DIR (continue training a PEFT adapter)]
+        [--quant nf4|int8] [--double-quant | --no-double-quant] [--blocksize 64] [--quant-cache DIR]
         [--out RUN_DIR | --resume RUN_DIR] [--name NAME] [--db PATH | --no-db] [--json]
       Fine-tune; writes checkpoints and the adapter (PEFT format) into RUN_DIR (default: a new
       folder in the database's workspace) and records the run in the experiment database. Ctrl-C stops cleanly with a checkpoint; --resume
@@ -43,7 +44,7 @@ Commands:
   runs list [--status S] [--tag T] [--json] | show ID [--json] | compare ID ID... [--json]
        | delete ID [--files] | rename ID NAME | tag ID TAG [--remove] | note ID TEXT   [--db PATH]
       The experiment database (default ~/.local/share/Tunebench/tunebench.db, or TUNEBENCH_DB).
-  bench --model DIR [--method lora|full] [--seq-len 512] [--batch-size 1] [--steps 5] [--rank 16]
+  bench --model DIR [--method lora|qlora|full] [--seq-len 512] [--batch-size 1] [--steps 5] [--rank 16]
         [--gradient-checkpointing] [--threads N] [--json]
       Time training steps: tokens/s and GFLOP/s, next to the bf16 matmul rate of this machine.
 

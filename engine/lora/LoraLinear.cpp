@@ -1,5 +1,7 @@
 #include "lora/LoraLinear.h"
 
+#include "quant/QuantizedLinear.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -21,7 +23,12 @@ LoraLinear::LoraLinear(std::shared_ptr<Projection> base, int64_t rank, double al
         register_parameter(p.key(), p.value(), p.value().requires_grad());
     for (auto& child : m_base->named_children())
         register_module(child.key(), child.value());
-    const auto device = m_base->parameters().empty() ? at::Device(at::kCPU) : m_base->parameters().front().device();
+    // A quantized base (QLoRA) holds buffers only; the adapters live where the base does.
+    at::Device device(at::kCPU);
+    if (!m_base->parameters().empty())
+        device = m_base->parameters().front().device();
+    else if (!m_base->buffers().empty())
+        device = m_base->buffers().front().device();
     lora_A = register_module("lora_A", std::make_shared<LoraFactor>(rank, m_base->inFeatures()));
     lora_B = register_module("lora_B", std::make_shared<LoraFactor>(m_base->outFeatures(), rank));
     lora_A->to(device);
@@ -56,7 +63,9 @@ at::Tensor LoraLinear::forward(const at::Tensor& x)
 
 at::Tensor LoraLinear::mergedWeight() const
 {
-    const at::Tensor base = m_base->named_parameters(false)["weight"];
+    const auto* quantized = dynamic_cast<const QuantizedLinear*>(m_base.get());
+    const at::Tensor base = quantized ? quantized->dequantizedWeight(quantized->originalDtype())
+                                      : m_base->named_parameters(false)["weight"];
     const at::Tensor delta = at::matmul(lora_B->weight.to(at::kFloat), lora_A->weight.to(at::kFloat)) * m_scaling;
     return (base.to(at::kFloat) + delta.to(base.device())).to(base.scalar_type());
 }

@@ -54,6 +54,8 @@ json TrainConfig::toJson() const
         {"output_dir", outputDir},
         {"method", trainMethodName(method)},
         {"initial_adapter", initialAdapter},
+        {"quant", {{"type", QuantSettings::typeName(quant.type)}, {"double_quant", quant.doubleQuant}, {"block_size", quant.blockSize}}},
+        {"quant_cache_dir", quantCacheDir},
         {"lora", {{"rank", lora.rank}, {"alpha", lora.alpha}, {"dropout", lora.dropout}, {"rslora", lora.rslora}, {"targets", lora.targets}}},
         {"dataset", {{"format", datasetFormatName(data.format)}, {"seq_len", data.maxSeqLen}, {"train_on_prompt", data.trainOnPrompt},
                      {"pack", data.pack}, {"validation_fraction", data.validationFraction}, {"split_seed", data.splitSeed}}},
@@ -98,7 +100,7 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
     static const std::set<std::string> known = {"model", "data", "validation_data", "output_dir", "method", "lora", "dataset",
         "learning_rate", "schedule", "warmup_steps", "max_steps", "epochs", "batch_size", "grad_accum", "max_grad_norm",
         "weight_decay", "adam_beta1", "adam_beta2", "adam_eps", "gradient_checkpointing", "eval_every", "save_every",
-        "max_bad_steps", "seed", "threads", "device", "base_dtype", "initial_adapter"};
+        "max_bad_steps", "seed", "threads", "device", "base_dtype", "initial_adapter", "quant", "quant_cache_dir"};
     for (const auto& item : j.items())
         if (!known.count(item.key()))
             throw FormatError(source, "unknown key \"" + item.key() + "\"");
@@ -107,7 +109,20 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
     get(j, "", "validation_data", c.validationPath);
     get(j, "", "output_dir", c.outputDir);
     get(j, "", "initial_adapter", c.initialAdapter);
+    get(j, "", "quant_cache_dir", c.quantCacheDir);
     std::string text;
+    if (j.contains("quant")) {
+        const json& q = j["quant"];
+        if (q.contains("type")) {
+            get(q, "quant.", "type", text);
+            const auto type = QuantSettings::typeFromName(text);
+            if (!type)
+                throw FormatError(source, "key \"quant.type\": expected nf4 or int8, got \"" + text + "\"");
+            c.quant.type = *type;
+        }
+        get(q, "quant.", "double_quant", c.quant.doubleQuant);
+        get(q, "quant.", "block_size", c.quant.blockSize);
+    }
     try {
         if (j.contains("method")) {
             get(j, "", "method", text);
@@ -172,7 +187,10 @@ void TrainConfig::validate() const
     if (modelDir.empty()) bad("model", "required");
     if (dataPath.empty()) bad("data", "required");
     if (outputDir.empty()) bad("output_dir", "required");
-    if (method == TrainMethod::Qlora) bad("method", "QLoRA is not available in this build yet");
+    if (method == TrainMethod::Qlora) {
+        const std::string why = quant.validate();
+        if (!why.empty()) bad("quant", why);
+    }
     if (!initialAdapter.empty() && method == TrainMethod::Full) bad("initial_adapter", "only LoRA training continues an adapter");
     if (lora.rank < 1 || lora.rank > 4096) bad("lora.rank", "must be between 1 and 4096");
     if (!(lora.alpha > 0)) bad("lora.alpha", "must be positive");

@@ -5,6 +5,7 @@
 
 #include "data/TrainingDataset.h"
 #include "lora/LoraSettings.h"
+#include "quant/QuantSettings.h"
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,9 @@ struct TrainConfig {
     // LoRA only: continue training this PEFT adapter folder instead of fresh adapters; its
     // adapter_config.json then decides rank, alpha, dropout, rsLoRA and targets.
     std::string initialAdapter;
+    // QLoRA only: how the frozen base is quantized (NF4 + double quantization by default).
+    QuantSettings quant;
+    std::string quantCacheDir; // "" : <model>/.tunebench-cache
     DatasetOptions data;
 
     double learningRate = 2e-4;

@@ -7,6 +7,8 @@
 #include "lora/PeftAdapter.h"
 #include "model/ModelLoader.h"
 #include "model/TensorIO.h"
+#include "quant/ModelQuantizer.h"
+#include "quant/QuantizedBaseCache.h"
 #include "tokenizer/Tokenizer.h"
 #include "tokenizer/TokenizerConfig.h"
 #include "train/AdamW.h"
@@ -18,6 +20,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 namespace tb {
@@ -38,7 +41,7 @@ nlohmann::json identityOf(const nlohmann::json& config)
 {
     nlohmann::json id;
     for (const char* key : {"model", "data", "validation_data", "method", "lora", "dataset", "learning_rate", "schedule",
-                            "warmup_steps", "batch_size", "grad_accum", "initial_adapter", "max_grad_norm", "weight_decay", "adam_beta1",
+                            "warmup_steps", "batch_size", "grad_accum", "initial_adapter", "quant", "max_grad_norm", "weight_decay", "adam_beta1",
                             "adam_beta2", "adam_eps", "seed", "base_dtype"})
         if (config.contains(key))
             id[key] = config[key];
@@ -144,9 +147,24 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
     if (data.validation.empty())
         cb.onLog(LogLevel::Warning, "no validation examples: validation loss will not be reported");
 
+    if (cfg.method == TrainMethod::Qlora) {
+        // QLoRA: the frozen base in 4-bit NF4 (or 8-bit), quantized once and cached.
+        QuantCacheOptions cache;
+        cache.cacheDir = cfg.quantCacheDir;
+        cache.onInfo = [&](const std::string& m) { cb.onLog(LogLevel::Info, m); };
+        cache.onWarning = [&](const std::string& m) { cb.onLog(LogLevel::Warning, m); };
+        const QuantCacheResult q = QuantizedBaseCache::loadOrQuantize(model, cfg.modelDir, cfg.quant, cache);
+        std::ostringstream info;
+        info << "Base quantized (" << cfg.quant.tag() << (q.fromCache ? ", from " : ", cached in ") << q.path << "): "
+             << q.report.quantizedParameters << " weights in " << q.report.bytesAfter << " bytes, " << std::fixed
+             << std::setprecision(3) << q.report.bitsPerParameter() << " bits each";
+        cb.onLog(LogLevel::Info, info.str());
+    }
+
     // What trains.
     LoraSettings lora = cfg.lora;
-    if (cfg.method == TrainMethod::Lora && !cfg.initialAdapter.empty()) {
+    const bool adapters = cfg.method == TrainMethod::Lora || cfg.method == TrainMethod::Qlora;
+    if (adapters && !cfg.initialAdapter.empty()) {
         lora = loadPeftAdapter(model, cfg.initialAdapter).settings;
         for (auto& p : model.parameters())
             p.set_requires_grad(false);
@@ -156,7 +174,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
         }
         cb.onLog(LogLevel::Info, "Continuing adapter " + cfg.initialAdapter + " (r=" + std::to_string(lora.rank) + ", alpha "
                                      + std::to_string(lora.alpha) + ")");
-    } else if (cfg.method == TrainMethod::Lora) {
+    } else if (adapters) {
         const auto layers = applyLora(model, lora, cfg.seed);
         cb.onLog(LogLevel::Info, "LoRA r=" + std::to_string(lora.rank) + " on " + std::to_string(layers.size()) + " projections");
     } else {
@@ -228,6 +246,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
             if (p.grad().defined())
                 s.gradientBytes += p.grad().numel() * static_cast<int64_t>(p.grad().element_size());
         }
+        s.baseWeightBytes += ModelQuantizer::quantizedBytes(model); // QLoRA: codes, scales, maps
         s.optimizerBytes = optimizer.stateBytes();
         const ProcessMemory pm = processMemory();
         s.residentBytes = pm.residentBytes;
@@ -270,7 +289,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
         cb.onCheckpoint(result.lastCheckpoint, result.step);
     };
     auto saveResult = [&]() {
-        if (cfg.method == TrainMethod::Lora) {
+        if (adapters) {
             result.adapterDir = (fs::path(cfg.outputDir) / "adapter").string();
             savePeftAdapter(model, lora, cfg.modelDir, result.adapterDir);
         } else {

@@ -316,6 +316,45 @@ private Q_SLOTS:
         QCOMPARE(saved.settings.alpha, 12.0);
     }
 
+    void qloraMatchesLoraAtAQuarterOfTheBase()
+    {
+        // The same run with the base in NF4 + double quantization (QLoRA) instead of bf16.
+        TrainConfig c = baseConfig("lora-ref");
+        c.maxSteps = 40;
+        Recorder lora, qlora;
+        const TrainResult loraResult = Trainer(c).run(lora);
+        QVERIFY(loraResult.status == TrainStatus::Finished);
+        c.outputDir = m_tmp.filePath("qlora").toStdString();
+        c.method = TrainMethod::Qlora;
+        c.quantCacheDir = m_tmp.filePath("quant-cache").toStdString();
+        const TrainResult r = Trainer(c).run(qlora);
+        QVERIFY2(r.status == TrainStatus::Finished, r.reason.c_str());
+        const double a = lora.evals.back().loss, b = qlora.evals.back().loss;
+        QVERIFY2(std::abs(b - a) <= 0.05 * a, qPrintable(QString("validation loss: LoRA %1, QLoRA %2").arg(a).arg(b)));
+        QVERIFY(b < 0.6 * qlora.evals.front().loss);
+        // Memory samples count the quantized base at its real size: the decoder's 2.9 M linear
+        // weights in ~4.5 bits (small layers: the code tables weigh more than at 4.127) plus
+        // the bf16 embeddings and norms.
+        const int64_t loraBase = lora.memory.back().baseWeightBytes, qloraBase = qlora.memory.back().baseWeightBytes;
+        const int64_t unquantized = (int64_t(3950848) - int64_t(2899968)) * 2;
+        const double bits = 8.0 * double(qloraBase - unquantized) / 2899968.0;
+        QVERIFY2(bits > 4.1 && bits < 4.7, qPrintable(QString("%1 bits per quantized weight").arg(bits)));
+        QCOMPARE(loraBase, int64_t(3950848) * 2);
+        QCOMPARE(r.trainableParameters, loraResult.trainableParameters); // the same adapters
+        // The quantized base was cached: a second QLoRA run reads it.
+        Recorder again;
+        c.outputDir = m_tmp.filePath("qlora2").toStdString();
+        c.maxSteps = 1;
+        QVERIFY(Trainer(c).run(again).status == TrainStatus::Finished);
+        bool fromCache = false;
+        for (const auto& line : again.logs)
+            fromCache = fromCache || line.find(", from ") != std::string::npos;
+        QVERIFY(fromCache);
+        // The adapter is a plain PEFT adapter: it loads onto the unquantized base.
+        LoadedModel fresh = loadModel(m_model);
+        loadPeftAdapter(*fresh.model, r.adapterDir);
+    }
+
     void badConfigFailsWithReason()
     {
         TrainConfig c = baseConfig("bad");
