@@ -8,6 +8,7 @@
 #include "store/RunStore.h"
 #include "store/StorePaths.h"
 #include "train/RunRecorder.h"
+#include "train/RunRegistration.h"
 #include "train/Trainer.h"
 #include "train/TrainingCheckpoint.h"
 
@@ -132,76 +133,6 @@ private:
     double m_lastValLoss = -1;
 };
 
-// "<workspace>/<name>-20261129-031500": unique per second, readable, sorted by time.
-std::string defaultRunFolder(const std::string& workspace, const std::string& name)
-{
-    const std::time_t now = std::time(nullptr);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&now));
-    std::string safe;
-    for (char ch : name.empty() ? std::string("run") : name)
-        safe += std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' ? ch : '-';
-    std::string folder = (std::filesystem::path(workspace) / (safe + "-" + stamp)).string();
-    for (int i = 2; std::filesystem::exists(folder); ++i)
-        folder = (std::filesystem::path(workspace) / (safe + "-" + stamp + "-" + std::to_string(i))).string();
-    return folder;
-}
-
-// Creates the run's row (registering model and dataset), or finds the row of the run being
-// resumed and marks it running again from its checkpoint.
-int64_t recordRun(tb::RunStore& store, const tb::TrainConfig& c, bool resume, const std::string& name)
-{
-    if (resume) {
-        if (const auto existing = tb::RunQueries(store.database()).findRunByDir(c.outputDir)) {
-            const std::string checkpoint = tb::latestCheckpoint(c.outputDir);
-            std::optional<int64_t> fromStep;
-            if (!checkpoint.empty())
-                fromStep = std::stoll(std::filesystem::path(checkpoint).filename().string().substr(5)); // "step-00000040"
-            store.resumeRun(*existing, fromStep);
-            return *existing;
-        }
-    }
-    namespace fs = std::filesystem;
-    const tb::ModelConfig model = tb::ModelConfig::fromFile((fs::path(c.modelDir) / "config.json").string());
-    tb::ModelRecord modelRecord;
-    modelRecord.path = fs::absolute(c.modelDir).lexically_normal().string();
-    modelRecord.architecture = model.architecture;
-    modelRecord.parameterCount = model.parameterCount();
-    modelRecord.contentHash = tb::contentHash(c.modelDir);
-    tb::DatasetRecord dataRecord;
-    dataRecord.path = fs::absolute(c.dataPath).lexically_normal().string();
-    dataRecord.format = tb::datasetFormatName(c.data.format);
-    dataRecord.contentHash = tb::contentHash(c.dataPath);
-
-    tb::NewRun run;
-    run.name = name;
-    run.method = tb::trainMethodName(c.method);
-    run.config = c.toJson();
-    run.modelId = store.registerModel(modelRecord);
-    run.datasetId = store.registerDataset(dataRecord);
-    if (c.method != tb::TrainMethod::Full) {
-        run.loraRank = c.lora.rank;
-        run.loraAlpha = c.lora.alpha;
-        std::string targets;
-        for (const auto& t : c.lora.targets)
-            targets += (targets.empty() ? "" : ",") + t;
-        run.loraTargets = targets;
-    }
-    if (c.method == tb::TrainMethod::Qlora)
-        run.quant = c.quant.tag();
-    run.learningRate = c.learningRate;
-    run.batchSize = c.batchSize;
-    run.seqLen = c.data.maxSeqLen;
-    run.seed = static_cast<int64_t>(c.seed);
-    if (c.maxSteps > 0)
-        run.totalSteps = c.maxSteps;
-    run.appVersion = TUNEBENCH_VERSION;
-    run.torchVersion = tb::compat::torchVersion();
-    run.device = c.device;
-    run.runDir = c.outputDir;
-    return store.createRun(run);
-}
-
 } // namespace
 
 int runTrain(const std::vector<std::string>& args)
@@ -221,7 +152,7 @@ int runTrain(const std::vector<std::string>& args)
     else if (a.has("no-db"))
         throw UsageError("option --out RUN_DIR is required with --no-db");
     else // a new folder in the experiment database's workspace
-        c.outputDir = defaultRunFolder(tb::StorePaths::resolve(a.text("db", "")).workspace, a.text("name", ""));
+        c.outputDir = tb::defaultRunFolder(tb::StorePaths::resolve(a.text("db", "")).workspace, a.text("name", ""));
     if (resume && a.has("out") && a.text("out", "") != c.outputDir)
         throw UsageError("--resume RUN_DIR continues that run in place; leave out --out or give the same folder");
     c.modelDir = a.required("model");
@@ -314,7 +245,7 @@ int runTrain(const std::vector<std::string>& args)
         if (a.has("db") && a.required("db").empty())
             throw UsageError("option --db needs a path");
         store = std::make_unique<tb::RunStore>(tb::StorePaths::resolve(a.text("db", "")).database);
-        const int64_t runId = recordRun(*store, c, resume, a.text("name", ""));
+        const int64_t runId = tb::registerTrainingRun(*store, c, resume, a.text("name", ""));
         recorder = std::make_unique<tb::RunRecorder>(*store, runId, c.method, &reporter);
         reporter.setRunId(runId);
     } else if (a.has("db") || a.has("name")) {
