@@ -1,5 +1,9 @@
 #include "MainWindow.h"
 
+#include "TrainPanel.h"
+
+#include "store/StorePaths.h"
+
 #include <QAction>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -15,9 +19,23 @@
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QVBoxLayout>
 
-MainWindow::MainWindow(const QString& modelDir, QWidget* parent)
+namespace {
+
+QString resolveDatabase(const QString& explicitPath)
+{
+    try {
+        return QString::fromStdString(tb::StorePaths::resolve(explicitPath.toStdString()).database);
+    } catch (const std::exception&) {
+        return QString(); // no HOME: runs are not recorded
+    }
+}
+
+} // namespace
+
+MainWindow::MainWindow(const QString& modelDir, QWidget* parent, const QString& databasePath)
     : QMainWindow(parent), m_worker(new PlaygroundWorker)
 {
     qRegisterMetaType<ModelSummary>();
@@ -28,6 +46,7 @@ MainWindow::MainWindow(const QString& modelDir, QWidget* parent)
     fileMenu->addAction(tr("&Open model folder..."), this, &MainWindow::openModel);
     fileMenu->addAction(tr("Use the &demo model"), this, [this] {
         m_modelLoaded = false;
+        m_train->setModelDir(QString());
         m_generate->setEnabled(false);
         Q_EMIT loadRequested(QString());
     });
@@ -79,7 +98,11 @@ MainWindow::MainWindow(const QString& modelDir, QWidget* parent)
     splitter->addWidget(factsBox);
     splitter->addWidget(playBox);
     splitter->setStretchFactor(1, 1);
-    setCentralWidget(splitter);
+    m_train = new TrainPanel(resolveDatabase(databasePath));
+    auto* tabs = new QTabWidget;
+    tabs->addTab(splitter, tr("Playground"));
+    tabs->addTab(m_train, tr("Train"));
+    setCentralWidget(tabs);
 
     m_worker->moveToThread(&m_workerThread);
     connect(&m_workerThread, &QThread::finished, m_worker, &QObject::deleteLater);
@@ -111,6 +134,7 @@ void MainWindow::openModel()
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a Hugging Face model folder"));
     if (!dir.isEmpty()) {
         m_modelLoaded = false;
+        m_train->setModelDir(QString());
         m_generate->setEnabled(false);
         Q_EMIT loadRequested(dir);
     }
@@ -134,6 +158,7 @@ void MainWindow::onModelLoaded(const ModelSummary& s)
     m_facts->addRow(tr("Weights in NF4"), new QLabel(locale.formattedDataSize(s.nf4Bytes)));
     statusBar()->showMessage(tr("Loaded %1").arg(s.dir));
     m_modelLoaded = true;
+    m_train->setModelDir(s.dir);
     setBusy(false);
 }
 

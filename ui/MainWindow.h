@@ -1,5 +1,6 @@
 // The workbench window. For now: the loaded model's facts and a playground that streams
-// generated text. The GUI thread only sends queued requests to PlaygroundWorker and receives
+// generated text (the "Playground" tab), and a "Train" tab (TrainPanel) that fine-tunes the
+// loaded model with a live monitor. The GUI thread only sends queued requests to PlaygroundWorker and receives
 // its queued signals, so it never waits on loading or generation.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <QThread>
 
 class QDoubleSpinBox;
+class TrainPanel;
 class QFormLayout;
 class QLabel;
 class QPlainTextEdit;
@@ -19,12 +21,15 @@ class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
     // modelDir empty: the built-in demo model.
-    explicit MainWindow(const QString& modelDir, QWidget* parent = nullptr);
+    // databasePath: where training runs are recorded; empty: the default experiment database
+    // (StorePaths::resolve), or none when that cannot be resolved.
+    explicit MainWindow(const QString& modelDir, QWidget* parent = nullptr, const QString& databasePath = QString());
     ~MainWindow() override;
 
     QPlainTextEdit* outputView() const { return m_output; }
     QPushButton* generateButton() const { return m_generate; }
     QPlainTextEdit* promptEdit() const { return m_prompt; }
+    TrainPanel* trainPanel() const { return m_train; }
 
 Q_SIGNALS:
     void loadRequested(const QString& dir);
@@ -53,4 +58,5 @@ private:
     QDoubleSpinBox* m_temperature;
     QDoubleSpinBox* m_topP;
     QSpinBox* m_seed;
+    TrainPanel* m_train;
 };

@@ -1,0 +1,75 @@
+// Shows a training run as it happens: loss and validation loss against step, memory by
+// category stacked over steps, progress with ETA, tokens/s, the run's log, and Pause / Resume /
+// Stop buttons. GUI thread only: it is fed by TrainingWorker's queued signals and only emits
+// requests; whoever owns the worker turns those into direct TrainingWorker calls.
+//
+// Plots follow QCustomPlot's performance notes: points are appended with addData, repaints are
+// queued (rpQueuedReplot) so a burst of reports costs one paint, thin pens, no antialiasing.
+#pragma once
+
+#include "TrainingTypes.h"
+
+#include <QWidget>
+
+class QCheckBox;
+class QCPGraph;
+class QCustomPlot;
+class QLabel;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+
+class LiveMonitor : public QWidget {
+    Q_OBJECT
+public:
+    explicit LiveMonitor(QWidget* parent = nullptr);
+
+    QCustomPlot* lossPlot() const { return m_lossPlot; }
+    QCustomPlot* memoryPlot() const { return m_memoryPlot; }
+    QCPGraph* lossGraph() const;
+    QCPGraph* validationGraph() const;
+    QProgressBar* progressBar() const { return m_progress; }
+    QLabel* speedLabel() const { return m_speed; }
+    QLabel* etaLabel() const { return m_eta; }
+    QPlainTextEdit* logView() const { return m_log; }
+    QPushButton* pauseButton() const { return m_pause; }
+    QPushButton* resumeButton() const { return m_resume; }
+    QPushButton* stopButton() const { return m_stop; }
+
+public Q_SLOTS:
+    // Clears the plots for a new run of totalSteps optimizer steps (0: unknown yet).
+    void beginRun(qint64 totalSteps);
+    void addStep(const tb::StepReport& report);
+    void addEval(const tb::EvalReport& report);
+    void addMemory(const tb::MemorySample& sample);
+    void addLog(int level, const QString& message);
+    void endRun(int status, const QString& reason, const QString& adapterDir);
+    void setLogScale(bool on);
+
+Q_SIGNALS:
+    void pauseRequested();
+    void resumeRequested();
+    void stopRequested();
+
+private:
+    void setControls(bool running, bool paused);
+    void growLossRange(double step, double loss);
+
+    QCustomPlot* m_lossPlot;
+    QCustomPlot* m_memoryPlot;
+    QCheckBox* m_logScale;
+    QProgressBar* m_progress;
+    QLabel* m_speed;
+    QLabel* m_eta;
+    QPlainTextEdit* m_log;
+    QPushButton* m_pause;
+    QPushButton* m_resume;
+    QPushButton* m_stop;
+
+    qint64 m_totalSteps = 0;
+    qint64 m_firstStep = -1;      // first step reported in this run (a resumed run starts late)
+    double m_firstElapsed = 0;    // its elapsed seconds
+    double m_lossMin = 0, m_lossMax = 0; // y range seen so far (no rescan of the data)
+    bool m_haveLoss = false;
+    double m_memoryMax = 0;       // MiB
+};

@@ -1,0 +1,215 @@
+#include "TrainingWorker.h"
+
+#include "core/TorchCompat.h"
+#include "formats/ModelConfig.h"
+#include "store/ContentHash.h"
+#include "store/RunQueries.h"
+#include "store/RunStore.h"
+#include "train/RunRecorder.h"
+#include "train/Trainer.h"
+#include "train/TrainingCheckpoint.h"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+namespace {
+
+// Turns each report into a signal of the worker; runs on the training thread and only queues.
+class SignalAdapter : public tb::TrainerCallbacks {
+public:
+    explicit SignalAdapter(TrainingWorker* worker) : m_worker(worker) {}
+    void onStep(const tb::StepReport& r) override { Q_EMIT m_worker->stepReported(r); }
+    void onEval(const tb::EvalReport& r) override { Q_EMIT m_worker->evalReported(r); }
+    void onMemory(const tb::MemorySample& m) override { Q_EMIT m_worker->memorySampled(m); }
+    void onLog(tb::LogLevel level, const std::string& message) override
+    {
+        Q_EMIT m_worker->logged(static_cast<int>(level), QString::fromStdString(message));
+    }
+    void onCheckpoint(const std::string& dir, int64_t step) override
+    {
+        Q_EMIT m_worker->logged(static_cast<int>(tb::LogLevel::Info),
+                                QStringLiteral("checkpoint at step %1: %2").arg(step).arg(QString::fromStdString(dir)));
+    }
+
+private:
+    TrainingWorker* m_worker;
+};
+
+// Copied from app/cli/TrainCommand.cpp (recordRun) until it moves into the engine: creates the
+// run's row (registering model and dataset), or finds the row of the run being resumed and
+// marks it running again from its checkpoint.
+int64_t recordRun(tb::RunStore& store, const tb::TrainConfig& c, bool resume, const std::string& name)
+{
+    if (resume) {
+        if (const auto existing = tb::RunQueries(store.database()).findRunByDir(c.outputDir)) {
+            const std::string checkpoint = tb::latestCheckpoint(c.outputDir);
+            std::optional<int64_t> fromStep;
+            if (!checkpoint.empty())
+                fromStep = std::stoll(std::filesystem::path(checkpoint).filename().string().substr(5)); // "step-00000040"
+            store.resumeRun(*existing, fromStep);
+            return *existing;
+        }
+    }
+    namespace fs = std::filesystem;
+    const tb::ModelConfig model = tb::ModelConfig::fromFile((fs::path(c.modelDir) / "config.json").string());
+    tb::ModelRecord modelRecord;
+    modelRecord.path = fs::absolute(c.modelDir).lexically_normal().string();
+    modelRecord.architecture = model.architecture;
+    modelRecord.parameterCount = model.parameterCount();
+    modelRecord.contentHash = tb::contentHash(c.modelDir);
+    tb::DatasetRecord dataRecord;
+    dataRecord.path = fs::absolute(c.dataPath).lexically_normal().string();
+    dataRecord.format = tb::datasetFormatName(c.data.format);
+    dataRecord.contentHash = tb::contentHash(c.dataPath);
+
+    tb::NewRun run;
+    run.name = name;
+    run.method = tb::trainMethodName(c.method);
+    run.config = c.toJson();
+    run.modelId = store.registerModel(modelRecord);
+    run.datasetId = store.registerDataset(dataRecord);
+    if (c.method != tb::TrainMethod::Full) {
+        run.loraRank = c.lora.rank;
+        run.loraAlpha = c.lora.alpha;
+        std::string targets;
+        for (const auto& t : c.lora.targets)
+            targets += (targets.empty() ? "" : ",") + t;
+        run.loraTargets = targets;
+    }
+    if (c.method == tb::TrainMethod::Qlora)
+        run.quant = c.quant.tag();
+    run.learningRate = c.learningRate;
+    run.batchSize = c.batchSize;
+    run.seqLen = c.data.maxSeqLen;
+    run.seed = static_cast<int64_t>(c.seed);
+    if (c.maxSteps > 0)
+        run.totalSteps = c.maxSteps;
+    run.appVersion = TUNEBENCH_VERSION;
+    run.torchVersion = tb::compat::torchVersion();
+    run.device = c.device;
+    run.runDir = c.outputDir;
+    return store.createRun(run);
+}
+
+void makeAbsolute(std::string& path)
+{
+    if (path.empty())
+        return;
+    std::filesystem::path p = std::filesystem::absolute(path).lexically_normal();
+    if (p.filename().empty()) // "runs/a/" -> "runs/a"
+        p = p.parent_path();
+    path = p.string();
+}
+
+} // namespace
+
+TrainingWorker::TrainingWorker()
+{
+    registerMetaTypes();
+}
+
+TrainingWorker::~TrainingWorker() = default;
+
+void TrainingWorker::registerMetaTypes()
+{
+    qRegisterMetaType<tb::TrainConfig>();
+    qRegisterMetaType<tb::StepReport>();
+    qRegisterMetaType<tb::EvalReport>();
+    qRegisterMetaType<tb::MemorySample>();
+}
+
+void TrainingWorker::setDatabasePath(const QString& path)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_databasePath = path;
+}
+
+void TrainingWorker::pause()
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_trainer)
+        m_trainer->pause();
+}
+
+void TrainingWorker::resume()
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_trainer)
+        m_trainer->resume();
+}
+
+void TrainingWorker::cancel()
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_trainer)
+        m_trainer->cancel();
+    else
+        m_cancelPending = true;
+}
+
+void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
+{
+    tb::TrainConfig config = requested;
+    for (std::string* path : {&config.outputDir, &config.modelDir, &config.dataPath, &config.validationPath,
+                              &config.initialAdapter, &config.quantCacheDir})
+        makeAbsolute(*path);
+
+    QString databasePath;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        databasePath = m_databasePath;
+        if (m_cancelPending) {
+            m_cancelPending = false;
+            Q_EMIT finished(static_cast<int>(tb::TrainStatus::Cancelled), tr("cancelled before it started"), QString());
+            return;
+        }
+    }
+
+    SignalAdapter adapter(this);
+    std::unique_ptr<tb::RunStore> store;
+    std::unique_ptr<tb::RunRecorder> recorder;
+    int64_t runId = -1;
+    try {
+        config.validate();
+        if (!databasePath.isEmpty()) {
+            store = std::make_unique<tb::RunStore>(databasePath.toStdString());
+            runId = recordRun(*store, config, resume, std::filesystem::path(config.outputDir).filename().string());
+            recorder = std::make_unique<tb::RunRecorder>(*store, runId, config.method, &adapter);
+        }
+    } catch (const std::exception& e) {
+        Q_EMIT logged(static_cast<int>(tb::LogLevel::Error), QString::fromStdString(e.what()));
+        Q_EMIT finished(static_cast<int>(tb::TrainStatus::Failed), QString::fromStdString(e.what()), QString());
+        return;
+    }
+    Q_EMIT started(runId, config.maxSteps);
+
+    tb::Trainer trainer(config);
+    bool cancelEarly = false;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_trainer = &trainer;
+        cancelEarly = m_cancelPending;
+        m_cancelPending = false;
+    }
+    if (cancelEarly)
+        trainer.cancel();
+    const tb::TrainResult result =
+        trainer.run(recorder ? static_cast<tb::TrainerCallbacks&>(*recorder) : adapter, resume);
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_trainer = nullptr;
+        m_cancelPending = false;
+    }
+    QString reason = QString::fromStdString(result.reason);
+    if (recorder) {
+        try {
+            recorder->finish(result);
+            Q_EMIT logged(static_cast<int>(tb::LogLevel::Info),
+                          tr("recorded as run %1 in %2").arg(runId).arg(QString::fromStdString(store->path())));
+        } catch (const std::exception& e) {
+            Q_EMIT logged(static_cast<int>(tb::LogLevel::Error), tr("recording the run's end failed: %1").arg(e.what()));
+        }
+    }
+    Q_EMIT finished(static_cast<int>(result.status), reason, QString::fromStdString(result.adapterDir));
+}
