@@ -1,13 +1,9 @@
 #include "TrainingWorker.h"
 
-#include "core/TorchCompat.h"
-#include "formats/ModelConfig.h"
-#include "store/ContentHash.h"
-#include "store/RunQueries.h"
 #include "store/RunStore.h"
 #include "train/RunRecorder.h"
+#include "train/RunRegistration.h"
 #include "train/Trainer.h"
-#include "train/TrainingCheckpoint.h"
 
 #include <filesystem>
 #include <memory>
@@ -36,61 +32,6 @@ private:
     TrainingWorker* m_worker;
 };
 
-// Copied from app/cli/TrainCommand.cpp (recordRun) until it moves into the engine: creates the
-// run's row (registering model and dataset), or finds the row of the run being resumed and
-// marks it running again from its checkpoint.
-int64_t recordRun(tb::RunStore& store, const tb::TrainConfig& c, bool resume, const std::string& name)
-{
-    if (resume) {
-        if (const auto existing = tb::RunQueries(store.database()).findRunByDir(c.outputDir)) {
-            const std::string checkpoint = tb::latestCheckpoint(c.outputDir);
-            std::optional<int64_t> fromStep;
-            if (!checkpoint.empty())
-                fromStep = std::stoll(std::filesystem::path(checkpoint).filename().string().substr(5)); // "step-00000040"
-            store.resumeRun(*existing, fromStep);
-            return *existing;
-        }
-    }
-    namespace fs = std::filesystem;
-    const tb::ModelConfig model = tb::ModelConfig::fromFile((fs::path(c.modelDir) / "config.json").string());
-    tb::ModelRecord modelRecord;
-    modelRecord.path = fs::absolute(c.modelDir).lexically_normal().string();
-    modelRecord.architecture = model.architecture;
-    modelRecord.parameterCount = model.parameterCount();
-    modelRecord.contentHash = tb::contentHash(c.modelDir);
-    tb::DatasetRecord dataRecord;
-    dataRecord.path = fs::absolute(c.dataPath).lexically_normal().string();
-    dataRecord.format = tb::datasetFormatName(c.data.format);
-    dataRecord.contentHash = tb::contentHash(c.dataPath);
-
-    tb::NewRun run;
-    run.name = name;
-    run.method = tb::trainMethodName(c.method);
-    run.config = c.toJson();
-    run.modelId = store.registerModel(modelRecord);
-    run.datasetId = store.registerDataset(dataRecord);
-    if (c.method != tb::TrainMethod::Full) {
-        run.loraRank = c.lora.rank;
-        run.loraAlpha = c.lora.alpha;
-        std::string targets;
-        for (const auto& t : c.lora.targets)
-            targets += (targets.empty() ? "" : ",") + t;
-        run.loraTargets = targets;
-    }
-    if (c.method == tb::TrainMethod::Qlora)
-        run.quant = c.quant.tag();
-    run.learningRate = c.learningRate;
-    run.batchSize = c.batchSize;
-    run.seqLen = c.data.maxSeqLen;
-    run.seed = static_cast<int64_t>(c.seed);
-    if (c.maxSteps > 0)
-        run.totalSteps = c.maxSteps;
-    run.appVersion = TUNEBENCH_VERSION;
-    run.torchVersion = tb::compat::torchVersion();
-    run.device = c.device;
-    run.runDir = c.outputDir;
-    return store.createRun(run);
-}
 
 void makeAbsolute(std::string& path)
 {
@@ -174,7 +115,7 @@ void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
         config.validate();
         if (!databasePath.isEmpty()) {
             store = std::make_unique<tb::RunStore>(databasePath.toStdString());
-            runId = recordRun(*store, config, resume, std::filesystem::path(config.outputDir).filename().string());
+            runId = tb::registerTrainingRun(*store, config, resume, std::filesystem::path(config.outputDir).filename().string());
             recorder = std::make_unique<tb::RunRecorder>(*store, runId, config.method, &adapter);
         }
     } catch (const std::exception& e) {
