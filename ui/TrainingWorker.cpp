@@ -32,17 +32,6 @@ private:
     TrainingWorker* m_worker;
 };
 
-
-void makeAbsolute(std::string& path)
-{
-    if (path.empty())
-        return;
-    std::filesystem::path p = std::filesystem::absolute(path).lexically_normal();
-    if (p.filename().empty()) // "runs/a/" -> "runs/a"
-        p = p.parent_path();
-    path = p.string();
-}
-
 } // namespace
 
 TrainingWorker::TrainingWorker()
@@ -92,9 +81,7 @@ void TrainingWorker::cancel()
 void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
 {
     tb::TrainConfig config = requested;
-    for (std::string* path : {&config.outputDir, &config.modelDir, &config.dataPath, &config.validationPath,
-                              &config.initialAdapter, &config.quantCacheDir})
-        makeAbsolute(*path);
+    config.makePathsAbsolute();
 
     QString databasePath;
     {

@@ -214,18 +214,7 @@ int runTrain(const std::vector<std::string>& args)
     } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
     }
-    // Absolute paths: the run row is found again by its folder, and a resumed run must name
-    // the same model and data however the user spells them.
-    auto absolute = [](std::string& path) {
-        if (path.empty())
-            return;
-        std::filesystem::path p = std::filesystem::absolute(path).lexically_normal();
-        if (p.filename().empty()) // "runs/a/" -> "runs/a"
-            p = p.parent_path();
-        path = p.string();
-    };
-    for (std::string* path : {&c.outputDir, &c.modelDir, &c.dataPath, &c.validationPath, &c.initialAdapter, &c.quantCacheDir})
-        absolute(*path);
+    c.makePathsAbsolute();
 
     // Ctrl-C / SIGTERM cancel cleanly (the trainer checkpoints the last completed step). The
     // handler only sets a lock-free flag (async-signal-safe, whichever thread LibTorch's pools

@@ -2,6 +2,7 @@
 
 #include "core/FormatError.h"
 
+#include <filesystem>
 #include <set>
 #include <stdexcept>
 
@@ -212,6 +213,18 @@ void TrainConfig::validate() const
     if (maxBadSteps < 1) bad("max_bad_steps", "must be at least 1");
     if (baseDtype != "bf16" && baseDtype != "fp32" && baseDtype != "bfloat16" && baseDtype != "float32")
         bad("base_dtype", "expected bf16 or fp32");
+}
+
+void TrainConfig::makePathsAbsolute()
+{
+    for (std::string* path : {&outputDir, &modelDir, &dataPath, &validationPath, &initialAdapter, &quantCacheDir}) {
+        if (path->empty())
+            continue;
+        std::filesystem::path p = std::filesystem::absolute(*path).lexically_normal();
+        if (p.filename().empty())
+            p = p.parent_path();
+        *path = p.string();
+    }
 }
 
 } // namespace tb

@@ -65,6 +65,10 @@ struct TrainConfig {
     static TrainConfig fromJson(const nlohmann::json& j, const std::string& source);
     // Throws std::invalid_argument naming the field for an impossible value.
     void validate() const;
+    // Every path made absolute and normalised ("runs/a/" -> "/home/u/runs/a"): a run's row is
+    // found again by its folder, and a resumed run must name the same model and data however
+    // the user spelled them.
+    void makePathsAbsolute();
 };
 
 } // namespace tb
