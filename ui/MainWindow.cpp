@@ -1,6 +1,8 @@
 #include "MainWindow.h"
 
+#include "RunListPanel.h"
 #include "TrainPanel.h"
+#include "TrainingWorker.h"
 
 #include "store/StorePaths.h"
 
@@ -98,10 +100,16 @@ MainWindow::MainWindow(const QString& modelDir, QWidget* parent, const QString& 
     splitter->addWidget(factsBox);
     splitter->addWidget(playBox);
     splitter->setStretchFactor(1, 1);
-    m_train = new TrainPanel(resolveDatabase(databasePath));
+    const QString database = resolveDatabase(databasePath);
+    m_train = new TrainPanel(database);
+    m_runs = new RunListPanel(database);
     auto* tabs = new QTabWidget;
     tabs->addTab(splitter, tr("Playground"));
     tabs->addTab(m_train, tr("Train"));
+    tabs->addTab(m_runs, tr("Runs"));
+    // A run that ended (finished, cancelled or failed) changes the list.
+    connect(m_train->worker(), &TrainingWorker::finished, m_runs, &RunListPanel::refresh);
+    connect(m_runs, &RunListPanel::errorOccurred, this, [this](const QString& m) { statusBar()->showMessage(m); });
     setCentralWidget(tabs);
 
     m_worker->moveToThread(&m_workerThread);

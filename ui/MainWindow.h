@@ -10,6 +10,7 @@
 #include <QThread>
 
 class QDoubleSpinBox;
+class RunListPanel;
 class TrainPanel;
 class QFormLayout;
 class QLabel;
@@ -30,6 +31,7 @@ public:
     QPushButton* generateButton() const { return m_generate; }
     QPlainTextEdit* promptEdit() const { return m_prompt; }
     TrainPanel* trainPanel() const { return m_train; }
+    RunListPanel* runListPanel() const { return m_runs; }
 
 Q_SIGNALS:
     void loadRequested(const QString& dir);
@@ -59,4 +61,5 @@ private:
     QDoubleSpinBox* m_topP;
     QSpinBox* m_seed;
     TrainPanel* m_train;
+    RunListPanel* m_runs;
 };

@@ -1,0 +1,189 @@
+// The Runs tab, offscreen: a temporary experiment database with two runs recorded through the
+// store's real API, shown by RunListPanel; rows, values, sorting, the filter, and rename /
+// tag / note / delete through the panel's slots reaching the database.
+#include "RunListModel.h"
+#include "RunListPanel.h"
+
+#include "store/MetricBuffer.h"
+#include "store/RunQueries.h"
+#include "store/RunStore.h"
+
+#include <QApplication>
+#include <QFileInfo>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSortFilterProxyModel>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+
+namespace {
+
+int64_t recordRun(tb::RunStore& store, const std::string& name, const std::string& modelPath, int64_t rank,
+                  double valLoss, int64_t peakBytes)
+{
+    tb::ModelRecord model;
+    model.path = modelPath;
+    model.architecture = "LlamaForCausalLM";
+    model.contentHash = "hash-" + name;
+    tb::NewRun run;
+    run.name = name;
+    run.method = "lora";
+    run.modelId = store.registerModel(model);
+    run.loraRank = rank;
+    run.totalSteps = 4;
+    const int64_t id = store.createRun(run);
+    {
+        tb::MetricBuffer buffer(store.database(), id);
+        for (int64_t step = 1; step <= 4; ++step) {
+            buffer.appendMetric(step, step * 100, step * 0.5, "loss", valLoss + 1.0 / step);
+            buffer.appendMemory(step, step * 0.5, "peak_rss", peakBytes / 4 * step);
+        }
+        buffer.appendMetric(4, 400, 2.0, "val_loss", valLoss);
+        buffer.flush();
+    }
+    store.finishRun(id, {tb::RunStatus::Finished, "", -1, "", 1000, 2.0});
+    return id;
+}
+
+QString cell(QAbstractItemModel* model, int row, int column)
+{
+    return model->index(row, column).data().toString();
+}
+
+} // namespace
+
+class TestRunList : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir m_tmp;
+    QString m_db;
+    qint64 m_alpha = 0, m_beta = 0;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_tmp.isValid());
+        m_db = m_tmp.filePath("tunebench.db");
+        tb::RunStore store(m_db.toStdString());
+        m_alpha = recordRun(store, "alpha", m_tmp.filePath("models/tiny-llama").toStdString(), 8, 1.5,
+                            int64_t(2) << 30);
+        m_beta = recordRun(store, "beta", m_tmp.filePath("models/small-model").toStdString(), 16, 0.75,
+                           int64_t(512) << 20);
+    }
+
+    void showsRunsAndSorts()
+    {
+        RunListPanel panel(m_db);
+        panel.show();
+        QAbstractItemModel* view = panel.proxy();
+        QCOMPARE(panel.view()->model(), view);
+        QCOMPARE(view->rowCount(), 2);
+        QCOMPARE(view->columnCount(), int(RunListModel::ColumnCount));
+        QCOMPARE(view->headerData(RunListModel::ValLoss, Qt::Horizontal).toString(), QString("Val loss"));
+
+        panel.view()->sortByColumn(RunListModel::ValLoss, Qt::AscendingOrder);
+        QCOMPARE(cell(view, 0, RunListModel::Name), QString("beta"));
+        QCOMPARE(cell(view, 0, RunListModel::Model), QString("small-model"));
+        QCOMPARE(cell(view, 0, RunListModel::Method), QString("lora"));
+        QCOMPARE(cell(view, 0, RunListModel::Rank), QString("16"));
+        QCOMPARE(cell(view, 0, RunListModel::Status), QString("finished"));
+        QCOMPARE(cell(view, 0, RunListModel::ValLoss), QString("0.7500"));
+        QCOMPARE(view->index(0, RunListModel::PeakMemory).data(RunListModel::SortRole).toLongLong(),
+                 qlonglong(512) << 20);
+        QVERIFY(cell(view, 0, RunListModel::PeakMemory).contains("512"));
+        QVERIFY(!cell(view, 0, RunListModel::Started).isEmpty());
+        QCOMPARE(cell(view, 1, RunListModel::Name), QString("alpha"));
+        QCOMPARE(cell(view, 1, RunListModel::Model), QString("tiny-llama"));
+        QCOMPARE(cell(view, 1, RunListModel::ValLoss), QString("1.5000"));
+        QVERIFY(cell(view, 1, RunListModel::PeakMemory).contains("2"));
+
+        panel.view()->sortByColumn(RunListModel::ValLoss, Qt::DescendingOrder);
+        QCOMPARE(cell(view, 0, RunListModel::Name), QString("alpha"));
+        // Peak memory sorts by bytes, not by its text ("2 GiB" < "512 MiB" as text).
+        panel.view()->sortByColumn(RunListModel::PeakMemory, Qt::AscendingOrder);
+        QCOMPARE(cell(view, 0, RunListModel::Name), QString("beta"));
+        QCOMPARE(cell(view, 1, RunListModel::Name), QString("alpha"));
+
+        // Filter by model, name and status.
+        panel.filterEdit()->setText("TINY");
+        QCOMPARE(view->rowCount(), 1);
+        QCOMPARE(cell(view, 0, RunListModel::Name), QString("alpha"));
+        panel.filterEdit()->setText("bet");
+        QCOMPARE(view->rowCount(), 1);
+        QCOMPARE(cell(view, 0, RunListModel::Name), QString("beta"));
+        panel.filterEdit()->setText("finished");
+        QCOMPARE(view->rowCount(), 2);
+        panel.filterEdit()->setText("nothing-like-this");
+        QCOMPARE(view->rowCount(), 0);
+        panel.filterEdit()->clear();
+        QCOMPARE(view->rowCount(), 2);
+
+        // Multi-select gives both ids.
+        panel.view()->selectAll();
+        QList<qint64> ids = panel.selectedRunIds();
+        std::sort(ids.begin(), ids.end());
+        QCOMPARE(ids, (QList<qint64>{m_alpha, m_beta}));
+    }
+
+    void editsReachTheDatabase()
+    {
+        RunListPanel panel(m_db);
+        panel.show();
+        QVERIFY(panel.renameRun(m_alpha, "alpha-renamed"));
+        QVERIFY(panel.addTag(m_alpha, "baseline"));
+        QVERIFY(panel.setNote(m_alpha, "first try"));
+        panel.filterEdit()->setText("renamed");
+        QCOMPARE(panel.proxy()->rowCount(), 1);
+        panel.filterEdit()->clear();
+
+        tb::RunStore store(m_db.toStdString());
+        tb::RunQueries queries(store.database());
+        const tb::RunDetails details = queries.getRun(m_alpha);
+        QCOMPARE(QString::fromStdString(details.summary.name), QString("alpha-renamed"));
+        QCOMPARE(details.summary.tags, std::vector<std::string>{"baseline"});
+        QCOMPARE(QString::fromStdString(details.note), QString("first try"));
+
+        // A failing write reports an error instead of throwing.
+        int errors = 0;
+        connect(&panel, &RunListPanel::errorOccurred, this, [&] { ++errors; });
+        QVERIFY(!panel.renameRun(999999, "ghost"));
+        QCOMPARE(errors, 1);
+    }
+
+    void refreshSeesNewRunsAndDeleteRemovesRows()
+    {
+        RunListPanel panel(m_db);
+        panel.show();
+        QCOMPARE(panel.proxy()->rowCount(), 2);
+        qint64 gamma = 0;
+        {
+            tb::RunStore store(m_db.toStdString());
+            gamma = recordRun(store, "gamma", m_tmp.filePath("models/other").toStdString(), 4, 2.0, 1 << 20);
+        }
+        QCOMPARE(panel.proxy()->rowCount(), 2);
+        QTest::mouseClick(panel.refreshButton(), Qt::LeftButton);
+        QCOMPARE(panel.proxy()->rowCount(), 3);
+
+        QVERIFY(panel.deleteRuns({gamma, m_beta}, false));
+        QCOMPARE(panel.proxy()->rowCount(), 1);
+        QCOMPARE(cell(panel.proxy(), 0, RunListModel::Name), QString("alpha-renamed"));
+        tb::RunStore store(m_db.toStdString());
+        QCOMPARE(tb::RunQueries(store.database()).listRuns().size(), size_t(1));
+    }
+
+    void noDatabaseIsEmpty()
+    {
+        RunListPanel panel{QString()};
+        QCOMPARE(panel.proxy()->rowCount(), 0);
+        QVERIFY(!panel.addTag(1, "x"));
+        // A database that does not exist yet is not created by looking at it.
+        const QString missing = m_tmp.filePath("later/tunebench.db");
+        RunListPanel later(missing);
+        QCOMPARE(later.proxy()->rowCount(), 0);
+        QVERIFY(!QFileInfo::exists(missing));
+    }
+};
+
+QTEST_MAIN(TestRunList)
+#include "tst_runlist.moc"
