@@ -333,39 +333,33 @@ void QuantizedLinear::registerAll()
         bias = register_buffer("bias", bias);
 }
 
-at::Tensor QuantizedLinear::forward(const at::Tensor& x)
+// What the dequantizer and the autograd function need of a layer, read from its buffers.
+static QuantFields fieldsOf(const QuantizedLinear& layer)
 {
     QuantFields f;
-    f.weight = weight;
-    f.absmax = absmax;
-    f.quantMap = quant_map;
-    f.nestedAbsmax = nested_absmax;
-    f.nestedQuantMap = nested_quant_map;
-    f.offset = m_offset;
-    f.out = m_out;
-    f.in = m_in;
-    f.blockSize = m_settings.blockSize;
-    f.nf4 = m_settings.type == QuantSettings::Type::Nf4;
-    f.nested = m_settings.doubleQuant;
-    f.bias = bias;
-    return QuantizedMatmul::apply(x, f);
+    f.weight = layer.weight;
+    f.absmax = layer.absmax;
+    f.quantMap = layer.quant_map;
+    f.nestedAbsmax = layer.nested_absmax;
+    f.nestedQuantMap = layer.nested_quant_map;
+    f.offset = layer.nestedOffset();
+    f.out = layer.outFeatures();
+    f.in = layer.inFeatures();
+    f.blockSize = layer.settings().blockSize;
+    f.nf4 = layer.settings().type == QuantSettings::Type::Nf4;
+    f.nested = layer.settings().doubleQuant;
+    f.bias = layer.bias;
+    return f;
+}
+
+at::Tensor QuantizedLinear::forward(const at::Tensor& x)
+{
+    return QuantizedMatmul::apply(x, fieldsOf(*this));
 }
 
 at::Tensor QuantizedLinear::dequantizedWeight(at::ScalarType dtype) const
 {
-    QuantFields f;
-    f.weight = weight;
-    f.absmax = absmax;
-    f.quantMap = quant_map;
-    f.nestedAbsmax = nested_absmax;
-    f.nestedQuantMap = nested_quant_map;
-    f.offset = m_offset;
-    f.out = m_out;
-    f.in = m_in;
-    f.blockSize = m_settings.blockSize;
-    f.nf4 = m_settings.type == QuantSettings::Type::Nf4;
-    f.nested = m_settings.doubleQuant;
-    return dequantize(f, dtype);
+    return dequantize(fieldsOf(*this), dtype);
 }
 
 int64_t QuantizedLinear::storageBytes() const
