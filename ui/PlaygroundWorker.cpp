@@ -18,7 +18,8 @@ namespace {
 
 QString demoModelDir()
 {
-    return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)).filePath("models/demo-tiny");
+    // Beside the experiment database: ~/.local/share/Tunebench/models/demo-tiny.
+    return QDir(QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation)).filePath("Tunebench/models/demo-tiny");
 }
 
 } // namespace
