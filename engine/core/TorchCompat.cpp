@@ -5,6 +5,8 @@
 
 #ifdef TUNEBENCH_TORCH_HAS_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
 #endif
 
 #include <cmath>
@@ -81,6 +83,31 @@ void setCpuRngState(const at::Tensor& state)
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(state);
+}
+
+} // namespace tb::compat
+
+namespace tb::compat {
+
+CudaDeviceMemory cudaDeviceMemory(int index)
+{
+    CudaDeviceMemory info;
+#ifdef TUNEBENCH_TORCH_HAS_CUDA
+    if (index < 0 || index >= cudaDeviceCount())
+        return info;
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(index));
+    size_t freeBytes = 0, totalBytes = 0;
+    if (cudaMemGetInfo(&freeBytes, &totalBytes) == cudaSuccess) {
+        info.freeBytes = static_cast<int64_t>(freeBytes);
+        info.totalBytes = static_cast<int64_t>(totalBytes);
+    }
+    cudaDeviceProp props{};
+    if (cudaGetDeviceProperties(&props, index) == cudaSuccess)
+        info.name = props.name;
+#else
+    (void)index;
+#endif
+    return info;
 }
 
 } // namespace tb::compat

@@ -35,6 +35,14 @@ struct CudaMemoryStats {
 CudaMemoryStats cudaMemoryStats(const at::Device& device);
 void resetCudaPeak(const at::Device& device);
 
+struct CudaDeviceMemory {
+    std::string name;        // "NVIDIA H200"
+    int64_t totalBytes = -1; // -1 when LibTorch lacks CUDA or the index is not a device
+    int64_t freeBytes = -1;  // free according to the driver (other processes included)
+};
+// The driver's view of device `index` (cudaMemGetInfo, cudaGetDeviceProperties).
+CudaDeviceMemory cudaDeviceMemory(int index);
+
 // State of the default CPU generator (dropout), for checkpoints that resume bit-exactly.
 at::Tensor cpuRngState();
 void setCpuRngState(const at::Tensor& state);
