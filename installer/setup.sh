@@ -5,6 +5,7 @@
 #   installer/setup.sh run    install, build, start the workbench on the built-in demo model
 #   installer/setup.sh test   install, build, run the whole test suite (+ the ASan parser build)
 #   installer/setup.sh build  install and build only
+#   installer/setup.sh package  install, build and make the .deb (build/tunebench_<version>_<arch>.deb)
 #
 # Environment: BUILD_DIR (default build), TUNEBENCH_CMAKE_ARGS (extra configure arguments,
 # e.g. -DCMAKE_PREFIX_PATH=/opt/libtorch for a CUDA LibTorch 2.x), JOBS (default: all cores).
@@ -25,6 +26,7 @@ PACKAGES=(
   libbenchmark-dev                       # Google Benchmark
   nodejs npm                             # the reference tokenizers for the parity tests
   xvfb xauth                             # a display for GUI screenshots on headless machines
+  dpkg-dev desktop-file-utils            # the .deb's dependencies (dpkg-shlibdeps); .desktop check
 )
 
 log() { printf '\n== %s\n' "$*"; }
@@ -67,6 +69,12 @@ configure_and_build() {
   cmake --build "$dir" -j "$JOBS"
 }
 
+make_package() {
+  log "Making the .deb package"
+  (cd "$BUILD_DIR" && cpack -G DEB >/dev/null)
+  "$ROOT/installer/check-package.sh" "$BUILD_DIR"
+}
+
 install_packages
 case "$MODE" in
   build)
@@ -77,18 +85,23 @@ case "$MODE" in
     log "Starting the workbench"
     exec "$BUILD_DIR/app/tunebench" "${@:2}"
     ;;
+  package)
+    configure_and_build "$BUILD_DIR"
+    make_package
+    ;;
   test)
     install_parity_packages
     configure_and_build "$BUILD_DIR"
     log "Running the test suite"
     (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS")
+    make_package
     # The parsers of files users bring, again under AddressSanitizer + UBSan (Torch-free build).
     configure_and_build "$ASAN_DIR" -DTUNEBENCH_PARSERS_ONLY=ON -DTUNEBENCH_ASAN=ON -DTUNEBENCH_BUILD_BENCHMARKS=OFF
     log "Running the parser tests under AddressSanitizer"
     (cd "$ASAN_DIR" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 ctest --output-on-failure -j "$JOBS" -L unit)
     ;;
   *)
-    echo "usage: $0 run|test|build" >&2
+    echo "usage: $0 run|test|build|package" >&2
     exit 2
     ;;
 esac

@@ -6,6 +6,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QIcon>
 
 int main(int argc, char** argv)
 {
@@ -13,6 +14,8 @@ int main(int argc, char** argv)
     QApplication::setApplicationName("Tunebench");
     QApplication::setOrganizationName("Tunebench");
     QApplication::setApplicationVersion(TUNEBENCH_VERSION);
+    QApplication::setWindowIcon(QIcon(":/icons/tunebench-256.png"));
+    QGuiApplication::setDesktopFileName("tunebench"); // matches installer/tunebench.desktop
 
     QCommandLineParser parser;
     parser.setApplicationDescription("Tunebench: fine-tune language models with LoRA and QLoRA.");
