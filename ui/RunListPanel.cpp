@@ -54,8 +54,12 @@ RunListPanel::RunListPanel(const QString& databasePath, QWidget* parent)
     m_filter->setPlaceholderText(tr("Filter by name, model or status"));
     m_filter->setClearButtonEnabled(true);
     m_refresh = new QPushButton(tr("Refresh"));
+    m_compare = new QPushButton(tr("Compare selected"));
+    m_compare->setToolTip(tr("Overlay the selected runs' curves and compare their settings and results"));
+    m_compare->setEnabled(false);
     auto* top = new QHBoxLayout;
     top->addWidget(m_filter, 1);
+    top->addWidget(m_compare);
     top->addWidget(m_refresh);
 
     m_view = new QTableView;
@@ -79,6 +83,12 @@ RunListPanel::RunListPanel(const QString& databasePath, QWidget* parent)
     });
     connect(m_refresh, &QPushButton::clicked, this, &RunListPanel::refresh);
     connect(m_view, &QWidget::customContextMenuRequested, this, &RunListPanel::showContextMenu);
+    connect(m_compare, &QPushButton::clicked, this, [this] { Q_EMIT compareRequested(selectedRunIds()); });
+    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] {
+        const QList<qint64> ids = selectedRunIds();
+        m_compare->setEnabled(!ids.isEmpty());
+        Q_EMIT selectionChanged(ids);
+    });
 
     refresh();
 }
@@ -170,6 +180,16 @@ void RunListPanel::showContextMenu(const QPoint& pos)
     auto* menu = new QMenu(this);
     menu->setAttribute(Qt::WA_DeleteOnClose);
     const bool one = ids.size() == 1;
+    const tb::RunSummary* run = one ? summaryOf(ids.first()) : nullptr;
+    const bool resumable = run && (run->status == tb::RunStatus::Interrupted || run->status == tb::RunStatus::Cancelled ||
+                                   run->status == tb::RunStatus::Failed);
+    const bool hasAdapter = run && run->status == tb::RunStatus::Finished && run->method != "full";
+    menu->addAction(ids.size() > 1 ? tr("Compare") : tr("Show curves"), this, [this, ids] { Q_EMIT compareRequested(ids); });
+    menu->addAction(tr("Show memory"), this, [this, ids] { Q_EMIT memoryRequested(ids.first()); })->setEnabled(one);
+    menu->addAction(tr("Re-run with the same settings"), this, [this, ids] { Q_EMIT rerunRequested(ids.first()); })->setEnabled(one);
+    menu->addAction(tr("Resume"), this, [this, ids] { Q_EMIT resumeRequested(ids.first()); })->setEnabled(resumable);
+    menu->addAction(tr("Export adapter..."), this, [this, ids] { Q_EMIT exportRequested(ids.first()); })->setEnabled(hasAdapter);
+    menu->addSeparator();
     menu->addAction(tr("Rename..."), this, [this, ids] { askRename(ids.first()); })->setEnabled(one);
     menu->addAction(tr("Add tag..."), this, [this, ids] { askTag(ids); });
     menu->addAction(tr("Note..."), this, [this, ids] { askNote(ids.first()); })->setEnabled(one);
@@ -177,6 +197,14 @@ void RunListPanel::showContextMenu(const QPoint& pos)
     menu->addSeparator();
     menu->addAction(tr("Delete..."), this, [this, ids] { askDelete(ids); });
     menu->popup(m_view->viewport()->mapToGlobal(pos));
+}
+
+const tb::RunSummary* RunListPanel::summaryOf(qint64 runId) const
+{
+    for (int row = 0; row < m_model->rowCount(); ++row)
+        if (m_model->run(row).id == runId)
+            return &m_model->run(row);
+    return nullptr;
 }
 
 void RunListPanel::askRename(qint64 runId)

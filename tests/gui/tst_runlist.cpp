@@ -1,6 +1,7 @@
 // The Runs tab, offscreen: a temporary experiment database with two runs recorded through the
 // store's real API, shown by RunListPanel; rows, values, sorting, the filter, and rename /
-// tag / note / delete through the panel's slots reaching the database.
+// tag / note / delete through the panel's slots reaching the database; compare, re-run and
+// resume requested through signals.
 #include "RunListModel.h"
 #include "RunListPanel.h"
 
@@ -9,8 +10,12 @@
 #include "store/RunStore.h"
 
 #include <QApplication>
+#include <algorithm>
 #include <QFileInfo>
 #include <QLineEdit>
+#include <QMenu>
+#include <QSignalSpy>
+#include <QItemSelectionModel>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QTableView>
@@ -149,6 +154,80 @@ private Q_SLOTS:
         connect(&panel, &RunListPanel::errorOccurred, this, [&] { ++errors; });
         QVERIFY(!panel.renameRun(999999, "ghost"));
         QCOMPARE(errors, 1);
+    }
+
+    // Compare, re-run, resume, export and memory belong to other tabs: the panel only asks
+    // for them, through signals, and offers each only where it applies.
+    void requestsOtherTabsThroughSignals()
+    {
+        qint64 cancelled = 0;
+        {
+            tb::RunStore store(m_db.toStdString());
+            tb::NewRun run;
+            run.name = "stopped";
+            cancelled = store.createRun(run);
+            store.finishRun(cancelled, {tb::RunStatus::Cancelled, "stopped by the user", -1, "", {}, 1.0});
+        }
+        RunListPanel panel(m_db);
+        panel.show();
+        QSignalSpy compare(&panel, &RunListPanel::compareRequested);
+        QSignalSpy rerun(&panel, &RunListPanel::rerunRequested);
+        QSignalSpy resume(&panel, &RunListPanel::resumeRequested);
+        QSignalSpy selection(&panel, &RunListPanel::selectionChanged);
+        QVERIFY(!panel.compareButton()->isEnabled());
+
+        auto rowOf = [&](qint64 id) {
+            for (int row = 0; row < panel.proxy()->rowCount(); ++row)
+                if (panel.proxy()->index(row, 0).data(RunListModel::RunIdRole).toLongLong() == id)
+                    return row;
+            return -1;
+        };
+        auto select = [&](const QList<qint64>& ids) {
+            panel.view()->clearSelection();
+            for (qint64 id : ids)
+                panel.view()->selectionModel()->select(panel.proxy()->index(rowOf(id), 0),
+                                                       QItemSelectionModel::Select | QItemSelectionModel::Rows);
+        };
+        select({m_alpha, m_beta});
+        QVERIFY(panel.compareButton()->isEnabled());
+        QVERIFY(!selection.isEmpty());
+        QTest::mouseClick(panel.compareButton(), Qt::LeftButton);
+        QCOMPARE(compare.size(), 1);
+        QList<qint64> asked = compare.at(0).at(0).value<QList<qint64>>();
+        std::sort(asked.begin(), asked.end());
+        QList<qint64> both{m_alpha, m_beta};
+        std::sort(both.begin(), both.end());
+        QCOMPARE(asked, both);
+
+        auto menuAction = [&](const QString& text) -> QAction* {
+            QMetaObject::invokeMethod(&panel, "showContextMenu", Q_ARG(QPoint, QPoint(5, 5)));
+            const QList<QMenu*> menus = panel.findChildren<QMenu*>();
+            if (menus.isEmpty())
+                return nullptr;
+            QMenu* menu = menus.last();
+            for (QAction* action : menu->actions())
+                if (action->text() == text)
+                    return action;
+            return nullptr;
+        };
+        select({m_alpha}); // finished: re-run yes, resume no
+        QAction* resumeAction = menuAction("Resume");
+        QVERIFY(resumeAction);
+        QVERIFY(!resumeAction->isEnabled());
+        QAction* rerunAction = menuAction("Re-run with the same settings");
+        QVERIFY(rerunAction && rerunAction->isEnabled());
+        rerunAction->trigger();
+        QCOMPARE(rerun.size(), 1);
+        QCOMPARE(rerun.at(0).at(0).toLongLong(), m_alpha);
+
+        select({cancelled}); // cancelled: resumable, and has no adapter to export
+        resumeAction = menuAction("Resume");
+        QVERIFY(resumeAction && resumeAction->isEnabled());
+        QVERIFY(!menuAction("Export adapter...")->isEnabled());
+        resumeAction->trigger();
+        QCOMPARE(resume.size(), 1);
+        QCOMPARE(resume.at(0).at(0).toLongLong(), cancelled);
+        QVERIFY(panel.deleteRuns({cancelled}, false));
     }
 
     void refreshSeesNewRunsAndDeleteRemovesRows()
