@@ -24,6 +24,7 @@ PACKAGES=(
   libsqlite3-dev nlohmann-json3-dev      # experiment store, JSON
   libpcre2-dev libutf8proc-dev           # tokenizer.json split regexes and Unicode normalisation
   libbenchmark-dev                       # Google Benchmark
+  libcairo2-dev                          # the report's PNG plots (tunebench-cli report, no Qt)
   nodejs npm                             # the reference tokenizers for the parity tests
   xvfb xauth                             # a display for GUI screenshots on headless machines
   dpkg-dev desktop-file-utils            # the .deb's dependencies (dpkg-shlibdeps); .desktop check
