@@ -65,6 +65,29 @@ std::vector<LoraLayerRef> loraLayers(LlamaForCausalLM& model)
     return found;
 }
 
+size_t setLoraEnabled(LlamaForCausalLM& model, bool enabled)
+{
+    const auto layers = loraLayers(model);
+    for (const auto& ref : layers)
+        ref.layer->setEnabled(enabled);
+    return layers.size();
+}
+
+size_t removeLora(LlamaForCausalLM& model)
+{
+    size_t removed = 0;
+    for (size_t i = 0; i < model.model->layers.size(); ++i) {
+        LlamaDecoderLayer& layer = *model.model->layers[i];
+        for (const auto& name : LlamaDecoderLayer::projectionNames()) {
+            if (auto lora = std::dynamic_pointer_cast<LoraLinear>(layer.projection(name))) {
+                layer.replaceProjection(name, lora->baseShared());
+                ++removed;
+            }
+        }
+    }
+    return removed;
+}
+
 void mergeLora(LlamaForCausalLM& model)
 {
     at::NoGradGuard noGrad;

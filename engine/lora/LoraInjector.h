@@ -25,6 +25,16 @@ std::vector<LoraLayerRef> applyLora(LlamaForCausalLM& model, const LoraSettings&
 // The adapters present in the model, in model order (empty when none).
 std::vector<LoraLayerRef> loraLayers(LlamaForCausalLM& model);
 
+// Switches every adapter in the model off (forward = the base model exactly) or on again,
+// without removing them, like PEFT's disable_adapter(). Returns the number of layers switched.
+// Call between forwards, on the thread that runs the model.
+size_t setLoraEnabled(LlamaForCausalLM& model, bool enabled);
+
+// Puts every LoraLinear's base projection back in its place, dropping the adapters: the model
+// is the base again (and applyLora / loadPeftAdapter can wrap it anew). Parameters keep
+// requires_grad = false. Returns the number of layers unwrapped.
+size_t removeLora(LlamaForCausalLM& model);
+
 // Replaces every LoraLinear by a plain Linear holding W + scaling * B A (in the base dtype).
 void mergeLora(LlamaForCausalLM& model);
 

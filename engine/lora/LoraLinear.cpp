@@ -49,6 +49,8 @@ void LoraLinear::resetParameters(at::Generator& generator)
 at::Tensor LoraLinear::forward(const at::Tensor& x)
 {
     const at::Tensor y = m_base->forward(x);
+    if (!m_enabled)
+        return y;
     at::Tensor h = x;
     if (m_dropout > 0.0 && is_training())
         h = at::dropout(h, m_dropout, /*train=*/true);

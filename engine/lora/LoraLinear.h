@@ -9,6 +9,10 @@
 // A and B are fp32 master weights (what the optimizer updates and checkpoints store); the
 // low-rank product runs in the activations' dtype (bf16 on a bf16 base), as PEFT does under
 // bf16 autocast.
+// An adapter can be switched off without removing it (setEnabled(false), like PEFT's
+// disable_adapter()): forward is then base(x) exactly, and switching it on again restores the
+// adapter's output. The flag is a plain bool: change it only between forwards, on the thread
+// that runs the model.
 #pragma once
 
 #include "model/Linear.h"
@@ -40,6 +44,8 @@ public:
     std::shared_ptr<Projection> baseShared() const { return m_base; }
     int64_t rank() const { return m_rank; }
     double scaling() const { return m_scaling; }
+    bool enabled() const { return m_enabled; }
+    void setEnabled(bool enabled) { m_enabled = enabled; }
 
     std::shared_ptr<LoraFactor> lora_A; // [r, in]
     std::shared_ptr<LoraFactor> lora_B; // [out, r]
@@ -49,6 +55,7 @@ private:
     int64_t m_rank;
     double m_scaling;
     double m_dropout;
+    bool m_enabled = true; // false: forward returns base(x) only
 };
 
 } // namespace tb

@@ -309,6 +309,36 @@ private Q_SLOTS:
         QVERIFY2(err < 1e-4, qPrintable(QString::number(err)));
         QVERIFY((withAdapters - logits(*makeModel())).abs().max().item<double>() > 1e-2); // adapters mattered
     }
+
+    void disabledAdaptersGiveTheBase()
+    {
+        auto m = makeModel();
+        const at::Tensor base = logits(*m);
+        LoraSettings s;
+        s.rank = 4;
+        s.alpha = 8;
+        const size_t wrapped = applyLora(*m, s, 3).size();
+        QCOMPARE(wrapped, m->model->layers.size() * 7);
+        randomizeAdapters(*m, 5);
+        const at::Tensor withAdapters = logits(*m);
+        QVERIFY((withAdapters - base).abs().max().item<double>() > 1e-2); // the adapters matter
+
+        QCOMPARE(setLoraEnabled(*m, false), wrapped);
+        for (const auto& ref : loraLayers(*m))
+            QVERIFY(!ref.layer->enabled());
+        QCOMPARE((logits(*m) - base).abs().max().item<double>(), 0.0); // exactly base(x)
+        QCOMPARE(setLoraEnabled(*m, true), wrapped);
+        QCOMPARE((logits(*m) - withAdapters).abs().max().item<double>(), 0.0);
+
+        // Removing them restores the base modules, and a new adapter can be put in.
+        QCOMPARE(removeLora(*m), wrapped);
+        QVERIFY(loraLayers(*m).empty());
+        QCOMPARE((logits(*m) - base).abs().max().item<double>(), 0.0);
+        for (const auto& item : m->named_parameters(true))
+            QVERIFY2(item.key().find("lora_") == std::string::npos, item.key().c_str());
+        applyLora(*m, s, 3);
+        QCOMPARE(loraLayers(*m).size(), wrapped);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestLora)
