@@ -1,0 +1,367 @@
+// The Memory tab, offscreen: runs recorded in a temporary experiment database through the
+// store's real API (RunStore, RunRecorder, MetricBuffer) and one real 3-step training run of the
+// tiny demo model, shown by MemoryInspector: the table's peak and current bytes, the peak step,
+// the stacked graphs, the device rows, the capacity line, the seconds axis of a resumed run,
+// superseded loads, errors, and live samples appended and merged with what the database holds.
+#include "MemoryInspector.h"
+
+#include "QCustomPlotCompat.h"
+
+#include "core/DeviceMemory.h"
+#include "demo/DemoModelMaker.h"
+#include "store/MetricBuffer.h"
+#include "store/RunQueries.h"
+#include "store/RunStore.h"
+#include "train/RunRecorder.h"
+#include "train/RunRegistration.h"
+#include "train/Trainer.h"
+
+#include <QCheckBox>
+#include <QLocale>
+#include <QSignalSpy>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <algorithm>
+
+namespace {
+
+constexpr int64_t kMiB = int64_t(1) << 20;
+
+// step, elapsed seconds (a second session starts at step 3), then MiB: base, adapters,
+// gradients, optimizer, rss, peak_rss.
+struct KnownSample {
+    int64_t step;
+    double elapsed;
+    int64_t base, adapters, gradients, optimizer, rss, peakRss;
+};
+const KnownSample kKnown[] = {
+    {0, 0.0, 100, 2, 0, 0, 200, 200}, {1, 1.0, 100, 2, 2, 4, 300, 300}, {2, 2.0, 100, 2, 2, 4, 450, 450},
+    {3, 0.5, 100, 2, 2, 4, 350, 450}, {4, 1.5, 100, 2, 2, 4, 320, 450},
+};
+constexpr int kKnownCount = 5;
+
+tb::MemorySample toSample(const KnownSample& k)
+{
+    tb::MemorySample s;
+    s.step = k.step;
+    s.elapsedSeconds = k.elapsed;
+    s.baseWeightBytes = k.base * kMiB;
+    s.adapterBytes = k.adapters * kMiB;
+    s.gradientBytes = k.gradients * kMiB;
+    s.optimizerBytes = k.optimizer * kMiB;
+    s.residentBytes = k.rss * kMiB;
+    s.peakResidentBytes = k.peakRss * kMiB;
+    return s;
+}
+
+// A finished run with the known samples recorded through RunRecorder (the trainer's path),
+// plus a category only a MetricBuffer writes.
+int64_t recordKnownRun(tb::RunStore& store)
+{
+    tb::NewRun run;
+    run.name = "known";
+    run.device = "cpu";
+    run.totalSteps = 4;
+    const int64_t id = store.createRun(run);
+    tb::RunRecorder recorder(store, id, tb::TrainMethod::Lora, nullptr);
+    for (const KnownSample& k : kKnown)
+        recorder.onMemory(toSample(k));
+    tb::TrainResult result;
+    result.status = tb::TrainStatus::Finished;
+    result.step = 4;
+    recorder.finish(result);
+    tb::MetricBuffer buffer(store.database(), id);
+    buffer.appendMemory(2, 2.0, "pinned_host", 3 * kMiB);
+    buffer.appendMemory(4, 1.5, "pinned_host", 1 * kMiB);
+    buffer.flush();
+    return id;
+}
+
+int64_t recordSmallRun(tb::RunStore& store)
+{
+    tb::NewRun run;
+    run.name = "small";
+    const int64_t id = store.createRun(run); // no device recorded: the inspector assumes the CPU
+    tb::MetricBuffer buffer(store.database(), id);
+    buffer.appendMemory(1, 1.0, "rss", 10 * kMiB);
+    buffer.appendMemory(1, 1.0, "peak_rss", 12 * kMiB);
+    buffer.appendMemory(2, 2.0, "rss", 11 * kMiB);
+    buffer.appendMemory(2, 2.0, "peak_rss", 12 * kMiB);
+    buffer.flush();
+    store.finishRun(id, {tb::RunStatus::Finished, "", -1, "", std::nullopt, 1.0});
+    return id;
+}
+
+qint64 bytesAt(MemoryInspector& inspector, const QString& key, int column)
+{
+    const int row = inspector.tableRow(key);
+    if (row < 0)
+        return -2;
+    return inspector.table()->item(row, column)->data(MemoryInspector::BytesRole).toLongLong();
+}
+
+QString textAt(MemoryInspector& inspector, const QString& key, int column)
+{
+    const int row = inspector.tableRow(key);
+    return row < 0 ? QString() : inspector.table()->item(row, column)->text();
+}
+
+QString human(int64_t bytes)
+{
+    return QLocale().formattedDataSize(bytes, 2, QLocale::DataSizeIecFormat);
+}
+
+double lastValue(QCPGraph* graph)
+{
+    return (graph->data()->constEnd() - 1)->value;
+}
+
+double lastKey(QCPGraph* graph)
+{
+    return (graph->data()->constEnd() - 1)->key;
+}
+
+} // namespace
+
+class TestMemoryInspector : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir m_tmp;
+    QString m_db;
+    qint64 m_known = 0, m_small = 0;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_tmp.isValid());
+        m_db = m_tmp.filePath("experiments.db");
+        tb::RunStore store(m_db.toStdString());
+        m_known = recordKnownRun(store);
+        m_small = recordSmallRun(store);
+    }
+
+    void showsTheRecordedRun()
+    {
+        MemoryInspector inspector(m_db);
+        inspector.show();
+        QSignalSpy loaded(&inspector, &MemoryInspector::loaded);
+        inspector.showRun(m_known);
+        QVERIFY(loaded.wait(10000));
+        QCOMPARE(loaded.first().at(0).toLongLong(), m_known);
+        QCOMPARE(loaded.first().at(1).toInt(), kKnownCount);
+        QCOMPARE(inspector.sampleCount(), kKnownCount);
+
+        // Peak and current (last sample) per category.
+        QCOMPARE(bytesAt(inspector, "base_weights", MemoryInspector::PeakColumn), 100 * kMiB);
+        QCOMPARE(bytesAt(inspector, "base_weights", MemoryInspector::CurrentColumn), 100 * kMiB);
+        QCOMPARE(bytesAt(inspector, "gradients", MemoryInspector::PeakColumn), 2 * kMiB);
+        QCOMPARE(bytesAt(inspector, "optimizer", MemoryInspector::CurrentColumn), 4 * kMiB);
+        QCOMPARE(bytesAt(inspector, "rss", MemoryInspector::PeakColumn), 450 * kMiB);
+        QCOMPARE(bytesAt(inspector, "rss", MemoryInspector::CurrentColumn), 320 * kMiB);
+        QCOMPARE(bytesAt(inspector, "peak_rss", MemoryInspector::PeakColumn), 450 * kMiB);
+        QCOMPARE(textAt(inspector, "peak_rss", MemoryInspector::PeakColumn), human(450 * kMiB));
+        QVERIFY(textAt(inspector, "peak_rss", MemoryInspector::PeakColumn).contains("MiB"));
+        // Activations and the rest = RSS - (base + adapters + gradients + optimizer).
+        QCOMPARE(bytesAt(inspector, "activations", MemoryInspector::PeakColumn), (450 - 108) * kMiB);
+        QCOMPARE(bytesAt(inspector, "activations", MemoryInspector::CurrentColumn), (320 - 108) * kMiB);
+        // A category the inspector does not stack still gets its row; a CPU run has no CUDA rows.
+        QCOMPARE(bytesAt(inspector, "pinned_host", MemoryInspector::PeakColumn), 3 * kMiB);
+        QCOMPARE(bytesAt(inspector, "pinned_host", MemoryInspector::CurrentColumn), 1 * kMiB);
+        QCOMPARE(inspector.tableRow("cuda_allocated"), -1);
+        QCOMPARE(inspector.peakBytes(), 450 * kMiB);
+        QCOMPARE(inspector.peakStep(), qint64(2)); // peak RSS first reached 450 MiB at step 2
+
+        // The device rows: this machine's RAM, as DeviceMemory reports it.
+        QVERIFY(inspector.deviceInfo().has_value());
+        QCOMPARE(QString::fromStdString(inspector.deviceInfo()->device), QString("cpu"));
+        const qint64 total = bytesAt(inspector, "device_total", MemoryInspector::PeakColumn);
+        QVERIFY(total > 0);
+        QVERIFY(bytesAt(inspector, "device_free", MemoryInspector::PeakColumn) > 0);
+        QVERIFY(textAt(inspector, "device_total", MemoryInspector::CategoryColumn).contains("CPU"));
+        const int shareRow = inspector.tableRow("peak_share");
+        const double share = inspector.table()->item(shareRow, MemoryInspector::PeakColumn)->data(MemoryInspector::ShareRole).toDouble();
+        QVERIFY(std::abs(share - 100.0 * 450 * kMiB / total) < 1e-9);
+        QVERIFY(inspector.summaryLabel()->text().contains("step 2"));
+
+        // The stack: one point per sample in each graph, running sums in MiB, RSS on top.
+        for (int i = 0; i < 5; ++i)
+            QCOMPARE(inspector.stackGraph(i)->dataCount(), kKnownCount);
+        QCOMPARE(inspector.stackGraph(0)->data()->constBegin()->value, 100.0);
+        QCOMPARE(inspector.stackGraph(3)->data()->constBegin()->value, 102.0);
+        QCOMPARE(lastValue(inspector.stackGraph(3)), 108.0);
+        QCOMPARE(lastValue(inspector.stackGraph(4)), 320.0);
+        QCOMPARE(inspector.peakLineGraph()->dataCount(), kKnownCount);
+        QCOMPARE(lastValue(inspector.peakLineGraph()), 450.0);
+        QCOMPARE(inspector.peakMarkerGraph()->dataCount(), 1);
+        QCOMPARE(inspector.peakMarkerGraph()->data()->constBegin()->key, 2.0);
+        QCOMPARE(inspector.peakMarkerGraph()->data()->constBegin()->value, 450.0);
+
+        // The capacity line: on by itself only when the peak is within a quarter of the
+        // capacity; the toggle forces it and the axis grows to hold it.
+        QCOMPARE(inspector.capacityCheck()->isChecked(), total <= 4 * 450 * kMiB);
+        QCOMPARE(inspector.capacityLineShown(), inspector.capacityCheck()->isChecked());
+        inspector.setShowCapacity(true);
+        QVERIFY(inspector.capacityLineShown());
+        QVERIFY(inspector.plot()->yAxis->range().upper * double(kMiB) >= double(total));
+        inspector.setShowCapacity(false);
+        QVERIFY(!inspector.capacityLineShown());
+        QVERIFY(inspector.plot()->yAxis->range().upper < 600.0);
+
+        // Seconds: the second session (from step 3) continues after the first one's 2 s.
+        inspector.setSecondsAxis(true);
+        QCOMPARE(inspector.stackGraph(4)->dataCount(), kKnownCount);
+        QCOMPARE(lastKey(inspector.stackGraph(4)), 3.5);
+        QCOMPARE(inspector.peakMarkerGraph()->data()->constBegin()->key, 2.0);
+        inspector.setSecondsAxis(false);
+        QCOMPARE(lastKey(inspector.stackGraph(4)), 4.0);
+    }
+
+    void newerRequestSupersedesOlder()
+    {
+        MemoryInspector inspector(m_db);
+        QSignalSpy loaded(&inspector, &MemoryInspector::loaded);
+        inspector.showRun(m_known);
+        inspector.showRun(m_small); // before the first load can come back
+        QVERIFY(loaded.wait(10000));
+        QTest::qWait(200); // the superseded result, had it been shown, would have arrived by now
+        QCOMPARE(loaded.count(), 1);
+        QCOMPARE(loaded.first().at(0).toLongLong(), m_small);
+        QCOMPARE(inspector.runId(), m_small);
+        QCOMPARE(inspector.sampleCount(), 2);
+        QCOMPARE(inspector.peakBytes(), 12 * kMiB);
+        QCOMPARE(inspector.peakStep(), qint64(1));
+        QCOMPARE(inspector.tableRow("base_weights"), -1); // never recorded for this run
+        QCOMPARE(bytesAt(inspector, "rss", MemoryInspector::CurrentColumn), 11 * kMiB);
+        QCOMPARE(QString::fromStdString(inspector.deviceInfo()->device), QString("cpu"));
+    }
+
+    void reportsErrors()
+    {
+        MemoryInspector inspector(m_db);
+        QSignalSpy errors(&inspector, &MemoryInspector::errorOccurred);
+        inspector.showRun(987654);
+        QVERIFY(errors.wait(10000));
+        QVERIFY2(errors.first().at(0).toString().contains("987654"), qPrintable(errors.first().at(0).toString()));
+        QCOMPARE(inspector.sampleCount(), 0);
+        QCOMPARE(inspector.peakStep(), qint64(-1));
+
+        MemoryInspector nowhere(m_tmp.filePath("missing/experiments.db"));
+        QSignalSpy missing(&nowhere, &MemoryInspector::errorOccurred);
+        nowhere.showRun(1);
+        QVERIFY(missing.wait(10000));
+        QVERIFY(missing.first().at(0).toString().contains("missing/experiments.db"));
+        QVERIFY(!QFileInfo::exists(m_tmp.filePath("missing"))); // a viewer creates nothing
+    }
+
+    void liveSamplesAppendAndMerge()
+    {
+        // Not recorded: live samples only.
+        MemoryInspector live(m_db);
+        live.followLive(-1);
+        QVERIFY(live.following());
+        for (int i = 0; i < 3; ++i)
+            live.addSample(toSample(kKnown[i]));
+        QCOMPARE(live.sampleCount(), 3);
+        QCOMPARE(live.stackGraph(4)->dataCount(), 3);
+        QCOMPARE(live.peakStep(), qint64(2));
+        QCOMPARE(bytesAt(live, "rss", MemoryInspector::CurrentColumn), 450 * kMiB);
+        live.addSample(toSample(kKnown[3]));
+        QCOMPARE(live.stackGraph(4)->dataCount(), 4);
+        QCOMPARE(live.peakStep(), qint64(2));
+        QCOMPARE(bytesAt(live, "rss", MemoryInspector::CurrentColumn), 350 * kMiB);
+        QTRY_VERIFY_WITH_TIMEOUT(bytesAt(live, "device_total", MemoryInspector::PeakColumn) > 0, 10000);
+        // Showing a recorded run leaves live mode: live samples no longer land here.
+        QSignalSpy loaded(&live, &MemoryInspector::loaded);
+        live.showRun(m_small);
+        QVERIFY(!live.following());
+        live.addSample(toSample(kKnown[4]));
+        QVERIFY(loaded.wait(10000));
+        QCOMPARE(live.sampleCount(), 2);
+
+        // Recorded: what the database holds before the first live sample, then the live ones.
+        MemoryInspector merged(m_db);
+        QSignalSpy mergedLoaded(&merged, &MemoryInspector::loaded);
+        merged.followLive(m_known);
+        tb::MemorySample later = toSample(kKnown[4]);
+        later.step = 5;
+        later.peakResidentBytes = later.residentBytes = 600 * kMiB;
+        merged.addSample(toSample(kKnown[3])); // arrives before the database answers
+        merged.addSample(later);
+        QVERIFY(mergedLoaded.wait(10000));
+        QCOMPARE(merged.sampleCount(), 5); // database steps 0-2, live steps 3 and 5
+        QCOMPARE(merged.stackGraph(0)->dataCount(), 5);
+        QCOMPARE(merged.peakStep(), qint64(5));
+        QCOMPARE(merged.peakBytes(), 600 * kMiB);
+        QCOMPARE(bytesAt(merged, "pinned_host", MemoryInspector::PeakColumn), 3 * kMiB);
+        QVERIFY(merged.following());
+    }
+
+    void realTrainingRun()
+    {
+        const QString model = m_tmp.filePath("demo");
+        tb::makeDemoModel(model.toStdString(), "tiny", 0);
+        tb::TrainConfig c;
+        c.modelDir = model.toStdString();
+        c.dataPath = TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl";
+        c.outputDir = m_tmp.filePath("real-run").toStdString();
+        c.maxSteps = 3;
+        c.batchSize = 4;
+        c.data.maxSeqLen = 64;
+        c.lora.rank = 4;
+        c.lora.alpha = 8;
+
+        // The samples as the trainer reported them, to feed a live inspector afterwards.
+        struct Collector : tb::TrainerCallbacks {
+            std::vector<tb::MemorySample> samples;
+            void onMemory(const tb::MemorySample& m) override { samples.push_back(m); }
+        } collector;
+        int64_t runId = -1;
+        {
+            tb::RunStore store(m_db.toStdString());
+            runId = tb::registerTrainingRun(store, c, false, "real");
+            tb::RunRecorder recorder(store, runId, c.method, &collector);
+            tb::Trainer trainer(c);
+            const tb::TrainResult result = trainer.run(recorder);
+            recorder.finish(result);
+            QCOMPARE(int(result.status), int(tb::TrainStatus::Finished));
+        }
+        QVERIFY(collector.samples.size() >= 4); // before the first step, then one per step
+
+        // What the database holds, read independently of the inspector.
+        tb::RunStore store(m_db.toStdString());
+        tb::RunQueries queries(store.database());
+        const std::vector<tb::MemoryPoint> peaks = queries.memorySeries(runId, "peak_rss");
+        QCOMPARE(peaks.size(), collector.samples.size());
+        const auto maxPeak = std::max_element(peaks.begin(), peaks.end(),
+                                              [](const tb::MemoryPoint& a, const tb::MemoryPoint& b) { return a.bytes < b.bytes; });
+        QVERIFY(maxPeak->bytes > 0);
+
+        MemoryInspector inspector(m_db);
+        QSignalSpy loaded(&inspector, &MemoryInspector::loaded);
+        inspector.showRun(runId);
+        QVERIFY(loaded.wait(10000));
+        QCOMPARE(inspector.sampleCount(), int(peaks.size()));
+        QCOMPARE(inspector.peakBytes(), qint64(maxPeak->bytes));
+        QCOMPARE(inspector.peakStep(), qint64(maxPeak->step)); // max_element: the first at the max
+        QCOMPARE(bytesAt(inspector, "peak_rss", MemoryInspector::PeakColumn), qint64(maxPeak->bytes));
+        QVERIFY(bytesAt(inspector, "adapters", MemoryInspector::PeakColumn) > 0);
+        QVERIFY(bytesAt(inspector, "base_weights", MemoryInspector::PeakColumn) > bytesAt(inspector, "adapters", MemoryInspector::PeakColumn));
+        QVERIFY(bytesAt(inspector, "optimizer", MemoryInspector::CurrentColumn) > 0);
+        QVERIFY(bytesAt(inspector, "device_total", MemoryInspector::PeakColumn) >= maxPeak->bytes);
+        QCOMPARE(inspector.stackGraph(4)->dataCount(), int(peaks.size()));
+
+        // The same samples fed live give the same peak.
+        MemoryInspector live(m_db);
+        live.followLive(-1);
+        for (const tb::MemorySample& s : collector.samples)
+            live.addSample(s);
+        QCOMPARE(live.sampleCount(), int(collector.samples.size()));
+        QCOMPARE(live.peakBytes(), qint64(maxPeak->bytes));
+        QCOMPARE(live.peakStep(), qint64(maxPeak->step));
+    }
+};
+
+QTEST_MAIN(TestMemoryInspector)
+#include "tst_memoryinspector.moc"
