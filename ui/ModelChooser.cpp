@@ -1,0 +1,184 @@
+#include "ModelChooser.h"
+
+#include <QComboBox>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFutureWatcher>
+#include <QLabel>
+#include <QLocale>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+
+namespace {
+
+constexpr int kBrowseRole = Qt::UserRole + 1; // true on the "Browse..." entry
+
+QString cleanDir(const QString& dir)
+{
+    return QDir::cleanPath(QFileInfo(dir).absoluteFilePath());
+}
+
+QString folderLabel(const QString& dir)
+{
+    return QStringLiteral("%1  (%2)").arg(QFileInfo(dir).fileName(), QDir::toNativeSeparators(dir));
+}
+
+} // namespace
+
+ModelChooser::ModelChooser(QWidget* parent) : QWidget(parent)
+{
+    qRegisterMetaType<ModelFolderFacts>();
+    m_combo = new QComboBox;
+    // Long folder paths must not widen the form: the full path is in the tooltip.
+    m_combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_combo->setMinimumContentsLength(24);
+    m_factsLabel = new QLabel;
+    m_factsLabel->setWordWrap(true);
+    m_factsLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* column = new QVBoxLayout(this);
+    column->setContentsMargins(0, 0, 0, 0);
+    column->setSpacing(2);
+    column->addWidget(m_combo);
+    column->addWidget(m_factsLabel);
+    rebuildCombo();
+    connect(m_combo, &QComboBox::activated, this, &ModelChooser::onActivated);
+}
+
+ModelChooser::~ModelChooser() = default; // a check still running finishes into a deleted watcher: dropped
+
+void ModelChooser::chooseBuiltInDemo()
+{
+    setModelDir(builtInDemoModelDir());
+}
+
+void ModelChooser::setModelDir(const QString& requested)
+{
+    if (requested.trimmed().isEmpty())
+        return;
+    const QString dir = cleanDir(requested);
+    if (dir == m_dir && (m_checking || m_facts.valid()))
+        return; // already chosen (a refused folder is checked again: the user may have fixed it)
+    const bool demo = dir == cleanDir(builtInDemoModelDir());
+    m_dir = dir;
+    m_checking = true;
+    m_facts = ModelFolderFacts();
+    const quint64 generation = ++m_generation;
+    rebuildCombo();
+    showFacts();
+    Q_EMIT modelChanged(m_dir, false);
+
+    auto* watcher = new QFutureWatcher<ModelFolderFacts>(this);
+    connect(watcher, &QFutureWatcher<ModelFolderFacts>::finished, this, [this, watcher, generation] {
+        watcher->deleteLater();
+        if (generation != m_generation) // the user chose something else meanwhile
+            return;
+        m_facts = watcher->result();
+        m_checking = false;
+        if (m_facts.valid() && m_dir != cleanDir(builtInDemoModelDir())) {
+            m_recent.removeAll(m_dir);
+            m_recent.prepend(m_dir);
+            while (m_recent.size() > kMaxRecent)
+                m_recent.removeLast();
+        }
+        rebuildCombo();
+        showFacts();
+        Q_EMIT modelChanged(m_dir, m_facts.valid());
+    });
+    watcher->setFuture(QtConcurrent::run([dir, demo] {
+        if (demo) {
+            try {
+                ensureBuiltInDemoModel();
+            } catch (const std::exception& e) {
+                ModelFolderFacts failed;
+                failed.dir = dir;
+                failed.error = QObject::tr("cannot make the built-in demo model: %1").arg(QString::fromStdString(e.what()));
+                return failed;
+            }
+        }
+        return inspectModelFolder(dir);
+    }));
+}
+
+void ModelChooser::setRecentModels(const QStringList& dirs)
+{
+    m_recent.clear();
+    for (const QString& d : dirs) {
+        const QString dir = cleanDir(d);
+        if (!d.trimmed().isEmpty() && !m_recent.contains(dir) && dir != cleanDir(builtInDemoModelDir()))
+            m_recent << dir;
+        if (m_recent.size() == kMaxRecent)
+            break;
+    }
+    rebuildCombo();
+}
+
+void ModelChooser::rebuildCombo()
+{
+    const QSignalBlocker block(m_combo);
+    m_combo->clear();
+    const QString demoDir = cleanDir(builtInDemoModelDir());
+    m_combo->addItem(tr("Built-in demo model"), demoDir);
+    m_combo->setItemData(0, QDir::toNativeSeparators(demoDir), Qt::ToolTipRole);
+    QStringList folders = m_recent;
+    if (!m_dir.isEmpty() && m_dir != demoDir && !folders.contains(m_dir))
+        folders.prepend(m_dir); // being checked, or refused: still shown as the choice
+    for (const QString& dir : std::as_const(folders)) {
+        m_combo->addItem(folderLabel(dir), dir);
+        m_combo->setItemData(m_combo->count() - 1, QDir::toNativeSeparators(dir), Qt::ToolTipRole);
+    }
+    m_combo->insertSeparator(m_combo->count());
+    m_combo->addItem(tr("Browse..."));
+    m_combo->setItemData(m_combo->count() - 1, true, kBrowseRole);
+    const int current = m_combo->findData(m_dir.isEmpty() ? demoDir : m_dir);
+    m_combo->setCurrentIndex(current < 0 ? 0 : current);
+}
+
+void ModelChooser::onActivated(int index)
+{
+    if (m_combo->itemData(index, kBrowseRole).toBool()) {
+        browse();
+        return;
+    }
+    const QString dir = m_combo->itemData(index).toString();
+    if (!dir.isEmpty() && dir != m_dir)
+        setModelDir(dir);
+}
+
+void ModelChooser::browse()
+{
+    rebuildCombo(); // show the current choice again while the dialog is open
+    auto* dialog = new QFileDialog(this, tr("Base model: a Hugging Face model folder"));
+    dialog->setFileMode(QFileDialog::Directory);
+    dialog->setOption(QFileDialog::ShowDirsOnly);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    if (!m_dir.isEmpty())
+        dialog->setDirectory(QFileInfo(m_dir).absolutePath());
+    connect(dialog, &QFileDialog::fileSelected, this, [this](const QString& dir) { setModelDir(dir); });
+    dialog->open(); // window-modal, not blocking: the event loop keeps running
+}
+
+void ModelChooser::showFacts()
+{
+    if (m_dir.isEmpty()) {
+        m_factsLabel->clear();
+        return;
+    }
+    if (m_checking) {
+        m_factsLabel->setStyleSheet(QString());
+        m_factsLabel->setText(tr("Checking %1 ...").arg(QDir::toNativeSeparators(m_dir)));
+        return;
+    }
+    if (!m_facts.valid()) {
+        m_factsLabel->setStyleSheet("color: #c0392b");
+        m_factsLabel->setText(m_facts.error);
+        return;
+    }
+    QLocale locale;
+    locale.setNumberOptions(locale.numberOptions() & ~QLocale::OmitGroupSeparator); // "3,950,848" even in the C locale
+    m_factsLabel->setStyleSheet(QString());
+    m_factsLabel->setText(tr("%1, %2 parameters (%3 M), %4 on disk, stored as %5")
+                              .arg(m_facts.architecture, locale.toString(m_facts.parameters),
+                                   QString::number(m_facts.parameters / 1e6, 'f', 1),
+                                   locale.formattedDataSize(m_facts.diskBytes), m_facts.dtype));
+}

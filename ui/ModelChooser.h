@@ -1,0 +1,68 @@
+// The new-run form's base-model chooser: a combo of "Built-in demo model", the recent model
+// folders (most recent first, at most 10) and "Browse..." (a folder dialog), with a line of
+// facts under it (architecture, parameters, size on disk, stored dtype) or, in red, what is
+// wrong with the folder, naming the file.
+//
+// Thread contract: GUI thread. Each choice is checked off the GUI thread (QtConcurrent::run of
+// inspectModelFolder, which also makes the demo model on first use) and comes back through a
+// QFutureWatcher; a result for a folder that is no longer the choice is dropped. The recent
+// list lives here in memory; RunFormSettings stores it.
+#pragma once
+
+#include "ModelFolderFacts.h"
+
+#include <QStringList>
+#include <QWidget>
+
+class QComboBox;
+class QLabel;
+
+class ModelChooser : public QWidget {
+    Q_OBJECT
+public:
+    static constexpr int kMaxRecent = 10;
+
+    explicit ModelChooser(QWidget* parent = nullptr);
+    ~ModelChooser() override;
+
+    // The chosen folder (the demo model's path for the demo entry); empty before any choice.
+    QString modelDir() const { return m_dir; }
+    bool isChecking() const { return m_checking; }
+    // The chosen folder has been checked and can be trained.
+    bool isValid() const { return !m_checking && !m_dir.isEmpty() && m_facts.valid(); }
+    // The last check's result for modelDir() (empty while checking).
+    const ModelFolderFacts& facts() const { return m_facts; }
+    // Why the choice cannot be trained ("" when it can, or while checking).
+    QString error() const { return m_checking ? QString() : m_facts.error; }
+
+    // Chooses a folder (the demo's path selects the demo entry) and starts its check; the
+    // folder already chosen and valid (or being checked) is not checked again.
+    void setModelDir(const QString& dir);
+    void chooseBuiltInDemo();
+
+    // Model folders, most recent first; a folder joins the front when its check succeeds.
+    QStringList recentModels() const { return m_recent; }
+    void setRecentModels(const QStringList& dirs);
+
+    QComboBox* combo() const { return m_combo; }
+    QLabel* factsLabel() const { return m_factsLabel; }
+
+Q_SIGNALS:
+    // Emitted when the choice changes (valid false: being checked) and again when its check
+    // ends (valid: it can be trained).
+    void modelChanged(const QString& dir, bool valid);
+
+private:
+    void rebuildCombo();
+    void onActivated(int index);
+    void browse();
+    void showFacts();
+
+    QComboBox* m_combo;
+    QLabel* m_factsLabel;
+    QString m_dir;
+    QStringList m_recent;
+    ModelFolderFacts m_facts;
+    bool m_checking = false;
+    quint64 m_generation = 0; // the check whose result still counts
+};
