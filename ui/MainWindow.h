@@ -1,22 +1,17 @@
-// The workbench window. For now: the loaded model's facts and a playground that streams
-// generated text (the "Playground" tab), and a "Train" tab (TrainPanel) that fine-tunes the
-// loaded model with a live monitor. The GUI thread only sends queued requests to PlaygroundWorker and receives
-// its queued signals, so it never waits on loading or generation.
+// The workbench window. For now: the "Playground" tab (PlaygroundPanel: the loaded model's
+// facts and streamed generation, base and base + adapter side by side), a "Train" tab
+// (TrainPanel) that fine-tunes the loaded model with a live monitor, and a "Runs" tab. The GUI
+// thread only sends queued requests to the panels' workers and receives their queued signals,
+// so it never waits on loading, generation or training.
 #pragma once
 
-#include "PlaygroundWorker.h"
-
 #include <QMainWindow>
-#include <QThread>
 
-class QDoubleSpinBox;
+class PlaygroundPanel;
 class RunListPanel;
 class TrainPanel;
-class QFormLayout;
-class QLabel;
 class QPlainTextEdit;
 class QPushButton;
-class QSpinBox;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -27,39 +22,19 @@ public:
     explicit MainWindow(const QString& modelDir, QWidget* parent = nullptr, const QString& databasePath = QString());
     ~MainWindow() override;
 
-    QPlainTextEdit* outputView() const { return m_output; }
-    QPushButton* generateButton() const { return m_generate; }
-    QPlainTextEdit* promptEdit() const { return m_prompt; }
+    // The playground's base pane (its only pane without an adapter), button and prompt.
+    QPlainTextEdit* outputView() const;
+    QPushButton* generateButton() const;
+    QPlainTextEdit* promptEdit() const;
+    PlaygroundPanel* playgroundPanel() const { return m_playground; }
     TrainPanel* trainPanel() const { return m_train; }
     RunListPanel* runListPanel() const { return m_runs; }
 
-Q_SIGNALS:
-    void loadRequested(const QString& dir);
-    void generateRequested(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed);
-
 private Q_SLOTS:
     void openModel();
-    void onModelLoaded(const ModelSummary& summary);
-    void onGenerateClicked();
-    void onFinished(const QString& stopReason, int tokens, double tokensPerSecond);
-    void onFailed(const QString& message);
 
 private:
-    void setBusy(bool busy);
-
-    QThread m_workerThread;
-    PlaygroundWorker* m_worker; // lives on m_workerThread
-    bool m_generating = false;
-    bool m_modelLoaded = false;
-
-    QFormLayout* m_facts;
-    QPlainTextEdit* m_prompt;
-    QPlainTextEdit* m_output;
-    QPushButton* m_generate;
-    QSpinBox* m_maxTokens;
-    QDoubleSpinBox* m_temperature;
-    QDoubleSpinBox* m_topP;
-    QSpinBox* m_seed;
+    PlaygroundPanel* m_playground;
     TrainPanel* m_train;
     RunListPanel* m_runs;
 };

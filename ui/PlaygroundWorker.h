@@ -1,10 +1,13 @@
-// Loads a model and generates text on a worker thread for the window's playground.
+// Loads a model (and optionally a PEFT LoRA adapter on top of it) and generates text on a
+// worker thread for the Playground. With an adapter, one request generates twice with the same
+// prompt, seed and settings: first with the adapters switched off (the base model exactly,
+// tb::setLoraEnabled(false)), then switched on; every piece of text is tagged with its pane.
 //
-// Thread contract: the object lives on its own QThread (moveToThread). loadModel() and
-// generate() are slots invoked through queued connections and run on that thread; every
-// signal is emitted from it and reaches the GUI thread queued. requestStop() is the one
-// method the GUI thread calls directly: it sets an atomic flag that generation checks after
-// each token.
+// Thread contract: the object lives on its own QThread (moveToThread). loadModel(),
+// loadAdapter(), clearAdapter() and generate() are slots invoked through queued connections
+// and run on that thread, in the order they were sent; every signal is emitted from it and
+// reaches the GUI thread queued. requestStop() is the one method the GUI thread calls directly:
+// it sets an atomic flag that generation checks after each token (it ends both passes).
 #pragma once
 
 #include <QObject>
@@ -38,6 +41,10 @@ Q_DECLARE_METATYPE(ModelSummary)
 class PlaygroundWorker : public QObject {
     Q_OBJECT
 public:
+    // Which pane a piece of generated text belongs to.
+    enum Pane { BasePane = 0, AdapterPane = 1 };
+    Q_ENUM(Pane)
+
     PlaygroundWorker();
     ~PlaygroundWorker() override;
 
@@ -45,19 +52,33 @@ public:
 
 public Q_SLOTS:
     // An empty dir means the built-in demo model, made on first use in the app-data folder.
+    // A new model has no adapter.
     void loadModel(const QString& dir);
+    // Puts the PEFT adapter in `dir` on the loaded model in place of the current one. On an
+    // error (not a PEFT folder, a shape that does not fit this model) the model is left with
+    // no adapter, the base usable, and adapterFailed names the file and key or tensor.
+    void loadAdapter(const QString& dir);
+    void clearAdapter();
     void generate(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed);
 
 Q_SIGNALS:
     void status(const QString& message);
     void modelLoaded(const ModelSummary& summary);
-    void textPiece(const QString& text);
-    void generationFinished(const QString& stopReason, int tokens, double tokensPerSecond);
+    // description: "r=8, alpha 16, on down_proj, gate_proj, ...".
+    void adapterLoaded(const QString& dir, const QString& description);
+    void adapterCleared();
+    void adapterFailed(const QString& dir, const QString& message);
+    void textPiece(int pane, const QString& text); // pane: Pane
+    // After each pass (one without an adapter, two with one: BasePane then AdapterPane).
+    void passFinished(int pane, const QString& stopReason, int tokens, double tokensPerSecond);
+    // After the last pass, or after failed() during generation: the request is over.
+    void generationFinished();
     void failed(const QString& message);
 
 private:
     std::unique_ptr<tb::LoadedModel> m_model;
     std::unique_ptr<tb::Tokenizer> m_tokenizer;
     std::unique_ptr<tb::TokenizerConfig> m_tokenizerConfig;
+    QString m_adapterDir; // "" when the model has no adapter
     std::atomic<bool> m_stop{false};
 };
