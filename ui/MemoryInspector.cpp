@@ -69,6 +69,13 @@ tb::MemorySample unrecordedSample(int64_t step)
 // Peak within this fraction of the device's capacity: the capacity line fits the scale.
 constexpr double kCapacityFitsWithin = 4.0;
 
+// A recorded category the inspector does not stack: only its peak and last value are shown.
+struct OtherCategory {
+    QString name;
+    int64_t peak = -1;
+    int64_t current = -1;
+};
+
 struct DeviceQuery {
     quint64 request = 0;
     std::optional<tb::DeviceMemoryInfo> info;
@@ -95,7 +102,7 @@ struct MemoryInspector::LoadResult {
     QString error;                            // non-empty: nothing was loaded
     QString device;                           // the run's device ("" when the run has none)
     std::vector<tb::MemorySample> samples;    // in step order
-    std::vector<std::pair<QString, Stat>> extra;
+    std::vector<OtherCategory> extra;
     DeviceQuery deviceQuery;
 };
 
@@ -105,7 +112,7 @@ namespace {
 // Samples are joined from the per-category series by (step, n-th sample at that step): a
 // resumed run can hold two samples of the step it resumed from.
 void readRun(const QString& databasePath, int64_t runId, std::vector<tb::MemorySample>& samples,
-             std::vector<std::pair<QString, std::pair<int64_t, int64_t>>>& extra, QString& device)
+             std::vector<OtherCategory>& extra, QString& device)
 {
     if (databasePath.isEmpty())
         throw std::runtime_error("no experiment database is configured");
@@ -126,7 +133,7 @@ void readRun(const QString& databasePath, int64_t runId, std::vector<tb::MemoryS
             int64_t peak = -1;
             for (const tb::MemoryPoint& p : points)
                 peak = std::max<int64_t>(peak, p.bytes);
-            extra.push_back({QString::fromStdString(category), {peak, points.empty() ? -1 : points.back().bytes}});
+            extra.push_back({QString::fromStdString(category), peak, points.empty() ? -1 : points.back().bytes});
             continue;
         }
         std::map<int64_t, int> seen;
@@ -168,6 +175,15 @@ MemoryInspector::MemoryInspector(const QString& databasePath, QWidget* parent)
     m_plot->xAxis->setLabel(tr("step"));
     m_plot->yAxis->setLabel(tr("memory (MiB)"));
     m_plot->legend->setVisible(true);
+    // The legend beside the axis rect, not over the curves, at the top of its column.
+    m_plot->axisRect()->insetLayout()->take(m_plot->legend);
+    auto* legendColumn = new QCPLayoutGrid;
+    m_plot->plotLayout()->addElement(0, 1, legendColumn);
+    m_plot->plotLayout()->setColumnStretchFactor(1, 0.001);
+    legendColumn->addElement(0, 0, m_plot->legend);
+    legendColumn->addElement(1, 0, new QCPLayoutElement(m_plot));
+    legendColumn->setRowStretchFactor(0, 0.001);
+    m_plot->legend->setLayer(QStringLiteral("legend"));
     m_plot->setMinimumHeight(200);
     for (int i = 0; i < kStackedMemoryCategoryCount; ++i) {
         // Each graph holds the running sum up to its category and fills down to the one below.
@@ -212,8 +228,9 @@ MemoryInspector::MemoryInspector(const QString& databasePath, QWidget* parent)
     auto* splitter = new QSplitter(Qt::Vertical);
     splitter->addWidget(m_table);
     splitter->addWidget(m_plot);
-    splitter->setStretchFactor(0, 1);
-    splitter->setStretchFactor(1, 2);
+    splitter->setStretchFactor(0, 2);
+    splitter->setStretchFactor(1, 3);
+    splitter->setSizes({200, 300});
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_summary);
@@ -221,10 +238,8 @@ MemoryInspector::MemoryInspector(const QString& databasePath, QWidget* parent)
     layout->addLayout(bar);
     layout->addWidget(splitter, 1);
 
-    connect(m_capacityCheck, &QCheckBox::toggled, this, [this] {
-        updateRanges();
-        m_plot->replot(QCustomPlot::rpQueuedReplot);
-    });
+    // The capacity can change the plot's unit (MiB to GiB): redraw from the samples.
+    connect(m_capacityCheck, &QCheckBox::toggled, this, &MemoryInspector::rebuild);
     connect(m_xAxis, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
         m_plot->xAxis->setLabel(index == 1 ? tr("seconds") : tr("step"));
         rebuild();
@@ -296,15 +311,12 @@ void MemoryInspector::startLoad(qint64 runId)
         LoadResult r;
         r.request = request;
         r.runId = runId;
-        std::vector<std::pair<QString, std::pair<int64_t, int64_t>>> extra;
         try {
-            readRun(path, runId, r.samples, extra, r.device);
+            readRun(path, runId, r.samples, r.extra, r.device);
         } catch (const std::exception& e) {
             r.error = QString::fromStdString(e.what());
             return r;
         }
-        for (const auto& [name, values] : extra)
-            r.extra.push_back({name, Stat{values.first, values.second}});
         // A run recorded without a device: its samples say whether it ran on a GPU.
         QString device = r.device;
         if (device.isEmpty()) {
@@ -346,7 +358,9 @@ void MemoryInspector::applyLoad(const LoadResult& result)
         samples.insert(samples.end(), m_samples.begin(), m_samples.end());
     }
     m_samples = std::move(samples);
-    m_extra = result.extra;
+    m_extra.clear();
+    for (const OtherCategory& c : result.extra)
+        m_extra.push_back({c.name, Stat{c.peak, c.current}});
     m_deviceName = result.device;
     m_deviceFromRun = true;
     ++m_deviceRequest; // this device answer is the newest
@@ -375,11 +389,8 @@ void MemoryInspector::applyDevice(const std::optional<tb::DeviceMemoryInfo>& inf
 {
     m_device = info;
     m_deviceError = error;
-    updateRanges();
-    updateTable();
-    updateSummary();
+    rebuild();
     autoCapacity();
-    m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void MemoryInspector::clearRun()
@@ -410,7 +421,7 @@ void MemoryInspector::addSample(const tb::MemorySample& sample)
     const int64_t top = cuda ? std::max(sample.cudaAllocatedBytes, sample.cudaPeakAllocatedBytes)
                             : std::max(sample.residentBytes, sample.peakResidentBytes);
     const double unitBefore = m_unit;
-    chooseUnit(std::max(m_plotMaxBytes, top));
+    chooseUnit(scaleBytes(std::max(m_plotMaxBytes, top)));
     if (cuda != m_cudaBasis || m_unit != unitBefore || m_samples.size() == 1) {
         rebuild(); // the basis or the unit changed: every point is redrawn, once
         return;
@@ -442,6 +453,12 @@ void MemoryInspector::chooseUnit(int64_t maxBytes)
     m_unitName = gib ? QStringLiteral("GiB") : QStringLiteral("MiB");
 }
 
+int64_t MemoryInspector::scaleBytes(int64_t dataMax) const
+{
+    const int64_t total = m_device ? m_device->totalBytes : -1;
+    return m_capacityCheck->isChecked() && total > 0 ? std::max(dataMax, total) : dataMax;
+}
+
 void MemoryInspector::rebuild()
 {
     m_cudaBasis = std::any_of(m_samples.begin(), m_samples.end(),
@@ -450,7 +467,7 @@ void MemoryInspector::rebuild()
     for (const tb::MemorySample& s : m_samples)
         maxBytes = std::max({maxBytes, s.residentBytes, s.peakResidentBytes, s.cudaAllocatedBytes,
                              s.cudaPeakAllocatedBytes});
-    chooseUnit(maxBytes);
+    chooseUnit(scaleBytes(maxBytes));
     m_plot->yAxis->setLabel(tr("memory (%1)").arg(m_unitName));
     peakLineGraph()->setName(m_cudaBasis ? tr("CUDA peak allocated") : tr("peak RSS"));
     for (int i = 0; i < m_plot->graphCount(); ++i)
@@ -564,15 +581,15 @@ void MemoryInspector::updateRanges()
     }
     m_capacityLine->setVisible(showCapacity);
     m_capacityText->setVisible(showCapacity);
-    m_plot->yAxis->setRange(0, std::max(1.0, static_cast<double>(upper) * 1.08 / m_unit));
+    // Headroom above the highest value for the peak's label.
+    m_plot->yAxis->setRange(0, std::max(1.0, static_cast<double>(upper) * 1.15 / m_unit));
 }
 
 void MemoryInspector::autoCapacity()
 {
+    // Called after rebuild(): m_peakBytes is current. A changed box rebuilds through toggled.
     const int64_t total = m_device ? m_device->totalBytes : -1;
     setShowCapacity(total > 0 && m_peakBytes > 0 && static_cast<double>(total) <= kCapacityFitsWithin * m_peakBytes);
-    updateRanges();
-    m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 QString MemoryInspector::bytesText(int64_t bytes) const
@@ -666,6 +683,6 @@ void MemoryInspector::updateSummary()
                     .arg(QLocale().toString(100.0 * m_peakBytes / m_device->totalBytes, 'f', 1),
                          QString::fromStdString(m_device->name), bytesText(m_device->totalBytes),
                          bytesText(m_device->freeBytes));
-    text += m_live ? tr(" (live, %n sample(s))", nullptr, sampleCount()) : tr(" (%n sample(s))", nullptr, sampleCount());
+    text += m_live ? tr(" (live, %1 samples)").arg(sampleCount()) : tr(" (%1 samples)").arg(sampleCount());
     m_summary->setText(tr("Run %1: %2").arg(m_runId).arg(text));
 }

@@ -73,6 +73,7 @@ public:
     bool capacityLineShown() const;
     QComboBox* xAxisCombo() const { return m_xAxis; }
     QLabel* summaryLabel() const { return m_summary; }
+    double unitBytes() const { return m_unit; } // bytes per unit of the plot's y axis (MiB or GiB)
 
     qint64 runId() const { return m_runId; }      // -1: none
     bool following() const { return m_live; }
@@ -116,6 +117,7 @@ private:
     void rebuild();                  // derived state, plot and table from m_samples
     void accumulate(size_t index);   // stats, peak, seconds and plot points of one sample
     void chooseUnit(int64_t maxBytes);
+    int64_t scaleBytes(int64_t dataMax) const; // with the capacity when it is shown
     void updatePeakMarker();
     void updateRanges();
     void updateTable();

@@ -204,9 +204,11 @@ private Q_SLOTS:
         QCOMPARE(inspector.capacityLineShown(), inspector.capacityCheck()->isChecked());
         inspector.setShowCapacity(true);
         QVERIFY(inspector.capacityLineShown());
-        QVERIFY(inspector.plot()->yAxis->range().upper * double(kMiB) >= double(total));
+        QVERIFY(inspector.plot()->yAxis->range().upper * inspector.unitBytes() >= double(total));
+        QCOMPARE(inspector.peakMarkerGraph()->data()->constBegin()->value * inspector.unitBytes(), 450.0 * kMiB);
         inspector.setShowCapacity(false);
         QVERIFY(!inspector.capacityLineShown());
+        QCOMPARE(inspector.unitBytes(), double(kMiB));
         QVERIFY(inspector.plot()->yAxis->range().upper < 600.0);
 
         // Seconds: the second session (from step 3) continues after the first one's 2 s.
