@@ -26,6 +26,7 @@
 #include <QRadioButton>
 #include <QRegularExpressionValidator>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTimer>
@@ -161,14 +162,15 @@ TrainPanel::TrainPanel(const QString& databasePath, QWidget* parent, const QStri
     leftColumn->addWidget(m_scroll, 1);
     leftColumn->addWidget(general);
     leftColumn->addWidget(m_start);
-    left->setMinimumWidth(360);
+    // Wide enough for the form without a horizontal scroll bar; the monitor takes the rest.
+    m_scroll->setMinimumWidth(formWidget->minimumSizeHint().width() + m_scroll->verticalScrollBar()->sizeHint().width());
 
     m_monitor = new LiveMonitor;
     auto* splitter = new QSplitter;
     splitter->addWidget(left);
     splitter->addWidget(m_monitor);
     splitter->setStretchFactor(1, 1);
-    splitter->setSizes({440, 760});
+    splitter->setSizes({m_scroll->minimumWidth(), 800});
     splitter->setChildrenCollapsible(false);
     auto* layout = new QHBoxLayout(this);
     layout->addWidget(splitter);
@@ -355,7 +357,8 @@ QWidget* TrainPanel::buildOptimisation()
     m_epochs = doubleSpin(0, 1e6, 2, 1, 1);
     m_batchSize = spin(0, 1 << 20, 4);
     m_gradAccum = spin(0, 1 << 20, 1);
-    m_gradCheckpointing = new QCheckBox(tr("Gradient checkpointing (less memory, ~30% slower)"));
+    m_gradCheckpointing = new QCheckBox(tr("Gradient checkpointing"));
+    m_gradCheckpointing->setToolTip(tr("Recompute activations in the backward pass: less memory, about 30% slower"));
     m_weightDecay = doubleSpin(0, 10, 4, 0.01, 0);
     m_maxGradNorm = doubleSpin(0, 1e6, 2, 0.1, 1);
     m_maxGradNorm->setSpecialValueText(tr("No clipping"));
@@ -554,8 +557,10 @@ void TrainPanel::setDevices(const std::vector<tb::DeviceMemoryInfo>& devices)
     const QString current = m_device->currentData().toString();
     const QSignalBlocker block(m_device);
     m_device->clear();
-    for (const tb::DeviceMemoryInfo& d : devices)
+    for (const tb::DeviceMemoryInfo& d : devices) {
         m_device->addItem(deviceLabel(d), QString::fromStdString(d.device));
+        m_device->setItemData(m_device->count() - 1, deviceLabel(d), Qt::ToolTipRole); // the combo may elide it
+    }
     selectDevice(current);
 }
 

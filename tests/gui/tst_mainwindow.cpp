@@ -9,6 +9,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QStatusBar>
 #include <QTemporaryDir>
 #include <QTest>
@@ -23,6 +24,7 @@ private:
 private Q_SLOTS:
     void initTestCase()
     {
+        QStandardPaths::setTestModeEnabled(true); // the Train tab's remembered form: not the user's settings
         m_model = m_tmp.filePath("demo");
         tb::makeDemoModel(m_model.toStdString(), "tiny", 0);
     }

@@ -17,6 +17,7 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
@@ -93,6 +94,7 @@ private:
 private Q_SLOTS:
     void initTestCase()
     {
+        QStandardPaths::setTestModeEnabled(true); // the Train tab's remembered form: not the user's settings
         QVERIFY(m_tmp.isValid());
         m_model = m_tmp.filePath("demo");
         tb::makeDemoModel(m_model.toStdString(), "tiny", 0);
@@ -189,7 +191,8 @@ private Q_SLOTS:
     {
         MainWindow window(m_model, nullptr, m_tmp.filePath("experiments.db"));
         TrainPanel* panel = window.trainPanel();
-        QTRY_VERIFY_WITH_TIMEOUT(panel->startButton()->isEnabled(), 60000);
+        // Start is enabled once the chooser has checked the window's model.
+        QTRY_VERIFY_WITH_TIMEOUT(panel->startButton()->isEnabled() && panel->config().modelDir == m_model.toStdString(), 60000);
         panel->outputEdit()->setText(m_tmp.filePath("from-tab"));
         panel->datasetEdit()->clear();
         QTest::mouseClick(panel->startButton(), Qt::LeftButton);

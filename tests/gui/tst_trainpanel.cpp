@@ -204,6 +204,42 @@ private Q_SLOTS:
         QVERIFY(panel.qloraBox()->isEnabled());
     }
 
+    void datasetPreviewIsRequestedWithTheFormsOptions()
+    {
+        TrainPanel panel(QString(), nullptr, settingsFile("preview"));
+        QVERIFY(panel.datasetPreviewSlot()->layout());
+        int requests = 0;
+        QString model, data;
+        tb::DatasetOptions options;
+        connect(&panel, &TrainPanel::datasetPreviewRequested, this,
+                [&](const QString& m, const QString& d, const tb::DatasetOptions& o) {
+                    ++requests;
+                    model = m;
+                    data = d;
+                    options = o;
+                });
+        tb::TrainConfig c = validLoraConfig();
+        c.data.format = tb::DatasetFormat::Instruction;
+        c.data.maxSeqLen = 128;
+        c.data.trainOnPrompt = true;
+        panel.setConfig(c);
+        QTRY_VERIFY_WITH_TIMEOUT(requests > 0, 30000);
+        QCOMPARE(model, m_model);
+        QCOMPARE(data, m_data);
+        QCOMPARE(options.format, tb::DatasetFormat::Instruction);
+        QCOMPARE(options.maxSeqLen, int64_t(128));
+        QVERIFY(options.trainOnPrompt);
+        // Several quick edits give one request, with the last value.
+        QTest::qWait(500);
+        requests = 0;
+        panel.datasetEdit()->setText(m_data + "x");
+        panel.datasetEdit()->setText(m_data);
+        QTRY_COMPARE_WITH_TIMEOUT(requests, 1, 5000);
+        QTest::qWait(500);
+        QCOMPARE(requests, 1);
+        QCOMPARE(data, m_data);
+    }
+
     void invalidValuesAreRefusedAtTheirField()
     {
         TrainPanel panel(m_tmp.filePath("experiments.db"), nullptr, settingsFile("invalid"));
