@@ -1,6 +1,7 @@
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
 
+#include "store/ComparisonTable.h"
 #include "store/RunQueries.h"
 #include "store/RunStore.h"
 #include "store/StorePaths.h"
@@ -158,57 +159,10 @@ void printDetails(const tb::RunDetails& d)
     std::cout << "Config\n" << d.config.dump(2) << "\n";
 }
 
-void printComparison(const tb::RunComparison& c)
-{
-    const int width = 18;
-    auto row = [&](const std::string& label, const std::vector<std::string>& cells) {
-        std::cout << std::left << std::setw(28) << label;
-        for (const auto& cell : cells)
-            std::cout << std::setw(width) << cell.substr(0, width - 1);
-        std::cout << "\n";
-    };
-    std::vector<std::string> header;
-    for (const auto& r : c.runs)
-        header.push_back("#" + std::to_string(r.id) + " " + r.name);
-    row("", header);
-    std::cout << "Settings that differ\n";
-    for (const auto& d : c.differences) {
-        std::vector<std::string> cells;
-        for (const auto& v : d.values)
-            cells.push_back(v ? *v : "-");
-        row("  " + d.key, cells);
-    }
-    std::cout << "Results\n";
-    auto resultRow = [&](const std::string& label, const std::function<std::string(const tb::RunResults&)>& cell) {
-        std::vector<std::string> cells;
-        for (const auto& r : c.results)
-            cells.push_back(cell(r));
-        row("  " + label, cells);
-    };
-    resultRow("final validation loss", [](const auto& r) { return number(r.finalValLoss); });
-    resultRow("best validation loss", [](const auto& r) { return number(r.bestValLoss); });
-    resultRow("final training loss", [](const auto& r) { return number(r.finalLoss); });
-    resultRow("tokens/s (mean)", [](const auto& r) { return number(r.meanTokensPerSecond, 0); });
-    resultRow("trainable parameters", [](const auto& r) {
-        return r.trainableParameters ? std::to_string(*r.trainableParameters) : std::string("-");
-    });
-    resultRow("adapter size", [](const auto& r) { return human(r.adapterBytes); });
-    resultRow("wall time (s)", [](const auto& r) { return number(r.wallSeconds, 1); });
-    std::set<std::string> categories;
-    for (const auto& r : c.results)
-        for (const auto& [k, v] : r.peakMemory)
-            categories.insert(k);
-    for (const auto& category : categories)
-        resultRow("peak memory: " + category, [&](const auto& r) {
-            auto it = r.peakMemory.find(category);
-            return it == r.peakMemory.end() ? std::string("-") : human(it->second);
-        });
-}
-
 const char* const kRunsUsage = R"(usage: tunebench-cli runs SUBCOMMAND [--db PATH]
   list [--status S] [--tag T] [--json]
   show ID [--json]
-  compare ID ID [ID...] [--json]
+  compare ID ID [ID...] [--format text|markdown|csv|html] [--json]
   delete ID [--files]
   rename ID NAME
   tag ID TAG [--remove]
@@ -231,10 +185,12 @@ int runRuns(const std::vector<std::string>& all)
         }
         positional.push_back(all[i]);
     }
-    const ArgList a(options, {"db", "status", "tag"}, {"json", "files", "remove"});
+    const ArgList a(options, {"db", "status", "tag", "format"}, {"json", "files", "remove"});
     tb::RunStore store(tb::StorePaths::resolve(a.text("db", "")).database);
     tb::RunQueries queries(store.database());
     const bool asJson = a.has("json");
+    if (a.has("format") && sub != "compare")
+        throw UsageError("--format is an option of runs compare only");
 
     if (sub == "list") {
         tb::RunFilter filter;
@@ -283,6 +239,11 @@ int runRuns(const std::vector<std::string>& all)
         std::vector<int64_t> ids;
         for (size_t i = 0; i < positional.size(); ++i)
             ids.push_back(runIdArg(positional, i, "compare ID ID [ID...]"));
+        const std::string format = a.text("format", "text");
+        if (format != "text" && format != "markdown" && format != "csv" && format != "html")
+            throw UsageError("--format must be text, markdown, csv or html, not \"" + format + "\"");
+        if (asJson && a.has("format"))
+            throw UsageError("--json and --format are alternatives; give one");
         const tb::RunComparison c = queries.compareRuns(ids);
         if (asJson) {
             json runs = json::array(), diffs = json::array();
@@ -299,7 +260,19 @@ int runRuns(const std::vector<std::string>& all)
             }
             std::cout << json{{"runs", runs}, {"differences", diffs}}.dump(2) << "\n";
         } else {
-            printComparison(c);
+            // The key settings (alpha, learning rate, ...) come from each run's row.
+            std::vector<tb::RunDetails> details;
+            for (const int64_t id : ids)
+                details.push_back(queries.getRun(id));
+            const tb::ComparisonTable table = tb::comparisonTableOf(c, details);
+            if (format == "markdown")
+                std::cout << table.toMarkdown();
+            else if (format == "csv")
+                std::cout << table.toCsv();
+            else if (format == "html")
+                std::cout << table.toHtml();
+            else
+                std::cout << table.toText();
         }
     } else if (sub == "delete") {
         const int64_t id = runIdArg(positional, 0, "delete ID [--files]");

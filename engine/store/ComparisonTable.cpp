@@ -205,10 +205,17 @@ std::string ComparisonTable::toText(int labelWidth, int cellWidth) const
     };
     if (!m_title.empty())
         out << m_title << "\n";
-    std::vector<std::string> header;
-    for (const auto& column : m_columns)
-        header.push_back(column.label());
-    line("", header);
+    // Titles on one line and details on the next, so that narrow columns keep both readable.
+    std::vector<std::string> titles, details;
+    bool anyDetail = false;
+    for (const auto& column : m_columns) {
+        titles.push_back(column.title);
+        details.push_back(column.detail);
+        anyDetail = anyDetail || !column.detail.empty();
+    }
+    line("", titles);
+    if (anyDetail)
+        line("", details);
     bool anyDiffers = false;
     forEachRow(
         m_rows, [&](const std::string& section) { out << section << "\n"; },

@@ -49,8 +49,9 @@ public:
     void addRow(ComparisonRow row);
     static bool cellsDiffer(const std::vector<std::string>& cells);
 
-    // Fixed-width columns (cells cut to cellWidth - 1), a section line before each section,
-    // differing rows marked with "*" in the first column; for a terminal.
+    // Fixed-width columns (cells cut to cellWidth - 1) under a line of column titles and one of
+    // details, a section line before each section, differing rows marked with "*" in the
+    // first column; for a terminal.
     std::string toText(int labelWidth = 28, int cellWidth = 18) const;
     // One GitHub-flavoured Markdown table: "### title", a "Property" column, one column per
     // compared thing, a "How obtained" column when any row has a note; section rows in
