@@ -47,6 +47,11 @@ Commands:
   bench --model DIR [--method lora|qlora|full] [--seq-len 512] [--batch-size 1] [--steps 5] [--rank 16]
         [--gradient-checkpointing] [--threads N] [--json]
       Time training steps: tokens/s and GFLOP/s, next to the bf16 matmul rate of this machine.
+  report --model DIR --data FILE [--val-data FILE] [--methods lora,qlora,full] [--steps N] [--seq-len L]
+         [--batch-size B] [--rank R] [--seed S] [--threads T] [--device cpu|cuda:N] [--budget BYTES]
+         [--price-per-hour X] [--watts W] [--db PATH] --out DIR [--force] [--json]
+      Train each method on the same model, data, seed and steps (each a run in the database) and
+      write a comparison report: report.md, report.html, report.json, loss.png, memory.png.
 
 Run 'tunebench-cli COMMAND --help' for a command's options.
 )";
@@ -87,6 +92,8 @@ int main(int argc, char** argv)
             return tbcli::runRuns(args);
         if (command == "dataset")
             return tbcli::runDataset(args);
+        if (command == "report")
+            return tbcli::runReport(args);
         std::cerr << "tunebench-cli: unknown command \"" << command << "\"\n\n" << kUsage;
         return 2;
     } catch (const tbcli::UsageError& e) {

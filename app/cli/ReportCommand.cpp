@@ -1,0 +1,241 @@
+// tunebench-cli report: LoRA vs QLoRA vs full on the same model, data, seed and steps, each
+// trained by a child `tunebench-cli train` (this very executable), written as a report folder.
+#include "cli/ArgList.h"
+#include "cli/Commands.h"
+
+#include "report/MethodComparison.h"
+#include "report/ReportFolder.h"
+#include "report/ReportRows.h"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+namespace tbcli {
+
+namespace {
+
+std::atomic<bool> g_reportStop{false};
+
+// "8589934592", "8G", "8GiB", "512M", "512MB": binary units (a memory budget is in GiB).
+int64_t parseBytes(const std::string& text)
+{
+    size_t used = 0;
+    double value = 0;
+    try {
+        value = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0)
+        throw UsageError("option --budget: \"" + text + "\" is not a size (examples: 8589934592, 8G, 512MiB)");
+    std::string unit = text.substr(used);
+    for (char& c : unit)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    double scale = 1;
+    if (unit == "" || unit == "B")
+        scale = 1;
+    else if (unit == "K" || unit == "KB" || unit == "KIB")
+        scale = 1024.0;
+    else if (unit == "M" || unit == "MB" || unit == "MIB")
+        scale = 1024.0 * 1024;
+    else if (unit == "G" || unit == "GB" || unit == "GIB")
+        scale = 1024.0 * 1024 * 1024;
+    else if (unit == "T" || unit == "TB" || unit == "TIB")
+        scale = 1024.0 * 1024 * 1024 * 1024;
+    else
+        throw UsageError("option --budget: unknown unit \"" + text.substr(used) + "\" (use B, K, M, G or T)");
+    const double bytes = value * scale;
+    if (!(bytes >= 1) || bytes > 9.0e18)
+        throw UsageError("option --budget: " + text + " is not a positive size");
+    return static_cast<int64_t>(bytes);
+}
+
+// Progress for people on stderr, or JSON Lines events on stdout.
+class ReportProgress : public tb::MethodComparisonCallbacks {
+public:
+    explicit ReportProgress(bool json) : m_json(json) {}
+
+    void onMethodStarted(const std::string& method, size_t index, size_t count) override
+    {
+        m_prefix = "[" + std::to_string(index + 1) + "/" + std::to_string(count) + "] " + method;
+        if (m_json)
+            emit({{"event", "method_started"}, {"method", method}, {"index", index}, {"count", count}});
+        else
+            line() << m_prefix << ": training\n";
+    }
+    void onStep(const std::string& method, int64_t step, int64_t totalSteps, double loss) override
+    {
+        if (m_json)
+            emit({{"event", "step"}, {"method", method}, {"step", step}, {"total_steps", totalSteps}, {"loss", loss}});
+        else {
+            std::cerr << "\r" << m_prefix << ": step " << step << "/" << totalSteps << ", loss " << loss << "      "
+                      << std::flush;
+            m_lineOpen = true;
+        }
+    }
+    void onEval(const std::string& method, int64_t step, double valLoss) override
+    {
+        if (m_json)
+            emit({{"event", "eval"}, {"method", method}, {"step", step}, {"loss", valLoss}});
+    }
+    void onLog(const std::string& message) override
+    {
+        if (m_json)
+            emit({{"event", "log"}, {"message", message}});
+        else
+            line() << message << "\n";
+    }
+    void onMethodFinished(const tb::MethodColumn& c) override
+    {
+        if (m_json) {
+            emit({{"event", "method_finished"},
+                  {"method", c.method},
+                  {"status", c.status},
+                  {"reason", c.reason},
+                  {"run_id", c.runId ? nlohmann::json(*c.runId) : nlohmann::json(nullptr)}});
+            return;
+        }
+        line() << m_prefix << ": " << c.status;
+        if (c.runId)
+            std::cerr << " (run " << *c.runId << ")";
+        if (!c.reason.empty())
+            std::cerr << ": " << c.reason;
+        std::cerr << "\n";
+    }
+    void emit(const nlohmann::json& j) { std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl; }
+
+private:
+    // stderr at the start of a line: ends the "\r" progress line first when one is open.
+    std::ostream& line()
+    {
+        if (m_lineOpen)
+            std::cerr << "\n";
+        m_lineOpen = false;
+        return std::cerr;
+    }
+
+    bool m_json;
+    bool m_lineOpen = false;
+    std::string m_prefix;
+};
+
+} // namespace
+
+int runReport(const std::vector<std::string>& args)
+{
+    const ArgList a(args,
+                    {"model", "data", "val-data", "methods", "steps", "seq-len", "batch-size", "rank", "seed", "threads",
+                     "device", "budget", "price-per-hour", "watts", "db", "out"},
+                    {"json", "force"});
+    tb::MethodComparisonRequest q;
+    q.modelDir = a.required("model");
+    q.dataPath = a.required("data");
+    q.validationPath = a.text("val-data", "");
+    const std::string out = a.required("out");
+    try {
+        if (a.has("methods"))
+            q.methods = tb::comparisonMethodsFromList(a.required("methods"));
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("option --") + e.what());
+    }
+    q.steps = a.integer("steps", q.steps, 1, 1LL << 40);
+    q.seqLen = a.integer("seq-len", q.seqLen, 2, 1 << 22);
+    q.batchSize = a.integer("batch-size", q.batchSize, 1, 1 << 20);
+    q.rank = a.integer("rank", q.rank, 1, 4096);
+    q.seed = static_cast<uint64_t>(a.integer("seed", 42, 0, 1LL << 62));
+    q.threads = static_cast<int>(a.integer("threads", 0, 0, 1024));
+    q.device = a.text("device", "cpu");
+    if (a.has("budget"))
+        q.budgetBytes = parseBytes(a.required("budget"));
+    if (a.has("price-per-hour"))
+        q.pricePerHour = a.number("price-per-hour", 0, 0, 1e12);
+    if (a.has("watts"))
+        q.watts = a.number("watts", 0, 1e-3, 1e9);
+    if (a.has("db") && a.required("db").empty())
+        throw UsageError("option --db needs a path");
+    q.databasePath = a.text("db", "");
+    const bool json = a.has("json"), force = a.has("force");
+
+    std::error_code ec;
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (ec)
+        throw std::runtime_error("cannot find this program's own path (/proc/self/exe): " + ec.message());
+    tb::MethodComparison comparison(q, self);
+    try {
+        comparison.checkInputs();
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(e.what());
+    }
+    // Refuse a non-empty output folder now, not after the training.
+    tb::checkReportFolder(out, force);
+
+    // Ctrl-C / SIGTERM: the running child gets SIGTERM (from the terminal's process group, or
+    // from cancel()) and ends cleanly; no report is written.
+    struct sigaction action {};
+    action.sa_handler = [](int) { g_reportStop.store(true); };
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    std::atomic<bool> finished{false};
+    std::thread watcher([&] {
+        while (!finished.load()) {
+            if (g_reportStop.load()) {
+                comparison.cancel();
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    });
+    ReportProgress progress(json);
+    tb::MethodReport report;
+    try {
+        report = comparison.run(progress);
+    } catch (...) {
+        finished.store(true);
+        watcher.join();
+        throw;
+    }
+    finished.store(true);
+    watcher.join();
+    if (comparison.cancelled()) {
+        std::cerr << "cancelled: no report written\n";
+        return 1;
+    }
+    tb::writeReportFolder(report, out, force);
+
+    std::vector<std::string> failed;
+    for (const tb::MethodColumn& c : report.columns)
+        if (c.status != "finished")
+            failed.push_back(c.method);
+    if (json) {
+        nlohmann::json runs = nlohmann::json::object();
+        for (const tb::MethodColumn& c : report.columns)
+            runs[c.method] = {{"status", c.status},
+                              {"reason", c.reason},
+                              {"run_id", c.runId ? nlohmann::json(*c.runId) : nlohmann::json(nullptr)}};
+        progress.emit({{"event", "end"},
+                       {"out", report.outputDir},
+                       {"files", {tb::kReportMarkdownFile, tb::kReportHtmlFile, tb::kReportJsonFile, "loss.png", "memory.png"}},
+                       {"runs", runs}});
+    } else {
+        std::cout << report.table().toText(40, 22);
+        std::cerr << "wrote " << report.outputDir << "/{report.md,report.html,report.json,loss.png,memory.png}\n";
+    }
+    if (!failed.empty()) {
+        std::string list;
+        for (const auto& f : failed)
+            list += (list.empty() ? "" : ", ") + f;
+        std::cerr << "not measured: " << list << " (see the report's Runs section)\n";
+        return 1;
+    }
+    return 0;
+}
+
+} // namespace tbcli
