@@ -33,6 +33,14 @@ std::string significant(double v)
     return fixed(v, std::min(decimals, 8));
 }
 
+// Figures the user typed, as typed: 200 -> "200", 0.35 -> "0.35".
+std::string plain(double v)
+{
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%g", v);
+    return buffer;
+}
+
 std::string runRef(const MethodMeasurement& m)
 {
     return m.column.runId ? "run #" + std::to_string(*m.column.runId) : "the run";
@@ -265,7 +273,7 @@ std::vector<ReportRow> buildReportRows(const MethodComparisonRequest& request,
                return missing(notMeasuredReason(m));
            });
     addRow(kSpeed, "kwh_per_million_tokens", "energy per 1M training tokens", "kWh",
-           request.watts ? "derived: " + significant(*request.watts) + " W (--watts) x time per 1M tokens"
+           request.watts ? "derived: " + plain(*request.watts) + " W (--watts) x time per 1M tokens"
                          : "needs the machine's power (--watts W)",
            [&](const MethodMeasurement& m) {
                if (!request.watts)
@@ -273,13 +281,13 @@ std::vector<ReportRow> buildReportRows(const MethodComparisonRequest& request,
                if (const auto t = tokensPerSecond(m)) {
                    const double kwh = *request.watts * (1e6 / *t) / 3.6e6;
                    return derived(kwh, significant(kwh) + " kWh",
-                                  significant(*request.watts) + " W x 1e6 / tokens/s of " + runRef(m));
+                                  plain(*request.watts) + " W x 1e6 / tokens/s of " + runRef(m));
                }
                return missing(notMeasuredReason(m));
            });
     addRow(kSpeed, "cost_per_million_tokens", "cost per 1M training tokens", "money",
            request.pricePerHour
-               ? "derived: " + significant(*request.pricePerHour) + " per hour (--price-per-hour) x time per 1M tokens"
+               ? "derived: " + plain(*request.pricePerHour) + " per hour (--price-per-hour) x time per 1M tokens"
                : "needs the machine's price per hour (--price-per-hour X)",
            [&](const MethodMeasurement& m) {
                if (!request.pricePerHour)
@@ -287,7 +295,7 @@ std::vector<ReportRow> buildReportRows(const MethodComparisonRequest& request,
                if (const auto t = tokensPerSecond(m)) {
                    const double cost = *request.pricePerHour * (1e6 / *t) / 3600;
                    return derived(cost, significant(cost),
-                                  significant(*request.pricePerHour) + " per hour x 1e6 / tokens/s of " + runRef(m));
+                                  plain(*request.pricePerHour) + " per hour x 1e6 / tokens/s of " + runRef(m));
                }
                return missing(notMeasuredReason(m));
            });
