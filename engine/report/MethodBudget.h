@@ -20,7 +20,7 @@ namespace tb {
 
 // Estimated memory of one method at the request's model, seq len, batch size and rank.
 struct MethodMemoryEstimate {
-    std::string unavailable;          // "" when the figures hold; otherwise why there are none
+    std::string unavailable = "not estimated"; // "" when the figures hold; otherwise why there are none
     std::string estimator;            // what produced them, for the cells' provenance
     int64_t peakBytes = 0;            // what the process would peak at on the request's device
     int64_t baseWeightBytes = 0;      // frozen base as held (bf16, NF4 + constants), or full's trained weights
