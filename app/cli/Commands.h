@@ -17,6 +17,8 @@ int runMerge(const std::vector<std::string>& args);
 int runBench(const std::vector<std::string>& args);
 int runRuns(const std::vector<std::string>& args);
 int runDataset(const std::vector<std::string>& args);
+int runEstimate(const std::vector<std::string>& args);
+int runFit(const std::vector<std::string>& args);
 int runReport(const std::vector<std::string>& args);
 
 } // namespace tbcli

@@ -52,6 +52,14 @@ Commands:
          [--price-per-hour X] [--watts W] [--db PATH] --out DIR [--force] [--json]
       Train each method on the same model, data, seed and steps (each a run in the database) and
       write a comparison report: report.md, report.html, report.json, loss.png, memory.png.
+  estimate --model DIR [--method lora|qlora|full] [--batch-size B] [--seq-len L] [--gradient-checkpointing]
+           [--rank R] [--targets ...] [--quant nf4|int8] [--no-double-quant] [--device cpu|cuda:N]
+           [--threads N] [--budget BYTES] [--json]
+      Predicted peak memory by category and phase, from config.json alone, against the device's free memory.
+  fit --model DIR --data FILE [--methods lora,qlora,full] [--seq-len L] [--budget BYTES (8G, 512M)]
+      [--no-confirm] [--device cpu|cuda:N] [--threads N] [--json]
+      Largest batch size and longest sequence length within the budget per method, from the estimator,
+      confirmed with 2-step training runs.
 
 Run 'tunebench-cli COMMAND --help' for a command's options.
 )";
@@ -92,6 +100,10 @@ int main(int argc, char** argv)
             return tbcli::runRuns(args);
         if (command == "dataset")
             return tbcli::runDataset(args);
+        if (command == "estimate")
+            return tbcli::runEstimate(args);
+        if (command == "fit")
+            return tbcli::runFit(args);
         if (command == "report")
             return tbcli::runReport(args);
         std::cerr << "tunebench-cli: unknown command \"" << command << "\"\n\n" << kUsage;

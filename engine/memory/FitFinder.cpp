@@ -1,0 +1,355 @@
+#include "memory/FitFinder.h"
+
+#include "core/DeviceMemory.h"
+#include "core/TorchCompat.h"
+#include "memory/MemoryCappedRun.h"
+#include "model/ModelLoader.h"
+#include "train/Trainer.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <stdexcept>
+#include <unistd.h>
+
+#ifdef TUNEBENCH_TORCH_HAS_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace tb {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool isCuda(const std::string& device)
+{
+    return device.rfind("cuda", 0) == 0;
+}
+
+int64_t estimatedPeak(MemoryEstimateRequest r, int64_t batch, int64_t seq)
+{
+    r.batchSize = batch;
+    r.seqLen = seq;
+    return estimateMemory(r).peakBytes();
+}
+
+std::string humanBytes(int64_t bytes)
+{
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.0f MiB", static_cast<double>(bytes) / (1 << 20));
+    return buffer;
+}
+
+// A fresh folder for one confirming run, removed when it goes out of scope.
+class RunFolder {
+public:
+    explicit RunFolder(const std::string& root)
+    {
+        const fs::path base = root.empty() ? fs::temp_directory_path() : fs::path(root);
+        static std::atomic<int> counter{0};
+        m_path = base / ("tunebench-fit-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+        fs::create_directories(m_path);
+    }
+    ~RunFolder()
+    {
+        std::error_code ec;
+        fs::remove_all(m_path, ec);
+    }
+    const fs::path& path() const { return m_path; }
+
+private:
+    fs::path m_path;
+};
+
+std::string joined(const std::vector<std::string>& items)
+{
+    std::string out;
+    for (const auto& s : items)
+        out += (out.empty() ? "" : ",") + s;
+    return out;
+}
+
+} // namespace
+
+int64_t parseByteSize(const std::string& text)
+{
+    size_t i = 0;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+        ++i;
+    if (i == 0)
+        throw std::invalid_argument("\"" + text + "\" is not a size (expected e.g. 8G, 512M, 1048576)");
+    double value = 0;
+    try {
+        value = std::stod(text.substr(0, i));
+    } catch (const std::exception&) {
+        throw std::invalid_argument("\"" + text + "\" is not a size (expected e.g. 8G, 512M, 1048576)");
+    }
+    std::string unit = text.substr(i);
+    for (char& c : unit)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    double scale = 1;
+    if (!unit.empty() && std::string("KMGT").find(unit[0]) != std::string::npos) {
+        scale = std::pow(1024.0, static_cast<double>(std::string("KMGT").find(unit[0]) + 1));
+        unit.erase(0, 1);
+        if (unit == "IB" || unit == "B")
+            unit.clear();
+    } else if (unit == "B") {
+        unit.clear();
+    }
+    if (!unit.empty())
+        throw std::invalid_argument("\"" + text + "\": unknown unit (expected K, M, G or T)");
+    const double bytes = value * scale;
+    if (!(bytes >= 1) || bytes > 9.0e18)
+        throw std::invalid_argument("\"" + text + "\" is out of range");
+    return static_cast<int64_t>(bytes);
+}
+
+FitFinder::FitFinder(FitRequest request) : m_request(std::move(request)) {}
+
+int64_t FitFinder::largestBatchByEstimate(MemoryEstimateRequest r, int64_t budget, int64_t maxBatch)
+{
+    if (estimatedPeak(r, 1, r.seqLen) > budget)
+        return 0;
+    int64_t good = 1, bad = 0; // bad == 0: no failing size found yet
+    while (bad == 0) {
+        const int64_t next = std::min(good * 2, maxBatch);
+        if (next == good)
+            return good;
+        if (estimatedPeak(r, next, r.seqLen) <= budget)
+            good = next;
+        else
+            bad = next;
+    }
+    while (bad - good > 1) {
+        const int64_t mid = good + (bad - good) / 2;
+        (estimatedPeak(r, mid, r.seqLen) <= budget ? good : bad) = mid;
+    }
+    return good;
+}
+
+int64_t FitFinder::longestSeqLenByEstimate(MemoryEstimateRequest r, int64_t budget)
+{
+    const int64_t context = r.model.maxPositionEmbeddings > 0 ? r.model.maxPositionEmbeddings : 1 << 20;
+    if (estimatedPeak(r, 1, 2) > budget)
+        return 0;
+    if (estimatedPeak(r, 1, context) <= budget)
+        return context;
+    int64_t good = 2, bad = context;
+    while (bad - good > 1) {
+        const int64_t mid = good + (bad - good) / 2;
+        (estimatedPeak(r, 1, mid) <= budget ? good : bad) = mid;
+    }
+    return good;
+}
+
+FitAttempt FitFinder::tryRunInProcess(const MemoryEstimateRequest& r)
+{
+    FitAttempt attempt;
+    attempt.batchSize = r.batchSize;
+    attempt.seqLen = r.seqLen;
+#ifdef TUNEBENCH_TORCH_HAS_CUDA
+    // Untested here (no GPU on the development machine). The run's tensors are all owned by
+    // the Trainer and released when run() returns, also after an out-of-memory error (which
+    // the Trainer turns into a failed result); the cache is emptied so the next try starts
+    // from the same free memory.
+    namespace alloc = c10::cuda::CUDACachingAllocator;
+    const at::Device device = parseDevice(m_request.device);
+    alloc::emptyCache();
+    compat::resetCudaPeak(device);
+    alloc::resetPeakStats(device.index());
+    RunFolder folder(m_request.workDir);
+    TrainConfig c;
+    c.modelDir = m_request.modelDir;
+    c.dataPath = m_request.dataPath;
+    c.outputDir = (folder.path() / "run").string();
+    c.method = r.method;
+    c.lora = r.lora;
+    c.quant = r.quant;
+    c.quantCacheDir = m_request.quantCacheDir;
+    c.batchSize = r.batchSize;
+    c.data.maxSeqLen = r.seqLen;
+    c.data.pack = true;
+    c.maxSteps = m_request.confirmSteps;
+    c.gradientCheckpointing = r.gradientCheckpointing;
+    c.device = m_request.device;
+    c.threads = m_request.threads;
+    TrainerCallbacks quiet;
+    TrainResult result;
+    {
+        Trainer trainer(c);
+        result = trainer.run(quiet);
+    }
+    const auto stats = alloc::getDeviceStats(device.index());
+    constexpr auto all = static_cast<size_t>(alloc::StatType::AGGREGATE);
+    attempt.measuredBytes = stats.reserved_bytes[all].peak;
+    alloc::emptyCache();
+    if (result.status != TrainStatus::Finished) {
+        const bool oom = result.reason.find("out of memory") != std::string::npos;
+        attempt.outcome = oom ? "out of memory" : "failed: " + result.reason;
+        return attempt;
+    }
+    attempt.fits = attempt.measuredBytes <= m_budget;
+    attempt.outcome = attempt.fits ? "fits" : "over the budget";
+#else
+    attempt.outcome = "failed: this build of LibTorch has no CUDA";
+#endif
+    return attempt;
+}
+
+FitAttempt FitFinder::tryRun(const MemoryEstimateRequest& r, const Progress& progress)
+{
+    FitAttempt attempt;
+    attempt.batchSize = r.batchSize;
+    attempt.seqLen = r.seqLen;
+    attempt.estimatedBytes = estimateMemory(r).peakBytes();
+    if (progress)
+        progress(std::string(trainMethodName(r.method)) + ": running " + std::to_string(m_request.confirmSteps)
+                 + " steps at batch " + std::to_string(r.batchSize) + " x " + std::to_string(r.seqLen) + " tokens (estimated "
+                 + humanBytes(attempt.estimatedBytes) + ")");
+    if (isCuda(m_request.device)) {
+        const int64_t estimated = attempt.estimatedBytes;
+        attempt = tryRunInProcess(r);
+        attempt.estimatedBytes = estimated;
+        return attempt;
+    }
+    RunFolder folder(m_request.workDir);
+    std::vector<std::string> args = {"train",
+                                     "--model", m_request.modelDir,
+                                     "--data", m_request.dataPath,
+                                     "--method", trainMethodName(r.method),
+                                     "--batch-size", std::to_string(r.batchSize),
+                                     "--seq-len", std::to_string(r.seqLen),
+                                     "--steps", std::to_string(m_request.confirmSteps),
+                                     "--pack", "--no-db",
+                                     "--out", (folder.path() / "run").string()};
+    if (m_request.threads > 0)
+        args.insert(args.end(), {"--threads", std::to_string(m_request.threads)});
+    if (r.method != TrainMethod::Full) {
+        args.insert(args.end(), {"--rank", std::to_string(r.lora.rank), "--targets", joined(r.lora.targets)});
+        if (r.lora.dropout > 0)
+            args.insert(args.end(), {"--dropout", std::to_string(r.lora.dropout)});
+    }
+    if (r.method == TrainMethod::Qlora) {
+        args.insert(args.end(), {"--quant", QuantSettings::typeName(r.quant.type), "--blocksize", std::to_string(r.quant.blockSize),
+                                 r.quant.doubleQuant ? "--double-quant" : "--no-double-quant"});
+        if (!m_request.quantCacheDir.empty())
+            args.insert(args.end(), {"--quant-cache", m_request.quantCacheDir});
+    }
+    if (r.gradientCheckpointing)
+        args.push_back("--gradient-checkpointing");
+    const std::string log = (folder.path() / "train.log").string();
+    const CappedRunResult run = runMemoryCapped(m_request.cliExecutable, args, m_budget, log, &m_cancel);
+    attempt.measuredBytes = run.peakResidentBytes;
+    if (!run.started) {
+        attempt.outcome = "failed: " + run.error;
+    } else if (run.cancelled) {
+        attempt.outcome = "cancelled";
+    } else if (run.overCap) {
+        attempt.outcome = "over the budget";
+    } else if (run.signal != 0) {
+        attempt.outcome = "failed: killed by signal " + std::to_string(run.signal);
+    } else if (run.exitCode != 0) {
+        std::string tail = fileTail(log, 400);
+        while (!tail.empty() && std::isspace(static_cast<unsigned char>(tail.back())))
+            tail.pop_back();
+        const size_t line = tail.rfind('\n');
+        attempt.outcome = "failed: " + (line == std::string::npos ? tail : tail.substr(line + 1));
+    } else {
+        attempt.fits = true;
+        attempt.outcome = "fits";
+    }
+    return attempt;
+}
+
+FitPoint FitFinder::confirmPoint(const MemoryEstimateRequest& base, int64_t batchSize, int64_t seqLen, bool stepBatch,
+                                 const Progress& progress)
+{
+    FitPoint point;
+    point.batchSize = batchSize;
+    point.seqLen = seqLen;
+    if (batchSize <= 0 || seqLen <= 0)
+        return point;
+    point.estimatedBytes = estimatedPeak(base, batchSize, seqLen);
+    if (!m_request.confirm)
+        return point;
+    for (int tryIndex = 0; tryIndex < m_request.maxTries && !m_cancel.load(); ++tryIndex) {
+        MemoryEstimateRequest r = base;
+        r.batchSize = point.batchSize;
+        r.seqLen = point.seqLen;
+        FitAttempt attempt = tryRun(r, progress);
+        point.attempts.push_back(attempt);
+        if (progress)
+            progress("  " + attempt.outcome
+                     + (attempt.measuredBytes >= 0 ? " (measured " + humanBytes(attempt.measuredBytes) + ")" : std::string()));
+        if (attempt.fits) {
+            point.confirmed = true;
+            point.measuredBytes = attempt.measuredBytes;
+            return point;
+        }
+        if (attempt.outcome == "cancelled" || attempt.outcome.rfind("failed: ", 0) == 0)
+            break; // not a memory verdict: stepping down would not change it
+        // Step down by a tenth (at least one) and try again.
+        int64_t& value = stepBatch ? point.batchSize : point.seqLen;
+        const int64_t lowest = stepBatch ? 1 : 2;
+        if (value <= lowest) {
+            point.batchSize = point.seqLen = 0;
+            break;
+        }
+        value = std::max(lowest, std::min(value - 1, value - value / 10));
+        point.estimatedBytes = estimatedPeak(base, point.batchSize, point.seqLen);
+    }
+    return point;
+}
+
+FitReport FitFinder::run(const Progress& progress)
+{
+    const FitRequest& q = m_request;
+    FitReport report;
+    report.device = q.device;
+    if (q.methods.empty())
+        throw std::invalid_argument("no training method to fit");
+    if (q.confirm && !isCuda(q.device) && q.cliExecutable.empty())
+        throw std::invalid_argument("confirming on the CPU needs the tunebench-cli executable");
+    if (q.confirm && q.dataPath.empty())
+        throw std::invalid_argument("confirming needs a dataset to train on");
+    MemoryEstimateRequest base = requestForModelFolder(q.modelDir);
+    base.lora = q.lora;
+    base.quant = q.quant;
+    base.gradientCheckpointing = q.gradientCheckpointing;
+    base.device = q.device;
+    base.threads = q.threads;
+    base.seqLen = q.seqLen;
+    const DeviceMemoryInfo device = deviceMemory(q.device); // throws for an unknown device
+    m_budget = q.budgetBytes > 0 ? q.budgetBytes : device.freeBytes;
+    if (m_budget <= 0)
+        throw std::invalid_argument("the free memory of " + q.device + " is unknown; give a budget");
+    report.budgetBytes = m_budget;
+
+    for (const TrainMethod method : q.methods) {
+        if (m_cancel.load())
+            break;
+        MemoryEstimateRequest r = base;
+        r.method = method;
+        if (method == TrainMethod::Qlora)
+            r.quantizedCacheExists = quantizedCacheExists(q.modelDir, q.quant, q.quantCacheDir);
+        MethodFitResult result;
+        result.method = method;
+        const int64_t batch = largestBatchByEstimate(r, m_budget, q.maxBatchSize);
+        if (progress)
+            progress(std::string(trainMethodName(method)) + ": largest batch at " + std::to_string(q.seqLen)
+                     + " tokens by the estimate: " + std::to_string(batch));
+        result.largestBatch = confirmPoint(r, batch, batch > 0 ? q.seqLen : 0, true, progress);
+        r.batchSize = 1;
+        const int64_t seq = longestSeqLenByEstimate(r, m_budget);
+        if (progress)
+            progress(std::string(trainMethodName(method)) + ": longest sequence at batch 1 by the estimate: " + std::to_string(seq));
+        result.longestSequence = confirmPoint(r, seq > 0 ? 1 : 0, seq, false, progress);
+        report.methods.push_back(result);
+    }
+    report.cancelled = m_cancel.load();
+    return report;
+}
+
+} // namespace tb
