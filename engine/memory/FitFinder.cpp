@@ -158,7 +158,6 @@ FitAttempt FitFinder::tryRunInProcess(const MemoryEstimateRequest& r)
     const at::Device device = parseDevice(m_request.device);
     alloc::emptyCache();
     compat::resetCudaPeak(device);
-    alloc::resetPeakStats(device.index());
     RunFolder folder(m_request.workDir);
     TrainConfig c;
     c.modelDir = m_request.modelDir;

@@ -1,5 +1,6 @@
 #include "memory/MemoryCappedRun.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -18,21 +19,28 @@ namespace tb {
 
 namespace {
 
-// VmRSS of a live process in bytes; -1 once it is gone.
-int64_t residentBytesOf(pid_t pid)
+struct Resident {
+    int64_t now = -1;  // VmRSS, bytes
+    int64_t peak = -1; // VmHWM, bytes
+};
+
+// VmRSS and VmHWM of a live process ("self" for this one); -1 once it is gone.
+Resident residentOf(const std::string& pid)
 {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    Resident r;
+    std::ifstream status("/proc/" + pid + "/status");
     std::string line;
     while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) {
-            try {
-                return std::stoll(line.substr(6)) * 1024;
-            } catch (const std::exception&) {
-                return -1;
+        for (auto [key, out] : {std::pair<const char*, int64_t*>{"VmRSS:", &r.now}, {"VmHWM:", &r.peak}}) {
+            if (line.rfind(key, 0) == 0) {
+                try {
+                    *out = std::stoll(line.substr(6)) * 1024;
+                } catch (const std::exception&) {
+                }
             }
         }
     }
-    return -1;
+    return r;
 }
 
 } // namespace
@@ -57,6 +65,11 @@ CappedRunResult runMemoryCapped(const std::string& executable, const std::vector
         argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     pid_t pid = -1;
+    // The kernel starts a spawned child's ru_maxrss at this process's own peak (exec records
+    // the peak of the address space it replaces, which posix_spawn shares with us), so it is
+    // the child's own only when it is larger; below that, the child's VmHWM as last polled.
+    const int64_t parentPeak = residentOf("self").peak;
+    int64_t polledPeak = -1;
     const auto start = std::chrono::steady_clock::now();
     const int rc = ::posix_spawn(&pid, executable.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
@@ -78,11 +91,13 @@ CappedRunResult runMemoryCapped(const std::string& executable, const std::vector
             break;
         }
         if (!killed) {
+            const Resident child = residentOf(std::to_string(pid));
+            polledPeak = std::max(polledPeak, child.peak);
             if (cancel && cancel->load()) {
                 result.cancelled = true;
                 ::kill(pid, SIGKILL);
                 killed = true;
-            } else if (capBytes > 0 && residentBytesOf(pid) > capBytes) {
+            } else if (capBytes > 0 && child.now > capBytes) {
                 result.overCap = true;
                 ::kill(pid, SIGKILL);
                 killed = true;
@@ -95,7 +110,8 @@ CappedRunResult runMemoryCapped(const std::string& executable, const std::vector
         result.exitCode = WEXITSTATUS(status);
     else if (WIFSIGNALED(status))
         result.signal = WTERMSIG(status);
-    result.peakResidentBytes = static_cast<int64_t>(usage.ru_maxrss) * 1024; // Linux: kilobytes
+    const int64_t maxrss = static_cast<int64_t>(usage.ru_maxrss) * 1024; // Linux: kilobytes
+    result.peakResidentBytes = maxrss > parentPeak ? maxrss : std::max(polledPeak, int64_t(0));
     if (capBytes > 0 && result.peakResidentBytes > capBytes)
         result.overCap = true;
     return result;

@@ -4,10 +4,13 @@
 // configuration, since a process's peak only grows).
 //
 // The cap is enforced by watching the child's VmRSS (/proc/PID/status) every few milliseconds
-// and killing it (SIGKILL) once it is over; the peak reported is the kernel's own (wait4's
-// ru_maxrss, the child's VmHWM), so a spike shorter than the polling interval still shows in
-// the result (and the run counts as over the cap). A child that dies, is killed or is
-// cancelled is a result, never an exception of the caller's process.
+// and killing it (SIGKILL) once it is over. The peak reported is the kernel's (wait4's
+// ru_maxrss) when it is above this process's own peak, so a spike shorter than the polling
+// interval still shows (and the run counts as over the cap); Linux starts a spawned child's
+// ru_maxrss at its parent's peak, so below that the child's VmHWM as last polled is reported
+// (exact unless the child's peak falls within the last polling interval before it exits).
+// A child that dies, is killed or is cancelled is a result, never an exception of the
+// caller's process.
 //
 // POSIX only. stdin is /dev/null; stdout and stderr go to `logPath` (or /dev/null). The child
 // inherits the environment. Thread contract: blocking; `cancel` may be set from any thread.
