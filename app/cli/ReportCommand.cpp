@@ -3,6 +3,7 @@
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
 
+#include "memory/FitFinder.h"
 #include "report/MethodComparison.h"
 #include "report/ReportFolder.h"
 #include "report/ReportRows.h"
@@ -10,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -22,40 +22,6 @@ namespace tbcli {
 namespace {
 
 std::atomic<bool> g_reportStop{false};
-
-// "8589934592", "8G", "8GiB", "512M", "512MB": binary units (a memory budget is in GiB).
-int64_t parseBytes(const std::string& text)
-{
-    size_t used = 0;
-    double value = 0;
-    try {
-        value = std::stod(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used == 0)
-        throw UsageError("option --budget: \"" + text + "\" is not a size (examples: 8589934592, 8G, 512MiB)");
-    std::string unit = text.substr(used);
-    for (char& c : unit)
-        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    double scale = 1;
-    if (unit == "" || unit == "B")
-        scale = 1;
-    else if (unit == "K" || unit == "KB" || unit == "KIB")
-        scale = 1024.0;
-    else if (unit == "M" || unit == "MB" || unit == "MIB")
-        scale = 1024.0 * 1024;
-    else if (unit == "G" || unit == "GB" || unit == "GIB")
-        scale = 1024.0 * 1024 * 1024;
-    else if (unit == "T" || unit == "TB" || unit == "TIB")
-        scale = 1024.0 * 1024 * 1024 * 1024;
-    else
-        throw UsageError("option --budget: unknown unit \"" + text.substr(used) + "\" (use B, K, M, G or T)");
-    const double bytes = value * scale;
-    if (!(bytes >= 1) || bytes > 9.0e18)
-        throw UsageError("option --budget: " + text + " is not a positive size");
-    return static_cast<int64_t>(bytes);
-}
 
 // Progress for people on stderr, or JSON Lines events on stdout.
 class ReportProgress : public tb::MethodComparisonCallbacks {
@@ -132,7 +98,7 @@ int runReport(const std::vector<std::string>& args)
 {
     const ArgList a(args,
                     {"model", "data", "val-data", "methods", "steps", "seq-len", "batch-size", "rank", "seed", "threads",
-                     "device", "budget", "price-per-hour", "watts", "db", "out"},
+                     "device", "budget", "price-per-hour", "watts", "db", "out", "fit"},
                     {"json", "force"});
     tb::MethodComparisonRequest q;
     q.modelDir = a.required("model");
@@ -152,8 +118,13 @@ int runReport(const std::vector<std::string>& args)
     q.seed = static_cast<uint64_t>(a.integer("seed", 42, 0, 1LL << 62));
     q.threads = static_cast<int>(a.integer("threads", 0, 0, 1024));
     q.device = a.text("device", "cpu");
-    if (a.has("budget"))
-        q.budgetBytes = parseBytes(a.required("budget"));
+    try {
+        if (a.has("budget"))
+            q.budgetBytes = tb::parseByteSize(a.required("budget"));
+        q.fit = tb::fitModeFromName(a.text("fit", "confirm"));
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("option --") + (a.has("budget") && !q.budgetBytes ? "budget: " : "") + e.what());
+    }
     if (a.has("price-per-hour"))
         q.pricePerHour = a.number("price-per-hour", 0, 0, 1e12);
     if (a.has("watts"))

@@ -49,7 +49,7 @@ Commands:
       Time training steps: tokens/s and GFLOP/s, next to the bf16 matmul rate of this machine.
   report --model DIR --data FILE [--val-data FILE] [--methods lora,qlora,full] [--steps N] [--seq-len L]
          [--batch-size B] [--rank R] [--seed S] [--threads T] [--device cpu|cuda:N] [--budget BYTES]
-         [--price-per-hour X] [--watts W] [--db PATH] --out DIR [--force] [--json]
+         [--price-per-hour X] [--watts W] [--fit confirm|estimate|off] [--db PATH] --out DIR [--force] [--json]
       Train each method on the same model, data, seed and steps (each a run in the database) and
       write a comparison report: report.md, report.html, report.json, loss.png, memory.png.
   estimate --model DIR [--method lora|qlora|full] [--batch-size B] [--seq-len L] [--gradient-checkpointing]

@@ -1,8 +1,8 @@
 // What the comparison report needs from the memory estimator and the fit finder
-// (engine/memory): a method's estimated peak memory by category at the request's settings,
-// for a method that measuring would not fit in the budget; and the largest batch size / longest
-// sequence length that fit the budget. All estimator figures enter the report through these
-// two functions, so the report never carries a number that no estimator or run produced.
+// (engine/memory: MemoryEstimator, FitFinder): a method's estimated peak memory by category at
+// the request's settings, for a method that measuring would not fit in the budget; and the
+// largest batch size / longest sequence length that fit the budget. All estimator figures enter
+// the report through these two functions, each with its provenance.
 //
 // Thread contract: the calling thread (the one running MethodComparison); findMethodFit may run
 // child training processes and polls `cancelled` between them.
@@ -46,9 +46,13 @@ struct MethodFit {
     BudgetFigure longestSeqLen; // at batch size 1
 };
 
-// budgetBytes <= 0: unknown budget (no figures). cliExecutable runs the confirming child
-// runs; `cancelled` returning true stops between them.
+// FitFinder for one method at the request's seq len, rank and device: the estimator's answers,
+// confirmed by real capped training runs when request.fit is Confirm (FitMode::Off: no
+// figures). budgetBytes <= 0: unknown budget (no figures). cliExecutable runs the confirming
+// children; `cancelled` returning true stops the search (polled every 50 ms); `log` gets the
+// finder's progress lines.
 MethodFit findMethodFit(const MethodComparisonRequest& request, const std::string& method, int64_t budgetBytes,
-                        const std::string& cliExecutable, const std::function<bool()>& cancelled);
+                        const std::string& cliExecutable, const std::function<bool()>& cancelled,
+                        const std::function<void(const std::string&)>& log);
 
 } // namespace tb

@@ -164,7 +164,9 @@ MethodReport MethodComparison::run(MethodComparisonCallbacks& callbacks)
         }
         callbacks.onMethodStarted(method, index, count);
         m.estimate = estimateMethodMemory(m_request, method);
-        if (m.estimate.available() && report.budgetBytes > 0 && m.estimate.peakBytes > report.budgetBytes) {
+        const bool leftOut =
+            m.estimate.available() && report.budgetBytes > 0 && m.estimate.peakBytes > report.budgetBytes;
+        if (leftOut) {
             m.column.reason = "its estimated peak memory, " + reportBytesText(m.estimate.peakBytes) +
                               ", does not fit the budget of " + reportBytesText(report.budgetBytes);
             callbacks.onLog(m.column.title() + " is not run: " + m.column.reason);
@@ -243,8 +245,11 @@ MethodReport MethodComparison::run(MethodComparisonCallbacks& callbacks)
                     firstFailure = m.column.title() + ": " + why;
             }
         }
-        if (!cancelled() && m.column.status == "finished")
-            m.fit = findMethodFit(m_request, method, report.budgetBytes, m_cli, [this] { return cancelled(); });
+        // A method left out for the budget still gets the budget rows: a smaller batch or a
+        // shorter sequence may fit where the requested ones do not.
+        if (!cancelled() && (m.column.status == "finished" || leftOut))
+            m.fit = findMethodFit(m_request, method, report.budgetBytes, m_cli, [this] { return cancelled(); },
+                                  [&](const std::string& line) { callbacks.onLog(m.column.title() + " fit: " + line); });
         callbacks.onMethodFinished(m.column);
         measurements.push_back(std::move(m));
     }

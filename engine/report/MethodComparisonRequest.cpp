@@ -39,6 +39,24 @@ std::string numberText(double v)
 
 } // namespace
 
+const char* fitModeName(FitMode mode)
+{
+    switch (mode) {
+    case FitMode::Confirm: return "confirm";
+    case FitMode::Estimate: return "estimate";
+    case FitMode::Off: return "off";
+    }
+    return "confirm";
+}
+
+FitMode fitModeFromName(const std::string& name)
+{
+    if (name == "confirm") return FitMode::Confirm;
+    if (name == "estimate") return FitMode::Estimate;
+    if (name == "off") return FitMode::Off;
+    throw std::invalid_argument("fit \"" + name + "\": expected confirm, estimate or off");
+}
+
 std::vector<std::string> comparisonMethodsFromList(const std::string& list)
 {
     std::vector<std::string> methods;
@@ -115,6 +133,8 @@ std::string MethodComparisonRequest::commandLine(const std::string& outDir) cons
         out << " --price-per-hour " << numberText(*pricePerHour);
     if (watts)
         out << " --watts " << numberText(*watts);
+    if (fit != FitMode::Confirm)
+        out << " --fit " << fitModeName(fit);
     if (!databasePath.empty())
         out << " --db " << shellWord(databasePath);
     out << " --out " << shellWord(outDir);
@@ -126,7 +146,8 @@ nlohmann::json MethodComparisonRequest::toJson() const
     nlohmann::json j = {{"model", modelDir},   {"data", dataPath},       {"val_data", validationPath},
                         {"methods", methods},  {"steps", steps},         {"seq_len", seqLen},
                         {"batch_size", batchSize}, {"rank", rank},       {"seed", seed},
-                        {"threads", threads},  {"device", device},       {"database", databasePath}};
+                        {"threads", threads},  {"device", device},       {"database", databasePath},
+                        {"fit", fitModeName(fit)}};
     j["budget_bytes"] = budgetBytes ? nlohmann::json(*budgetBytes) : nlohmann::json(nullptr);
     j["price_per_hour"] = pricePerHour ? nlohmann::json(*pricePerHour) : nlohmann::json(nullptr);
     j["watts"] = watts ? nlohmann::json(*watts) : nlohmann::json(nullptr);
@@ -152,6 +173,7 @@ MethodComparisonRequest MethodComparisonRequest::fromJson(const nlohmann::json& 
         r.threads = j.value("threads", r.threads);
         r.device = j.value("device", r.device);
         r.databasePath = j.value("database", "");
+        r.fit = fitModeFromName(j.value("fit", "confirm"));
         if (j.contains("budget_bytes") && !j.at("budget_bytes").is_null())
             r.budgetBytes = j.at("budget_bytes").get<int64_t>();
         if (j.contains("price_per_hour") && !j.at("price_per_hour").is_null())

@@ -15,6 +15,13 @@
 
 namespace tb {
 
+// How the "largest batch / longest sequence within the budget" rows are found (FitFinder):
+// Confirm: the estimator's answer, then a few real training steps in a capped child process
+// (stepping down until one fits); Estimate: the estimator's answer only; Off: no such rows' figures.
+enum class FitMode { Confirm, Estimate, Off };
+const char* fitModeName(FitMode mode);            // "confirm", "estimate", "off"
+FitMode fitModeFromName(const std::string& name); // throws std::invalid_argument
+
 struct MethodComparisonRequest {
     std::string modelDir;                 // a Hugging Face model folder (config.json, *.safetensors)
     std::string dataPath;                 // training data (JSON Lines, as `train --data`)
@@ -30,6 +37,7 @@ struct MethodComparisonRequest {
     std::optional<int64_t> budgetBytes;   // memory budget; nullopt: the device's free memory
     std::optional<double> pricePerHour;   // money per hour of the machine, in the user's currency
     std::optional<double> watts;          // power drawn while training, for energy per 1M tokens
+    FitMode fit = FitMode::Confirm;       // the budget rows: confirmed by real steps, estimated, or off
     std::string databasePath;             // "": StorePaths::resolve() (TUNEBENCH_DB, then the default)
 
     // Throws std::invalid_argument naming the field: an unknown or repeated method, no

@@ -32,20 +32,19 @@ std::vector<CurvePoint> curveFromJson(const nlohmann::json& j)
     return out;
 }
 
-// The source most cells of a row have (ties: the first in enum order); cells of another
-// source are marked in the table.
+// The source most cells of a row have; on a tie the more direct one (measured, then derived,
+// then estimated), so that the less direct figure is the one marked in the table.
 FigureSource mainSource(const ReportRow& row)
 {
     std::map<FigureSource, int> counts;
     for (const ReportCell& c : row.cells)
-        if (c.source != FigureSource::NotAvailable)
-            ++counts[c.source];
+        ++counts[c.source];
     FigureSource best = FigureSource::NotAvailable;
     int most = 0;
-    for (const auto& [source, count] : counts)
-        if (count > most) {
+    for (const FigureSource source : {FigureSource::Measured, FigureSource::Derived, FigureSource::Estimated})
+        if (counts[source] > most) {
             best = source;
-            most = count;
+            most = counts[source];
         }
     return best;
 }

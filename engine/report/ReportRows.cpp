@@ -225,6 +225,12 @@ std::vector<ReportRow> buildReportRows(const MethodComparisonRequest& request,
                   "the process's code and libraries)",
            [&](const MethodMeasurement& m) {
                const auto peak = peakCategory(m, peakName);
+               if (!peak && m.estimate.available()) {
+                   const MethodMemoryEstimate& e = m.estimate;
+                   return bytesCell(FigureSource::Estimated,
+                                    e.peakBytes - e.baseWeightBytes - e.adapterBytes - e.gradientBytes - e.optimizerBytes,
+                                    e.estimator + ": its peak minus the four rows above (" + notMeasuredReason(m) + ")");
+               }
                if (!peak)
                    return missing(notMeasuredReason(m));
                int64_t parts = 0;
@@ -322,13 +328,18 @@ std::vector<ReportRow> buildReportRows(const MethodComparisonRequest& request,
     auto fitCell = [](const BudgetFigure& f) {
         if (!f.value)
             return missing(f.how);
-        return ReportCell{static_cast<double>(*f.value), reportCountText(*f.value), f.source, f.how};
+        return ReportCell{static_cast<double>(*f.value), *f.value > 0 ? reportCountText(*f.value) : "none fits", f.source,
+                          f.how};
     };
+    const std::string fitNote =
+        request.fit == FitMode::Confirm
+            ? "measured: the memory estimator's answer confirmed by a few real training steps in a child process "
+              "capped at the budget, stepping down until one fits (estimated where no run confirmed it)"
+        : request.fit == FitMode::Estimate ? "estimated: the memory estimator's answer (--fit estimate)"
+                                           : "not searched (--fit off)";
     addRow(kBudget, "largest_batch_size", "largest batch size at seq len " + std::to_string(request.seqLen), "sequences",
-           "the memory estimator's answer, confirmed by real training steps where they fit",
-           [&](const MethodMeasurement& m) { return fitCell(m.fit.largestBatch); });
-    addRow(kBudget, "longest_seq_len", "longest sequence length at batch 1", "tokens",
-           "the memory estimator's answer, confirmed by real training steps where they fit",
+           fitNote, [&](const MethodMeasurement& m) { return fitCell(m.fit.largestBatch); });
+    addRow(kBudget, "longest_seq_len", "longest sequence length at batch 1", "tokens", fitNote,
            [&](const MethodMeasurement& m) { return fitCell(m.fit.longestSeqLen); });
 
     // --- Quality --------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 // `tunebench-cli report` as a user runs it: the tiny demo model, the shipped review dataset,
 // LoRA, QLoRA and full for 3 steps at seq len 64, each trained by a real child tunebench-cli
 // into a scratch database. Checks the runs in the database, the report's files, that its
-// figures are the database's (peak memory) or follow from them (perplexity, cost), the
-// expected orderings between the methods, bad input and cancelling through the engine API.
+// figures are the database's (peak memory) or follow from them (perplexity, cost) or are the
+// memory estimator's (the budget rows), the expected orderings between the methods, a method
+// left out for the budget, bad input, and cancelling through the engine API.
 #include "demo/DemoModelMaker.h"
+#include "memory/FitFinder.h"
+#include "memory/MemoryEstimator.h"
 #include "report/MethodComparison.h"
 #include "report/ReportFolder.h"
 #include "store/RunQueries.h"
@@ -107,7 +110,8 @@ private Q_SLOTS:
         const QString out = m_tmp.filePath("report");
         const Run r = cli({"report", "--model", m_model, "--data", kTrainData, "--methods", "lora,qlora,full",
                            "--steps", "3", "--seq-len", "64", "--batch-size", "2", "--watts", "250",
-                           "--price-per-hour", "3.5", "--db", m_db, "--out", out, "--json"});
+                           "--price-per-hour", "3.5", "--budget", "400M", "--fit", "estimate", "--db", m_db,
+                           "--out", out, "--json"});
         QVERIFY2(r.exitCode == 0, r.err.constData());
 
         // The three runs are ordinary finished runs in the database.
@@ -192,6 +196,22 @@ private Q_SLOTS:
             QVERIFY(std::fabs(cellValue(report, "kwh_per_million_tokens", i) / (250 * secondsPerMillion / 3.6e6) - 1) < 1e-12);
             QVERIFY(std::fabs(cellValue(report, "cost_per_million_tokens", i) / (3.5 * secondsPerMillion / 3600) - 1) < 1e-12);
             QVERIFY(cellValue(report, "wall_seconds", i) > 0);
+            // Within the budget: the peak against 400 MiB, and the estimator's fit (--fit estimate).
+            const int64_t budget = int64_t(400) << 20;
+            QCOMPARE(report.budgetBytes, budget);
+            QCOMPARE(cellValue(report, "fits_budget", i), d.results.peakMemory.at("peak_rss") <= budget ? 1.0 : 0.0);
+            tb::MemoryEstimateRequest e = tb::requestForModelFolder(m_model.toStdString());
+            e.method = tb::trainMethodFromName(c.method);
+            e.lora.rank = 8;
+            e.seqLen = 64;
+            if (e.method == tb::TrainMethod::Qlora)
+                e.quantizedCacheExists = true; // the run just made it
+            QCOMPARE(cellValue(report, "largest_batch_size", i),
+                     double(tb::FitFinder::largestBatchByEstimate(e, budget, 4096)));
+            e.batchSize = 1;
+            QCOMPARE(cellValue(report, "longest_seq_len", i), double(tb::FitFinder::longestSeqLenByEstimate(e, budget)));
+            QCOMPARE(report.findRow("largest_batch_size")->cells[i].source, tb::FigureSource::Estimated);
+            QVERIFY(cellValue(report, "largest_batch_size", i) >= 1);
             QVERIFY(cellValue(report, "adapter_bytes", i) > 0);
             // The breakdown adds up to the peak.
             double parts = 0;
@@ -241,6 +261,53 @@ private Q_SLOTS:
         QCOMPARE(noOut.exitCode, 2);
         QVERIFY2(noOut.err.contains("--out"), noOut.err.constData());
         QVERIFY(!QFile::exists(out));
+    }
+
+    void methodOverTheBudgetIsEstimatedNotRun()
+    {
+        // A budget between LoRA's and full's estimated peaks: LoRA is trained, full is not.
+        tb::MemoryEstimateRequest e = tb::requestForModelFolder(m_model.toStdString());
+        e.batchSize = 2;
+        e.seqLen = 64;
+        e.lora.rank = 8;
+        const int64_t loraPeak = tb::estimateMemory(e).peakBytes();
+        e.method = tb::TrainMethod::Full;
+        const int64_t fullPeak = tb::estimateMemory(e).peakBytes();
+        QVERIFY2(loraPeak < fullPeak, "full fine-tuning needs gradients and optimizer state for every weight");
+
+        tb::MethodComparisonRequest q;
+        q.modelDir = m_model.toStdString();
+        q.dataPath = kTrainData;
+        q.methods = {"lora", "full"};
+        q.steps = 2;
+        q.seqLen = 64;
+        q.batchSize = 2;
+        q.budgetBytes = (loraPeak + fullPeak) / 2;
+        q.fit = tb::FitMode::Estimate;
+        q.databasePath = m_tmp.filePath("budget.db").toStdString();
+        tb::MethodComparison comparison(q, kCli);
+        tb::MethodComparisonCallbacks quiet;
+        const tb::MethodReport report = comparison.run(quiet);
+        QCOMPARE(report.columns.size(), size_t(2));
+        QCOMPARE(report.columns[0].status, std::string("finished"));
+        QCOMPARE(report.columns[1].status, std::string("not run"));
+        QVERIFY2(report.columns[1].reason.find("does not fit the budget") != std::string::npos,
+                 report.columns[1].reason.c_str());
+        QVERIFY(!report.columns[1].runId);
+
+        const tb::ReportRow* peak = report.findRow("peak_memory");
+        QCOMPARE(peak->cells[0].source, tb::FigureSource::Measured);
+        QCOMPARE(peak->cells[1].source, tb::FigureSource::Estimated);
+        QCOMPARE(*peak->cells[1].value, double(fullPeak));
+        QCOMPARE(report.findRow("trainable_parameters")->cells[1].source, tb::FigureSource::Estimated);
+        QCOMPARE(report.findRow("fits_budget")->cells[1].text, std::string("no"));
+        QVERIFY(!report.findRow("tokens_per_second")->cells[1].value);
+        QVERIFY(report.table().findRow("peak memory")->cells[1].find("(estimated)") != std::string::npos);
+
+        tb::RunStore store(q.databasePath);
+        const auto runs = tb::RunQueries(store.database()).listRuns();
+        QCOMPARE(runs.size(), size_t(1));
+        QCOMPARE(runs[0].method, std::string("lora"));
     }
 
     void cancelStopsTheRunningChild()
