@@ -1,0 +1,239 @@
+// ExportDialog, offscreen: a real 2-step LoRA run of the tiny demo model recorded in a
+// temporary experiment database is exported as a PEFT folder (identical files, recorded as an
+// export artifact) and as a merged model (recorded as merged, the GUI thread answering a 5 ms
+// timer throughout); a non-empty destination is refused and left as it was; a full
+// fine-tuning run has no adapter to export and says so.
+#include "ExportDialog.h"
+
+#include "core/ThreadSettings.h"
+#include "demo/DemoModelMaker.h"
+#include "store/RunQueries.h"
+#include "store/RunStore.h"
+#include "train/RunRecorder.h"
+#include "train/RunRegistration.h"
+#include "train/Trainer.h"
+
+#include <QApplication>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QLabel>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+
+namespace {
+
+// Measures the longest gap between 5 ms timer ticks on the GUI thread.
+class StallMeter {
+public:
+    StallMeter()
+    {
+        QObject::connect(&m_ticker, &QTimer::timeout, [this] { m_longest = std::max(m_longest, m_sinceTick.restart()); });
+        m_sinceTick.start();
+        m_ticker.start(5);
+    }
+    qint64 longest() const { return m_longest; }
+
+private:
+    QTimer m_ticker;
+    QElapsedTimer m_sinceTick;
+    qint64 m_longest = 0;
+};
+
+QByteArray bytesOf(const QString& path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+QStringList entriesOf(const QString& dir)
+{
+    return QDir(dir).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot, QDir::Name);
+}
+
+} // namespace
+
+class TestExport : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir m_tmp;
+    QString m_db, m_model, m_adapter;
+    qint64 m_loraRun = -1, m_fullRun = -1;
+
+    std::vector<tb::ArtifactInfo> artifacts(qint64 runId)
+    {
+        tb::RunStore store(m_db.toStdString());
+        return tb::RunQueries(store.database()).getRun(runId).artifacts;
+    }
+
+    const tb::ArtifactInfo* artifactAt(const std::vector<tb::ArtifactInfo>& all, const QString& path)
+    {
+        for (const auto& a : all)
+            if (QString::fromStdString(a.path) == path)
+                return &a;
+        return nullptr;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_tmp.isValid());
+        tb::configureThreads(1); // leave the other core to the GUI thread on a small CI machine
+        m_db = m_tmp.filePath("experiments.db");
+        m_model = m_tmp.filePath("demo");
+        tb::makeDemoModel(m_model.toStdString(), "tiny", 0);
+
+        tb::TrainConfig c;
+        c.modelDir = m_model.toStdString();
+        c.dataPath = TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl";
+        c.outputDir = m_tmp.filePath("lora-run").toStdString();
+        c.maxSteps = 2;
+        c.batchSize = 4;
+        c.data.maxSeqLen = 64;
+        c.lora.rank = 4;
+        c.lora.alpha = 8;
+        c.threads = 1;
+        c.makePathsAbsolute();
+        tb::RunStore store(m_db.toStdString());
+        m_loraRun = tb::registerTrainingRun(store, c, false, "export-me");
+        tb::RunRecorder recorder(store, m_loraRun, c.method, nullptr);
+        tb::Trainer trainer(c);
+        const tb::TrainResult result = trainer.run(recorder);
+        recorder.finish(result);
+        QCOMPARE(int(result.status), int(tb::TrainStatus::Finished));
+        m_adapter = QString::fromStdString(result.adapterDir);
+
+        // A full fine-tuning run as the store records one (its model/ folder is a Merged
+        // artifact); no training needed to check that it has no adapter.
+        tb::NewRun full;
+        full.name = "full-ft";
+        full.method = "full";
+        full.runDir = m_tmp.filePath("full-run").toStdString();
+        m_fullRun = store.createRun(full);
+        QDir().mkpath(m_tmp.filePath("full-run/model"));
+        store.addArtifact(m_fullRun, tb::ArtifactKind::Merged, m_tmp.filePath("full-run/model").toStdString(), 2, 0);
+        store.finishRun(m_fullRun, {tb::RunStatus::Finished, "", 2, "", 1000, 1.0});
+    }
+
+    void exportsThePeftFolderAndRecordsIt()
+    {
+        ExportDialog dialog(m_db, m_loraRun);
+        dialog.open();
+        const QString out = m_tmp.filePath("exported/peft");
+        dialog.setFormat(ExportDialog::Format::PeftAdapter);
+        dialog.setDestination(out);
+        QSignalSpy finished(&dialog, &ExportDialog::exportFinished);
+        dialog.startExport(); // may be before the run's details arrive: it starts when they do
+        QVERIFY(finished.wait(60000));
+        const QString message = finished.first().at(1).toString();
+        QVERIFY2(finished.first().at(0).toBool(), qPrintable(message));
+        QCOMPARE(finished.first().at(2).toString(), out);
+        QVERIFY2(message.contains(out) && message.contains("Recorded"), qPrintable(message));
+        QCOMPARE(dialog.statusLabel()->text(), message);
+        QCOMPARE(dialog.progressBar()->value(), dialog.progressBar()->maximum());
+        QVERIFY(dialog.exportButton()->isEnabled());
+        QCOMPARE(dialog.source().adapterDir, m_adapter);
+
+        QCOMPARE(entriesOf(out), QStringList({"adapter_config.json", "adapter_model.safetensors"}));
+        for (const char* f : {"adapter_config.json", "adapter_model.safetensors"})
+            QVERIFY2(bytesOf(out + "/" + f) == bytesOf(m_adapter + "/" + f) && !bytesOf(out + "/" + f).isEmpty(), f);
+        QCOMPARE(entriesOf(m_tmp.filePath("exported")), QStringList({"peft"})); // no staging folder left
+
+        const auto all = artifacts(m_loraRun);
+        const tb::ArtifactInfo* row = artifactAt(all, out);
+        QVERIFY2(row, "the export is an artifact of the run");
+        QVERIFY(row->kind == tb::ArtifactKind::Export);
+        QCOMPARE(row->sizeBytes.value_or(-1), QFileInfo(out + "/adapter_config.json").size() + QFileInfo(out + "/adapter_model.safetensors").size());
+        QCOMPARE(row->step.value_or(-1), int64_t(2));
+    }
+
+    void aNonEmptyDestinationIsRefusedAndUntouched()
+    {
+        const QString out = m_tmp.filePath("occupied");
+        QDir().mkpath(out);
+        {
+            QFile keep(out + "/keep.txt");
+            QVERIFY(keep.open(QIODevice::WriteOnly));
+            keep.write("mine");
+        }
+        const size_t artifactsBefore = artifacts(m_loraRun).size();
+        ExportDialog dialog(m_db, m_loraRun);
+        dialog.open();
+        QSignalSpy loaded(&dialog, &ExportDialog::sourceLoaded);
+        QVERIFY(loaded.wait(30000));
+        dialog.setFormat(ExportDialog::Format::MergedModel);
+        dialog.setDestination(out);
+        QSignalSpy finished(&dialog, &ExportDialog::exportFinished);
+        QTest::mouseClick(dialog.exportButton(), Qt::LeftButton);
+        QVERIFY(finished.wait(60000));
+        const QString message = finished.first().at(1).toString();
+        QVERIFY2(!finished.first().at(0).toBool(), qPrintable(message));
+        QVERIFY2(message.contains(out) && message.contains("not empty"), qPrintable(message));
+        QCOMPARE(dialog.statusLabel()->text(), message);
+        QCOMPARE(entriesOf(out), QStringList({"keep.txt"}));
+        QCOMPARE(bytesOf(out + "/keep.txt"), QByteArray("mine"));
+        QCOMPARE(entriesOf(m_tmp.path()).filter(".occupied").size(), 0); // no staging folder left
+        QCOMPARE(artifacts(m_loraRun).size(), artifactsBefore);
+    }
+
+    void mergedExportKeepsTheGuiResponsive()
+    {
+        ExportDialog dialog(m_db, m_loraRun);
+        dialog.open();
+        QSignalSpy loaded(&dialog, &ExportDialog::sourceLoaded);
+        QVERIFY(loaded.wait(30000));
+        const QString out = m_tmp.filePath("merged-fp32");
+        dialog.setFormat(ExportDialog::Format::MergedModel);
+        dialog.setMergedDtype("fp32");
+        dialog.setDestination(out);
+        QSignalSpy finished(&dialog, &ExportDialog::exportFinished);
+        QStringList stages;
+        connect(dialog.progressBar(), &QProgressBar::valueChanged, this,
+                [&](int) { stages << dialog.statusLabel()->text(); });
+
+        StallMeter stalls;
+        dialog.startExport();
+        QVERIFY(dialog.exporting());
+        QVERIFY(!dialog.exportButton()->isEnabled());
+        QVERIFY(finished.wait(120000));
+        const qint64 longestGap = stalls.longest();
+        qInfo("merged export: %d progress updates, longest GUI-thread gap %lld ms", int(stages.size()), longestGap);
+
+        const QString message = finished.first().at(1).toString();
+        QVERIFY2(finished.first().at(0).toBool(), qPrintable(message));
+        QVERIFY2(message.contains(out) && message.contains("float32"), qPrintable(message));
+        for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"})
+            QVERIFY2(QFileInfo::exists(out + "/" + f), f);
+        QVERIFY2(stages.join('|').contains("Loading the base model"), qPrintable(stages.join('|')));
+
+        const auto all = artifacts(m_loraRun);
+        const tb::ArtifactInfo* row = artifactAt(all, out);
+        QVERIFY2(row, "the merged model is an artifact of the run");
+        QVERIFY(row->kind == tb::ArtifactKind::Merged);
+        QVERIFY(row->sizeBytes.value_or(0) >= QFileInfo(out + "/model.safetensors").size());
+        QVERIFY2(longestGap < 100, qPrintable(QString("GUI thread stalled for %1 ms").arg(longestGap)));
+    }
+
+    void aFullFineTuningRunHasNoAdapterToExport()
+    {
+        ExportDialog dialog(m_db, m_fullRun);
+        dialog.open();
+        const QString out = m_tmp.filePath("from-full");
+        dialog.setDestination(out);
+        QSignalSpy finished(&dialog, &ExportDialog::exportFinished);
+        dialog.startExport();
+        QVERIFY(finished.wait(30000));
+        const QString message = finished.first().at(1).toString();
+        QVERIFY(!finished.first().at(0).toBool());
+        QVERIFY2(message.contains("full fine-tuning") && message.contains("full-run/model"), qPrintable(message));
+        QVERIFY(!dialog.exportButton()->isEnabled());
+        QVERIFY(!QFileInfo::exists(out));
+    }
+};
+
+QTEST_MAIN(TestExport)
+#include "tst_export.moc"
