@@ -190,6 +190,7 @@ DatasetPreview::DatasetPreview(QWidget* parent)
     m_truncationText->setColor(QColor(0xc0, 0x30, 0x30));
     m_truncationText->setPadding(QMargins(4, 2, 4, 2));
     m_truncationText->setClipToAxisRect(false);
+    m_truncationText->setBrush(QColor(255, 255, 255, 220)); // readable over the bars
 
     auto* top = new QHBoxLayout;
     top->addLayout(countsColumn, 2);
@@ -262,6 +263,11 @@ QLabel* DatasetPreview::countLabel(Count which) const
 bool DatasetPreview::showsError() const
 {
     return m_pages->currentIndex() == 1 && m_haveResult;
+}
+
+bool DatasetPreview::jobRunning() const
+{
+    return m_watcher->isRunning();
 }
 
 void DatasetPreview::setInputs(const QString& modelDir, const QString& dataPath, const QString& validationPath,
@@ -402,8 +408,12 @@ void DatasetPreview::showHistogram(const tb::DatasetStats& train, const tb::Data
     m_bars->setWidth(width);
     m_bars->setData(keys, values, true);
 
+    // From a bucket below the shortest example (or a little below the line, if that is lower)
+    // to a bucket past the longest, the line always in view.
     const double right = std::max(double(maxSeqLen) * 1.1, double(counts.size()) * width + width);
-    m_plot->xAxis->setRange(0, right);
+    const double shortest = keys.isEmpty() ? 0.0 : keys.first() - 1.5 * width;
+    const double left = std::max(0.0, std::min(shortest, double(maxSeqLen) * 0.9));
+    m_plot->xAxis->setRange(left, right);
     m_plot->yAxis->setRange(0, std::max(1.0, most * 1.15));
     m_seqLenLine->point1->setCoords(double(maxSeqLen), 0);
     m_seqLenLine->point2->setCoords(double(maxSeqLen), 1);
@@ -412,7 +422,7 @@ void DatasetPreview::showHistogram(const tb::DatasetStats& train, const tb::Data
     const int64_t truncated = train.truncated + validation.truncated;
     m_truncationText->setText(tr("max %1 tokens\n%2 truncated (%3)").arg(maxSeqLen).arg(truncated).arg(percent(truncated, records)));
     // Text on the side of the line with more room.
-    const bool leftOfLine = double(maxSeqLen) > right / 2;
+    const bool leftOfLine = double(maxSeqLen) > (left + right) / 2;
     m_truncationText->setPositionAlignment(Qt::AlignTop | (leftOfLine ? Qt::AlignRight : Qt::AlignLeft));
     m_truncationText->setTextAlignment(leftOfLine ? Qt::AlignRight : Qt::AlignLeft);
     m_truncationText->position->setCoords(double(maxSeqLen), 0.02);

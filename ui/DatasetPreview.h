@@ -56,6 +56,8 @@ public:
     QCPItemStraightLine* seqLenLine() const { return m_seqLenLine; }
     QCPItemText* truncationText() const { return m_truncationText; }
     bool showsError() const;
+    // A job is on the pool now (possibly a superseded one whose result will be dropped).
+    bool jobRunning() const;
 
     // Statistics of the preview on display (both empty before the first one or after an error).
     const tb::DatasetStats& trainStats() const { return m_train; }

@@ -166,20 +166,34 @@ private Q_SLOTS:
 
     void shortSequenceLengthTruncates()
     {
+        // At 64 tokens a few reviews are cut (their answer still fits); at 32 even the prompt
+        // does not fit, so nothing is usable and the preview says why.
         DatasetPreview preview;
         QSignalSpy ready(&preview, &DatasetPreview::previewReady);
-        preview.setInputs(m_model, kReviews, QString(), options(32));
+        QSignalSpy failed(&preview, &DatasetPreview::previewFailed);
+        preview.setInputs(m_model, kReviews, QString(), options(64));
         QVERIFY(ready.wait(30000));
-        const tb::PreparedDataset direct = prepared(kReviews, QString(), options(32));
+        const tb::PreparedDataset direct = prepared(kReviews, QString(), options(64));
+        const int64_t records = direct.trainStats.records + direct.validationStats.records;
         const int64_t truncated = direct.trainStats.truncated + direct.validationStats.truncated;
         QVERIFY(truncated > 0);
         QVERIFY(preview.countLabel(DatasetPreview::Truncated)->text().startsWith(QString::number(truncated) + " ("));
-        QVERIFY(preview.countLabel(DatasetPreview::Truncated)->text().contains("at 32 tokens"));
+        QVERIFY(preview.countLabel(DatasetPreview::Truncated)->text().contains("at 64 tokens"));
         QVERIFY(preview.truncationText()->text().contains(QString("%1 truncated").arg(truncated)));
-        QCOMPARE(preview.seqLenLine()->point1->key(), 32.0);
-        QCOMPARE(barSum(preview.histogramBars()), 400.0);
-        // Every record is longer than 32 tokens here, so each shown one says where it is cut.
-        QVERIFY(preview.textView()->toPlainText().contains("cut at 32"));
+        QCOMPARE(preview.seqLenLine()->point1->key(), 64.0);
+        QCOMPARE(barSum(preview.histogramBars()), double(records));
+        // The truncated examples are all right of the line (the bucket starting at 64 also
+        // holds examples of exactly 64 tokens, which are not cut).
+        double beyond = 0;
+        for (auto it = preview.histogramBars()->data()->constBegin(); it != preview.histogramBars()->data()->constEnd(); ++it)
+            if (it->key > 64.0)
+                beyond += it->value;
+        QVERIFY(beyond >= double(truncated));
+
+        preview.setInputs(m_model, kReviews, QString(), options(32));
+        QVERIFY(failed.wait(30000));
+        QVERIFY2(failed.at(0).at(0).toString().contains("max_seq_len is 32"), qPrintable(failed.at(0).at(0).toString()));
+        QVERIFY(preview.showsError());
     }
 
     void firstRecordPromptMaskedAnswerTrained()
@@ -275,17 +289,26 @@ private Q_SLOTS:
         QSignalSpy failed(&preview, &DatasetPreview::previewFailed);
         // Within the debounce: only the second request runs.
         preview.setInputs(m_model, kReviews, QString(), options(128));
-        preview.setInputs(m_model, kReviews, QString(), options(32));
+        preview.setInputs(m_model, kReviews, QString(), options(64));
         QVERIFY(ready.wait(30000));
         QTest::qWait(700);
         QCOMPARE(ready.count(), 1);
-        const tb::PreparedDataset short32 = prepared(kReviews, QString(), options(32));
-        QCOMPARE(preview.trainStats().truncated, short32.trainStats.truncated);
-        QCOMPARE(preview.seqLenLine()->point1->key(), 32.0);
+        const tb::PreparedDataset short64 = prepared(kReviews, QString(), options(64));
+        QCOMPARE(preview.trainStats().truncated, short64.trainStats.truncated);
+        QCOMPARE(preview.seqLenLine()->point1->key(), 64.0);
 
-        // After the debounce, while the first job may be running: its result is dropped.
-        preview.setInputs(m_model, kReviews, QString(), options(256));
-        QTest::qWait(260);
+        // A request made while an older job runs: the older result is dropped. The older job
+        // reads a file of 10,000 records (about a second), so it is still running.
+        QByteArray reviews;
+        {
+            QFile f(kReviews);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            reviews = f.readAll();
+        }
+        const QString big = m_tmp.filePath("big.jsonl");
+        writeFile(big, reviews.repeated(25));
+        preview.setInputs(m_model, big, QString(), options(256));
+        QTRY_VERIFY_WITH_TIMEOUT(preview.jobRunning(), 5000);
         preview.setInputs(m_model, kReviewsVal, QString(), options(64));
         QVERIFY(ready.wait(30000));
         QTest::qWait(700);
