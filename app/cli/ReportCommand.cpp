@@ -121,7 +121,9 @@ int runReport(const std::vector<std::string>& args)
     try {
         if (a.has("budget"))
             q.budgetBytes = tb::parseByteSize(a.required("budget"));
-        q.fit = tb::fitModeFromName(a.text("fit", "confirm"));
+        // Confirming runs at the device's whole free memory would train huge batches for long;
+        // without a budget the fit rows are the estimator's unless asked otherwise.
+        q.fit = tb::fitModeFromName(a.text("fit", a.has("budget") ? "confirm" : "estimate"));
     } catch (const std::invalid_argument& e) {
         throw UsageError(std::string("option --") + (a.has("budget") && !q.budgetBytes ? "budget: " : "") + e.what());
     }

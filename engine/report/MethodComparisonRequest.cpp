@@ -133,8 +133,7 @@ std::string MethodComparisonRequest::commandLine(const std::string& outDir) cons
         out << " --price-per-hour " << numberText(*pricePerHour);
     if (watts)
         out << " --watts " << numberText(*watts);
-    if (fit != FitMode::Confirm)
-        out << " --fit " << fitModeName(fit);
+    out << " --fit " << fitModeName(fit); // always: the CLI's default depends on --budget
     if (!databasePath.empty())
         out << " --db " << shellWord(databasePath);
     out << " --out " << shellWord(outDir);
