@@ -91,7 +91,15 @@ int runEstimate(const std::vector<std::string>& args)
     } catch (const std::invalid_argument& err) {
         throw UsageError(err.what());
     }
-    const tb::DeviceMemoryInfo device = tb::deviceMemory(r.device);
+    // An estimate for a device this machine lacks (planning a GPU run on a laptop) is still an
+    // estimate; only its free memory is unknown.
+    tb::DeviceMemoryInfo device;
+    device.device = r.device;
+    device.name = r.device + " (not present here)";
+    try {
+        device = tb::deviceMemory(r.device);
+    } catch (const std::invalid_argument&) {
+    }
     int64_t budget = device.freeBytes;
     if (a.has("budget")) {
         try {
@@ -157,7 +165,7 @@ int runEstimate(const std::vector<std::string>& args)
     std::cout << "\nTrainable parameters: " << e.trainableParameters << " of " << e.totalParameters << "\n";
     for (const auto& s : e.assumptions)
         std::cout << "Assumes " << s << "\n";
-    std::cout << device.name << " (" << r.device << "): ";
+    std::cout << device.name << ": ";
     if (device.freeBytes >= 0)
         std::cout << human(device.freeBytes) << " free of " << human(device.totalBytes);
     else

@@ -28,11 +28,11 @@ bool isCuda(const std::string& device)
     return device.rfind("cuda", 0) == 0;
 }
 
-int64_t estimatedPeak(MemoryEstimateRequest r, int64_t batch, int64_t seq)
+int64_t estimatedPeak(MemoryEstimateRequest r, int64_t batch, int64_t seq, const std::optional<MemoryModelConstants>& constants)
 {
     r.batchSize = batch;
     r.seqLen = seq;
-    return estimateMemory(r).peakBytes();
+    return (constants ? estimateMemory(r, *constants) : estimateMemory(r)).peakBytes();
 }
 
 std::string humanBytes(int64_t bytes)
@@ -108,38 +108,40 @@ int64_t parseByteSize(const std::string& text)
 
 FitFinder::FitFinder(FitRequest request) : m_request(std::move(request)) {}
 
-int64_t FitFinder::largestBatchByEstimate(MemoryEstimateRequest r, int64_t budget, int64_t maxBatch)
+int64_t FitFinder::largestBatchByEstimate(MemoryEstimateRequest r, int64_t budget, int64_t maxBatch,
+                                          const std::optional<MemoryModelConstants>& constants)
 {
-    if (estimatedPeak(r, 1, r.seqLen) > budget)
+    if (estimatedPeak(r, 1, r.seqLen, constants) > budget)
         return 0;
     int64_t good = 1, bad = 0; // bad == 0: no failing size found yet
     while (bad == 0) {
         const int64_t next = std::min(good * 2, maxBatch);
         if (next == good)
             return good;
-        if (estimatedPeak(r, next, r.seqLen) <= budget)
+        if (estimatedPeak(r, next, r.seqLen, constants) <= budget)
             good = next;
         else
             bad = next;
     }
     while (bad - good > 1) {
         const int64_t mid = good + (bad - good) / 2;
-        (estimatedPeak(r, mid, r.seqLen) <= budget ? good : bad) = mid;
+        (estimatedPeak(r, mid, r.seqLen, constants) <= budget ? good : bad) = mid;
     }
     return good;
 }
 
-int64_t FitFinder::longestSeqLenByEstimate(MemoryEstimateRequest r, int64_t budget)
+int64_t FitFinder::longestSeqLenByEstimate(MemoryEstimateRequest r, int64_t budget,
+                                           const std::optional<MemoryModelConstants>& constants)
 {
     const int64_t context = r.model.maxPositionEmbeddings > 0 ? r.model.maxPositionEmbeddings : 1 << 20;
-    if (estimatedPeak(r, 1, 2) > budget)
+    if (estimatedPeak(r, 1, 2, constants) > budget)
         return 0;
-    if (estimatedPeak(r, 1, context) <= budget)
+    if (estimatedPeak(r, 1, context, constants) <= budget)
         return context;
     int64_t good = 2, bad = context;
     while (bad - good > 1) {
         const int64_t mid = good + (bad - good) / 2;
-        (estimatedPeak(r, 1, mid) <= budget ? good : bad) = mid;
+        (estimatedPeak(r, 1, mid, constants) <= budget ? good : bad) = mid;
     }
     return good;
 }
@@ -202,7 +204,7 @@ FitAttempt FitFinder::tryRun(const MemoryEstimateRequest& r, const Progress& pro
     FitAttempt attempt;
     attempt.batchSize = r.batchSize;
     attempt.seqLen = r.seqLen;
-    attempt.estimatedBytes = estimateMemory(r).peakBytes();
+    attempt.estimatedBytes = estimatedPeak(r, r.batchSize, r.seqLen, m_request.constants);
     if (progress)
         progress(std::string(trainMethodName(r.method)) + ": running " + std::to_string(m_request.confirmSteps)
                  + " steps at batch " + std::to_string(r.batchSize) + " x " + std::to_string(r.seqLen) + " tokens (estimated "
@@ -270,7 +272,7 @@ FitPoint FitFinder::confirmPoint(const MemoryEstimateRequest& base, int64_t batc
     point.seqLen = seqLen;
     if (batchSize <= 0 || seqLen <= 0)
         return point;
-    point.estimatedBytes = estimatedPeak(base, batchSize, seqLen);
+    point.estimatedBytes = estimatedPeak(base, batchSize, seqLen, m_request.constants);
     if (!m_request.confirm)
         return point;
     for (int tryIndex = 0; tryIndex < m_request.maxTries && !m_cancel.load(); ++tryIndex) {
@@ -297,7 +299,7 @@ FitPoint FitFinder::confirmPoint(const MemoryEstimateRequest& base, int64_t batc
             break;
         }
         value = std::max(lowest, std::min(value - 1, value - value / 10));
-        point.estimatedBytes = estimatedPeak(base, point.batchSize, point.seqLen);
+        point.estimatedBytes = estimatedPeak(base, point.batchSize, point.seqLen, m_request.constants);
     }
     return point;
 }
@@ -325,6 +327,13 @@ FitReport FitFinder::run(const Progress& progress)
     if (m_budget <= 0)
         throw std::invalid_argument("the free memory of " + q.device + " is unknown; give a budget");
     report.budgetBytes = m_budget;
+    if (isCuda(q.device) && q.budgetBytes <= 0) {
+        // The device's free memory was read after this process created its CUDA context, and
+        // the confirming steps run in this process: the context is not part of the budget.
+        MemoryModelConstants constants = q.constants.value_or(MemoryModelConstants::cudaDefaults());
+        constants.cudaContextBytes = 0;
+        m_request.constants = constants;
+    }
 
     for (const TrainMethod method : q.methods) {
         if (m_cancel.load())
@@ -335,13 +344,13 @@ FitReport FitFinder::run(const Progress& progress)
             r.quantizedCacheExists = quantizedCacheExists(q.modelDir, q.quant, q.quantCacheDir);
         MethodFitResult result;
         result.method = method;
-        const int64_t batch = largestBatchByEstimate(r, m_budget, q.maxBatchSize);
+        const int64_t batch = largestBatchByEstimate(r, m_budget, q.maxBatchSize, m_request.constants);
         if (progress)
             progress(std::string(trainMethodName(method)) + ": largest batch at " + std::to_string(q.seqLen)
                      + " tokens by the estimate: " + std::to_string(batch));
         result.largestBatch = confirmPoint(r, batch, batch > 0 ? q.seqLen : 0, true, progress);
         r.batchSize = 1;
-        const int64_t seq = longestSeqLenByEstimate(r, m_budget);
+        const int64_t seq = longestSeqLenByEstimate(r, m_budget, m_request.constants);
         if (progress)
             progress(std::string(trainMethodName(method)) + ": longest sequence at batch 1 by the estimate: " + std::to_string(seq));
         result.longestSequence = confirmPoint(r, seq > 0 ? 1 : 0, seq, false, progress);

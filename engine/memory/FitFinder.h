@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,8 @@ struct FitRequest {
     std::string cliExecutable;  // CPU confirmation: the tunebench-cli to run (required when confirming on the CPU)
     std::string workDir;        // confirming runs' folders go below it; "": the system's temporary folder
     std::string quantCacheDir;  // QLoRA: passed to the runs as --quant-cache ("": the model's own cache)
+    // The estimator's machine constants; unset: MemoryModelConstants::cpuDefaults / cudaDefaults.
+    std::optional<MemoryModelConstants> constants;
 };
 
 // One confirming run.
@@ -92,8 +95,10 @@ public:
 
     // Searches on the estimate alone: the largest batch size in [1, maxBatch] (0 if none) and
     // the longest sequence length in [2, context] (0 if none) whose estimated peak is <= budget.
-    static int64_t largestBatchByEstimate(MemoryEstimateRequest request, int64_t budgetBytes, int64_t maxBatch);
-    static int64_t longestSeqLenByEstimate(MemoryEstimateRequest request, int64_t budgetBytes);
+    static int64_t largestBatchByEstimate(MemoryEstimateRequest request, int64_t budgetBytes, int64_t maxBatch,
+                                          const std::optional<MemoryModelConstants>& constants = {});
+    static int64_t longestSeqLenByEstimate(MemoryEstimateRequest request, int64_t budgetBytes,
+                                           const std::optional<MemoryModelConstants>& constants = {});
 
 private:
     FitPoint confirmPoint(const MemoryEstimateRequest& base, int64_t batchSize, int64_t seqLen, bool stepBatch,

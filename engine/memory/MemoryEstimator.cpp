@@ -155,15 +155,18 @@ ActivationDetail activationsOf(const Model& m, const Trainable& t, const MemoryE
             perToken += 2 * a * t.loraInputs;                // dropout mask and dropped input
     }
     // Per sequence and layer: the attention probabilities, fp32 softmax output plus its copy in
-    // the activations' dtype (one tensor when that is fp32). A fused kernel (CUDA, LibTorch >= 2)
-    // keeps only the fp32 log-sum-exp per query.
+    // the activations' dtype (one tensor when that is fp32). A fused kernel (CUDA, LibTorch >=
+    // 2.1's memory-efficient attention, which takes the mask) keeps its output, the fp32
+    // log-sum-exp per query and the mask cast to the activations' dtype (one per layer).
     const int64_t perScore = fusedAttention ? 0 : 4 + (a == 4 ? 0 : a);
-    const int64_t attentionSaved = fusedAttention ? 4 * B * m.heads * T : perScore * B * m.heads * T * T;
+    const int64_t attentionSaved = fusedAttention ? 4 * B * m.heads * T + a * T * T : perScore * B * m.heads * T * T;
+    if (fusedAttention)
+        perToken += a * m.q; // the kernel's output, before the heads are merged
     // Per layer, independent of tokens: the adapters' weights cast to the activations' dtype.
     const int64_t castAdapters = lora && a != 4 ? a * t.loraRankTotal : 0;
     d.savedPerLayer = perToken * BT + attentionSaved + castAdapters;
 
-    const int64_t mask = fusedAttention ? a * T * T : 4 * T * T; // additive causal mask (fp32; the dtype of q on CUDA)
+    const int64_t mask = 4 * T * T;                              // additive causal mask (fp32)
     const int64_t rope = 2 * a * T * m.D;                        // cos and sin tables
     d.headSaved = (rmsNorm + 4 * m.V) * BT + mask + rope;        // final norm, log-softmax of the fp32 logits
 
@@ -309,7 +312,8 @@ MemoryEstimate estimateMemory(const MemoryEstimateRequest& r, const MemoryModelC
     const int64_t fileBytes = r.checkpointFileBytes > 0 ? r.checkpointFileBytes : m.params * dtypeBytes(r.model.torchDtype);
     const int64_t unquantized = m.params - m.projectionParams; // embeddings, norms, lm_head, biases
     const int64_t quantized = qlora ? quantizedProjectionBytes(r.model, r.quant) : 0;
-    // LibTorch >= 2 runs attention as one fused kernel on CUDA (core/TorchCompat).
+    // LibTorch >= 2 runs attention as one fused kernel on CUDA (core/TorchCompat); >= 2.1
+    // needed for the memory-efficient kernel with a mask, assumed here.
     const bool fused = cuda;
 
     MemoryEstimate e;
@@ -463,7 +467,7 @@ MemoryEstimate estimateMemory(const MemoryEstimateRequest& r, const MemoryModelC
     e.assumptions.push_back("every sequence is " + std::to_string(r.seqLen)
                             + " tokens long (packed data; unpacked batches are padded to their longest example)");
     if (cuda) {
-        e.assumptions.push_back("CUDA: fused attention (LibTorch >= 2), a " + mib(k.cudaContextBytes)
+        e.assumptions.push_back("CUDA: fused attention (LibTorch >= 2.1), a " + mib(k.cudaContextBytes)
                                 + " context and " + std::to_string(static_cast<int>(k.cudaAllocatorSlack * 100))
                                 + "% allocator slack; not validated against a GPU run");
     } else {
