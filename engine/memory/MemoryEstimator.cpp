@@ -127,11 +127,6 @@ Trainable trainableOf(const Model& m, const MemoryEstimateRequest& r)
 // Tensor bytes of one training step's activations. `a` is the activations' element size (2
 // for a bf16 base, 4 in full fine-tuning); every term below is a tensor the forward pass of
 // engine/model keeps for backward (docs/memory.md walks through them).
-struct ActivationModel {
-    ActivationDetail detail;
-    int64_t headGradBytes = 0; // full fine-tuning: gradients made before the first layer's backward
-};
-
 ActivationDetail activationsOf(const Model& m, const Trainable& t, const MemoryEstimateRequest& r, int64_t a, bool fusedAttention)
 {
     ActivationDetail d;

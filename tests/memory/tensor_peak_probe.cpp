@@ -5,9 +5,8 @@
 // the training step changes, and compare with MemoryEstimator's terms.
 //
 //   tensor_peak_probe --preset small|tiny --method lora|qlora|full --batch B --seq T [--ckpt]
-//                     [--threads N] [--quant nf4|int8]
+//                     [--layers N] [--threads N] [--quant nf4|int8] [--default-malloc]
 #include "core/ThreadSettings.h"
-#include <ATen/Parallel.h>
 #include "demo/DemoModelMaker.h"
 #include "lora/LoraInjector.h"
 #include "model/LlamaForCausalLM.h"
@@ -19,18 +18,15 @@
 
 #include "CountingAllocator.h"
 
+#include <ATen/Parallel.h>
 #include <c10/core/CPUAllocator.h>
 #include <nlohmann/json.hpp>
 
 #include <malloc.h>
 
-#include <atomic>
 #include <cstring>
-#include <functional>
 #include <iostream>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 
 namespace {
 
@@ -54,45 +50,6 @@ bool flag(int argc, char** argv, const char* name)
 
 int main(int argc, char** argv)
 {
-    if (flag(argc, argv, "--ops")) {
-        // What single operators keep for backward: live bytes after the op, in units of the
-        // input's element count (n), output dropped.
-        static tbtest::CountingAllocator c(c10::GetDefaultCPUAllocator());
-        c10::SetCPUAllocator(&c, 100);
-        const int64_t n = 1 << 20;
-        auto measure = [&](const char* name, const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& op,
-                           at::ScalarType dt) {
-            at::Tensor x = at::randn({1024, 1024}).to(dt).requires_grad_(true);
-            at::Tensor w = at::randn({1024, 1024}).to(dt); // frozen
-            const int64_t before = c.current();
-            at::Tensor y = op(x, w);
-            const int64_t withOut = c.current() - before;
-            const int64_t outBytes = y.numel() * static_cast<int64_t>(y.element_size());
-            std::cout << name << " " << c10::toString(dt) << ": live incl. output " << double(withOut) / n
-                      << " B/elem, output " << double(outBytes) / n << " B/elem" << std::endl;
-        };
-        for (auto dt : {at::kBFloat16, at::kFloat}) {
-            measure("x*w(frozen)", [](const at::Tensor& x, const at::Tensor& w) { return x * w; }, dt);
-            measure("x*x.detach()*2", [](const at::Tensor& x, const at::Tensor&) { return x * 2.0; }, dt);
-            measure("x.to(other)", [dt](const at::Tensor& x, const at::Tensor&) { return x.to(dt == at::kFloat ? at::kBFloat16 : at::kFloat); }, dt);
-            measure("linear(x, w frozen)", [](const at::Tensor& x, const at::Tensor& w) { return at::linear(x, w); }, dt);
-            measure("linear(x.view(1,1024,1024), w frozen)", [](const at::Tensor& x, const at::Tensor& w) { return at::linear(x.view({1, 1024, 1024}), w); }, dt);
-            measure("x.pow(2)", [](const at::Tensor& x, const at::Tensor&) { return x.pow(2); }, dt);
-            measure("silu(x)", [](const at::Tensor& x, const at::Tensor&) { return at::silu(x); }, dt);
-            measure("silu(x)*x", [](const at::Tensor& x, const at::Tensor&) { return at::silu(x) * x; }, dt);
-            measure("softmax(x)", [](const at::Tensor& x, const at::Tensor&) { return at::softmax(x, -1); }, dt);
-            measure("x+x", [](const at::Tensor& x, const at::Tensor&) { return x + x; }, dt);
-            measure("cat(-x2,x1)", [](const at::Tensor& x, const at::Tensor&) { return at::cat({-x.narrow(-1, 512, 512), x.narrow(-1, 0, 512)}, -1); }, dt);
-            measure("rsqrt(mean(x^2))*x", [](const at::Tensor& x, const at::Tensor&) { return x * at::rsqrt(x.pow(2).mean(-1, true) + 1e-5); }, dt);
-            measure("matmul(x, x^T)", [](const at::Tensor& x, const at::Tensor&) { return at::matmul(x.view({1, 1, 1024, 1024}), x.view({1, 1, 1024, 1024}).transpose(-2, -1)); }, dt);
-            measure("matmul(x, w^T) w frozen", [](const at::Tensor& x, const at::Tensor& w) { return at::matmul(x.view({1, 1, 1024, 1024}), w.view({1, 1, 1024, 1024}).transpose(-2, -1)); }, dt);
-            measure("cross_entropy sum", [](const at::Tensor& x, const at::Tensor&) { return at::cross_entropy_loss(x, at::zeros({1024}, at::kLong), {}, at::Reduction::Sum, -100); }, dt);
-            measure("log_softmax", [](const at::Tensor& x, const at::Tensor&) { return at::log_softmax(x, -1); }, dt);
-            measure("expand+reshape", [](const at::Tensor& x, const at::Tensor&) { return x.view({1, 1, 1024, 1024}).unsqueeze(2).expand({1, 1, 2, 1024, 1024}).reshape({1, 2, 1024, 1024}); }, dt);
-            measure("transpose.reshape", [](const at::Tensor& x, const at::Tensor&) { return x.view({1, 1024, 16, 64}).transpose(1, 2).reshape({1, 16, 65536}); }, dt);
-        }
-        return 0;
-    }
     const std::string preset = arg(argc, argv, "--preset", "small");
     const std::string method = arg(argc, argv, "--method", "lora");
     const int64_t batch = std::stoll(arg(argc, argv, "--batch", "1"));
