@@ -1,0 +1,226 @@
+// The whole workbench, offscreen, as a user drives it with the mouse: the real MainWindow on a
+// tiny demo model made for the test and a temporary experiment database. A LoRA run and a QLoRA
+// run are started from the Train tab and watched to the end; both are in the Runs tab and the
+// database with their metrics, the live plot holds their points, comparing them overlays both
+// curves, exporting the LoRA run writes a PEFT folder, and closing the window during a third run
+// asks, then stops it cleanly (cancelled, with a checkpoint). Throughout, the GUI thread keeps
+// answering a 5 ms timer within 100 ms.
+#include "CompareView.h"
+#include "DatasetPreview.h"
+#include "ExportDialog.h"
+#include "LiveMonitor.h"
+#include "MainWindow.h"
+#include "RunListModel.h"
+#include "RunListPanel.h"
+#include "TrainPanel.h"
+#include "TrainingWorker.h"
+
+#include "demo/DemoModelMaker.h"
+#include "store/RunQueries.h"
+#include "store/RunStore.h"
+
+#include "QCustomPlotCompat.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QItemSelectionModel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSortFilterProxyModel>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+
+namespace {
+
+// The longest gap between ticks of a 5 ms timer on the GUI thread.
+class StallMeter {
+public:
+    StallMeter()
+    {
+        QObject::connect(&m_ticker, &QTimer::timeout, [this] { m_longest = std::max(m_longest, m_sinceTick.restart()); });
+        m_sinceTick.start();
+        m_ticker.start(5);
+    }
+    qint64 longest() const { return m_longest; }
+
+private:
+    QTimer m_ticker;
+    QElapsedTimer m_sinceTick;
+    qint64 m_longest = 0;
+};
+
+} // namespace
+
+class TestWorkbench : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir m_tmp;
+    QString m_model, m_db;
+
+    // Fills the form for a short run of `method` and presses Start.
+    void startRun(MainWindow& window, tb::TrainMethod method, int steps)
+    {
+        TrainPanel* panel = window.trainPanel();
+        window.tabs()->setCurrentWidget(panel);
+        QTRY_VERIFY_WITH_TIMEOUT(panel->startButton()->isEnabled() && panel->config().modelDir == m_model.toStdString(), 60000);
+        tb::TrainConfig c = panel->config();
+        c.method = method;
+        c.maxSteps = steps;
+        c.batchSize = 2;
+        c.data.maxSeqLen = 64;
+        c.evalEvery = 2;
+        c.threads = 1; // leaves the other core to the GUI thread on a 2-core machine
+        c.outputDir.clear();
+        panel->setConfig(c);
+        panel->datasetEdit()->setText(TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl");
+        panel->stepsSpin()->setValue(steps);
+        QTest::mouseClick(panel->startButton(), Qt::LeftButton);
+        QVERIFY2(panel->running(), qPrintable(panel->fieldError("")));
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true); // the form's settings go to a test location
+        QVERIFY(m_tmp.isValid());
+        m_model = m_tmp.filePath("demo");
+        tb::makeDemoModel(m_model.toStdString(), "tiny", 0);
+        m_db = m_tmp.filePath("experiments.db");
+    }
+
+    void trainCompareExport()
+    {
+        MainWindow window(m_model, nullptr, m_db);
+        window.show();
+        StallMeter stalls;
+        TrainPanel* panel = window.trainPanel();
+        QSignalSpy finished(panel->worker(), &TrainingWorker::finished);
+        QSignalSpy preview(window.datasetPreview(), &DatasetPreview::previewReady);
+
+        startRun(window, tb::TrainMethod::Lora, 4);
+        QVERIFY(finished.wait(240000));
+        QCOMPARE(finished.last().at(0).toInt(), 0);
+        QCOMPARE(panel->monitor()->lossGraph()->dataCount(), 4);
+        // The dataset chosen in the form is previewed (off the GUI thread).
+        QTRY_VERIFY_WITH_TIMEOUT(!preview.isEmpty(), 60000);
+
+        startRun(window, tb::TrainMethod::Qlora, 4);
+        QVERIFY(finished.wait(240000));
+        QCOMPARE(finished.last().at(0).toInt(), 0);
+
+        // Both runs are in the Runs tab and in the database with their metrics.
+        RunListPanel* runs = window.runListPanel();
+        QTRY_COMPARE(runs->proxy()->rowCount(), 2);
+        std::vector<tb::RunSummary> recorded;
+        {
+            tb::RunStore store(m_db.toStdString());
+            tb::RunQueries queries(store.database());
+            recorded = queries.listRuns();
+            QCOMPARE(recorded.size(), size_t(2));
+            for (const tb::RunSummary& run : recorded) {
+                QCOMPARE(run.status, tb::RunStatus::Finished);
+                QCOMPARE(queries.metricSeries(run.id, "loss").size(), size_t(4));
+                QVERIFY(queries.metricSeries(run.id, "val_loss").size() >= 2);
+            }
+        }
+        QStringList methods;
+        for (int row = 0; row < 2; ++row)
+            methods << runs->proxy()->index(row, RunListModel::Method).data().toString();
+        methods.sort();
+        QCOMPARE(methods, QStringList({"lora", "qlora"}));
+
+        // Select both, Compare: the Compare tab overlays both runs' curves.
+        window.tabs()->setCurrentWidget(runs);
+        runs->view()->selectAll();
+        QSignalSpy compared(window.compareView(), &CompareView::loaded);
+        QTest::mouseClick(runs->compareButton(), Qt::LeftButton);
+        QVERIFY(compared.wait(30000));
+        QCOMPARE(compared.last().at(0).toInt(), 2);
+        QCOMPARE(window.tabs()->currentWidget(), static_cast<QWidget*>(window.compareView()));
+        QCOMPARE(window.compareView()->lossGraph(0)->dataCount(), 4);
+        QCOMPARE(window.compareView()->lossGraph(1)->dataCount(), 4);
+
+        // Export the LoRA run's adapter as a PEFT folder.
+        qint64 loraId = 0;
+        for (const tb::RunSummary& run : recorded)
+            if (run.method == "lora")
+                loraId = run.id;
+        window.exportRun(loraId);
+        ExportDialog* dialog = window.findChild<ExportDialog*>();
+        QVERIFY(dialog);
+        QTRY_VERIFY_WITH_TIMEOUT(dialog->isVisible(), 5000);
+        QSignalSpy exported(dialog, &ExportDialog::exportFinished);
+        const QString out = m_tmp.filePath("exported-adapter");
+        QTRY_VERIFY_WITH_TIMEOUT([&] {
+            dialog->setFormat(ExportDialog::Format::PeftAdapter);
+            dialog->setDestination(out);
+            dialog->startExport();
+            return !exported.isEmpty() || QFileInfo::exists(out);
+        }(), 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(!exported.isEmpty(), 60000);
+        QVERIFY2(exported.last().at(0).toBool(), qPrintable(exported.last().at(1).toString()));
+        QVERIFY(QFileInfo::exists(out + "/adapter_config.json"));
+        QVERIFY(QFileInfo::exists(out + "/adapter_model.safetensors"));
+
+        QVERIFY2(stalls.longest() < 100, qPrintable(QString("GUI thread stalled for %1 ms").arg(stalls.longest())));
+    }
+
+    void closingDuringARunAsksThenStopsCleanly()
+    {
+        auto* window = new MainWindow(m_model, nullptr, m_db);
+        window->setAttribute(Qt::WA_DeleteOnClose, false);
+        window->show();
+        TrainPanel* panel = window->trainPanel();
+        QSignalSpy steps(panel->worker(), &TrainingWorker::stepReported);
+        QSignalSpy started(panel->worker(), &TrainingWorker::started);
+        QSignalSpy finished(panel->worker(), &TrainingWorker::finished);
+        startRun(*window, tb::TrainMethod::Lora, 500);
+        QVERIFY(steps.wait(120000));
+        const qint64 runId = started.first().at(0).toLongLong();
+
+        // The first close only asks; answering "Keep training" keeps the run going.
+        window->close();
+        QVERIFY(window->isVisible());
+        QMessageBox* question = window->closeQuestion();
+        QVERIFY(question);
+        QPushButton* keep = nullptr;
+        QPushButton* stop = nullptr;
+        for (QAbstractButton* b : question->buttons()) {
+            if (b->text() == "Keep training")
+                keep = qobject_cast<QPushButton*>(b);
+            if (b->text() == "Stop and quit")
+                stop = qobject_cast<QPushButton*>(b);
+        }
+        QVERIFY(keep && stop);
+        keep->click();
+        QTRY_VERIFY(!window->closeQuestion());
+        QVERIFY(panel->running());
+
+        window->close();
+        QVERIFY(window->closeQuestion());
+        for (QAbstractButton* b : window->closeQuestion()->buttons())
+            if (b->text() == "Stop and quit")
+                b->click();
+        QVERIFY(finished.wait(120000) || !finished.isEmpty());
+        QCOMPARE(finished.last().at(0).toInt(), 1); // cancelled
+        QTRY_VERIFY(!window->isVisible());
+
+        tb::RunStore store(m_db.toStdString());
+        const tb::RunDetails run = tb::RunQueries(store.database()).getRun(runId);
+        QCOMPARE(run.summary.status, tb::RunStatus::Cancelled);
+        QVERIFY(!run.lastCheckpoint.empty());
+        QVERIFY(QFileInfo::exists(QString::fromStdString(run.lastCheckpoint)));
+        QVERIFY(run.summary.lastStep < 500);
+        delete window;
+    }
+};
+
+QTEST_MAIN(TestWorkbench)
+#include "tst_workbench.moc"
