@@ -108,6 +108,14 @@ int64_t parseByteSize(const std::string& text)
 
 FitFinder::FitFinder(FitRequest request) : m_request(std::move(request)) {}
 
+void FitFinder::cancel()
+{
+    m_cancel = true;
+    std::lock_guard<std::mutex> lock(m_trainerMutex);
+    if (m_trainer)
+        m_trainer->cancel(); // CUDA: the confirming steps run in this process
+}
+
 int64_t FitFinder::largestBatchByEstimate(MemoryEstimateRequest r, int64_t budget, int64_t maxBatch,
                                           const std::optional<MemoryModelConstants>& constants)
 {
@@ -180,12 +188,23 @@ FitAttempt FitFinder::tryRunInProcess(const MemoryEstimateRequest& r)
     TrainResult result;
     {
         Trainer trainer(c);
-        result = trainer.run(quiet);
+        {
+            std::lock_guard<std::mutex> lock(m_trainerMutex);
+            m_trainer = &trainer;
+        }
+        if (!m_cancel.load())
+            result = trainer.run(quiet);
+        std::lock_guard<std::mutex> lock(m_trainerMutex);
+        m_trainer = nullptr;
     }
     const auto stats = alloc::getDeviceStats(device.index());
     constexpr auto all = static_cast<size_t>(alloc::StatType::AGGREGATE);
     attempt.measuredBytes = stats.reserved_bytes[all].peak;
     alloc::emptyCache();
+    if (m_cancel.load()) {
+        attempt.outcome = "cancelled";
+        return attempt;
+    }
     if (result.status != TrainStatus::Finished) {
         const bool oom = result.reason.find("out of memory") != std::string::npos;
         attempt.outcome = oom ? "out of memory" : "failed: " + result.reason;

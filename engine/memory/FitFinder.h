@@ -22,11 +22,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace tb {
+
+class Trainer;
 
 struct FitRequest {
     std::string modelDir;
@@ -91,7 +94,7 @@ public:
     // Throws std::invalid_argument for a bad request (no model config, no CLI to confirm
     // with on the CPU, unknown device). Child failures are results, not exceptions.
     FitReport run(const Progress& progress = {});
-    void cancel() { m_cancel = true; }
+    void cancel();
 
     // Searches on the estimate alone: the largest batch size in [1, maxBatch] (0 if none) and
     // the longest sequence length in [2, context] (0 if none) whose estimated peak is <= budget.
@@ -109,6 +112,8 @@ private:
     FitRequest m_request;
     int64_t m_budget = 0;
     std::atomic<bool> m_cancel{false};
+    std::mutex m_trainerMutex;
+    Trainer* m_trainer = nullptr; // the in-process confirming run (CUDA), for cancel()
 };
 
 // "8G", "512MiB", "1.5g", "1048576": bytes, with K, M, G, T as powers of 1024 (an optional
