@@ -3,7 +3,8 @@
 // run are started from the Train tab and watched to the end; both are in the Runs tab and the
 // database with their metrics, the live plot holds their points, comparing them overlays both
 // curves, exporting the LoRA run writes a PEFT folder, and closing the window during a third run
-// asks, then stops it cleanly (cancelled, with a checkpoint). Throughout, the GUI thread keeps
+// asks, then stops it cleanly (cancelled, with a checkpoint), which Resume continues and
+// Re-run copies into the form. Throughout, the GUI thread keeps
 // answering a 5 ms timer within 100 ms.
 #include "CompareView.h"
 #include "DatasetPreview.h"
@@ -63,6 +64,8 @@ class TestWorkbench : public QObject {
 private:
     QTemporaryDir m_tmp;
     QString m_model, m_db;
+    qint64 m_cancelledRun = 0;
+    int64_t m_cancelledAtStep = 0;
 
     // Fills the form for a short run of `method` and presses Start.
     void startRun(MainWindow& window, tb::TrainMethod method, int steps)
@@ -219,6 +222,42 @@ private Q_SLOTS:
         QVERIFY(QFileInfo::exists(QString::fromStdString(run.lastCheckpoint)));
         QVERIFY(run.summary.lastStep < 500);
         delete window;
+        m_cancelledRun = runId;
+        m_cancelledAtStep = run.summary.lastStep;
+    }
+
+    // Resume continues the cancelled run (same database row, from its checkpoint); re-run
+    // fills the form with a recorded run's settings in a new run folder.
+    void resumeAndRerunFromTheRunsTab()
+    {
+        QVERIFY(m_cancelledRun > 0);
+        MainWindow window(m_model, nullptr, m_db);
+        window.show();
+        TrainPanel* panel = window.trainPanel();
+        QTRY_VERIFY_WITH_TIMEOUT(panel->startButton()->isEnabled(), 60000);
+        QSignalSpy started(panel->worker(), &TrainingWorker::started);
+        QSignalSpy steps(panel->worker(), &TrainingWorker::stepReported);
+        QSignalSpy finished(panel->worker(), &TrainingWorker::finished);
+        QVERIFY(window.resumeRun(m_cancelledRun));
+        QVERIFY(steps.wait(120000));
+        QCOMPARE(started.first().at(0).toLongLong(), m_cancelledRun);
+        QCOMPARE(steps.first().at(0).value<tb::StepReport>().step, m_cancelledAtStep + 1);
+        panel->worker()->cancel();
+        QVERIFY(finished.wait(120000) || !finished.isEmpty());
+
+        tb::RunDetails recorded;
+        {
+            tb::RunStore store(m_db.toStdString());
+            recorded = tb::RunQueries(store.database()).getRun(m_cancelledRun);
+        }
+        QVERIFY(recorded.summary.lastStep > m_cancelledAtStep);
+        QVERIFY(window.rerun(m_cancelledRun));
+        QCOMPARE(window.tabs()->currentWidget(), static_cast<QWidget*>(panel));
+        tb::TrainConfig expected = tb::TrainConfig::fromJson(recorded.config, "recorded");
+        tb::TrainConfig shown = panel->config();
+        QVERIFY(shown.outputDir != expected.outputDir);
+        expected.outputDir = shown.outputDir;
+        QCOMPARE(QString::fromStdString(shown.toJson().dump()), QString::fromStdString(expected.toJson().dump()));
     }
 };
 
