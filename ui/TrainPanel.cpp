@@ -1,6 +1,7 @@
 #include "TrainPanel.h"
 
 #include "LiveMonitor.h"
+#include "MemoryEstimateBar.h"
 #include "ModelChooser.h"
 #include "TrainingWorker.h"
 
@@ -156,11 +157,14 @@ TrainPanel::TrainPanel(const QString& databasePath, QWidget* parent, const QStri
     m_start = new QPushButton(tr("Start"));
     m_start->setEnabled(false); // until the chosen model has passed its check
 
+    m_estimate = new MemoryEstimateBar;
+
     auto* left = new QWidget;
     auto* leftColumn = new QVBoxLayout(left);
     leftColumn->setContentsMargins(0, 0, 0, 0);
     leftColumn->addWidget(m_scroll, 1);
     leftColumn->addWidget(general);
+    leftColumn->addWidget(m_estimate); // outside the scroll area: always in view above Start
     leftColumn->addWidget(m_start);
     // Wide enough for the form without a horizontal scroll bar; the monitor takes the rest.
     m_scroll->setMinimumWidth(formWidget->minimumSizeHint().width() + m_scroll->verticalScrollBar()->sizeHint().width());
@@ -197,6 +201,13 @@ TrainPanel::TrainPanel(const QString& databasePath, QWidget* parent, const QStri
     connect(m_validation, &QLineEdit::textChanged, this, &TrainPanel::updateEnabledFields);
     connect(m_bySteps, &QRadioButton::toggled, this, &TrainPanel::updateEnabledFields);
     connect(m_start, &QPushButton::clicked, this, &TrainPanel::onStartClicked);
+
+    m_estimateSoon = new QTimer(this);
+    m_estimateSoon->setSingleShot(true);
+    m_estimateSoon->setInterval(0);
+    connect(m_estimateSoon, &QTimer::timeout, this, &TrainPanel::updateEstimate);
+    watchFieldChanges(formWidget);
+    connect(m_model, &ModelChooser::modelChanged, m_estimateSoon, qOverload<>(&QTimer::start));
 
     // The device list may initialise a CUDA driver: off the GUI thread.
     auto* devices = new QFutureWatcher<std::vector<tb::DeviceMemoryInfo>>(this);
@@ -416,6 +427,38 @@ QWidget* TrainPanel::buildRun()
         dialog->open();
     });
     return box;
+}
+
+void TrainPanel::watchFieldChanges(QWidget* form)
+{
+    // Every field of the form, found once here rather than wired one by one, so a field added
+    // later feeds the estimate too. The dataset preview (embedded later, in m_previewSlot) is not
+    // a field.
+    auto soon = [this] { m_estimateSoon->start(); };
+    for (QWidget* w : form->findChildren<QWidget*>()) {
+        if (m_previewSlot->isAncestorOf(w) || m_model->isAncestorOf(w))
+            continue; // the model chooser reports through modelChanged
+        if (auto* edit = qobject_cast<QLineEdit*>(w))
+            connect(edit, &QLineEdit::textChanged, this, soon);
+        else if (auto* s = qobject_cast<QSpinBox*>(w))
+            connect(s, &QSpinBox::valueChanged, this, soon);
+        else if (auto* d = qobject_cast<QDoubleSpinBox*>(w))
+            connect(d, &QDoubleSpinBox::valueChanged, this, soon);
+        else if (auto* combo = qobject_cast<QComboBox*>(w))
+            connect(combo, &QComboBox::currentIndexChanged, this, soon);
+        else if (auto* button = qobject_cast<QAbstractButton*>(w); button && button->isCheckable())
+            connect(button, &QAbstractButton::toggled, this, soon);
+    }
+}
+
+void TrainPanel::updateEstimate()
+{
+    if (m_model->isValid())
+        m_estimate->setRun(m_model->modelDir(), config());
+    else if (m_model->isChecking())
+        m_estimate->clear(tr("Memory estimate: checking the model..."));
+    else
+        m_estimate->clear(tr("Memory estimate: choose a base model that can be trained"));
 }
 
 void TrainPanel::setModelDir(const QString& dir)

@@ -9,6 +9,8 @@
 // starts by a queued call of TrainingWorker::start; its reports come back as queued signals;
 // Pause / Resume / Stop call the worker's thread-safe methods directly. While a run is going
 // the Start button is disabled: a second run is refused until the first has ended.
+// Every field change (coalesced to one per event-loop turn) feeds the MemoryEstimateBar above
+// Start, which estimates off the GUI thread.
 // The form is remembered between launches (RunFormSettings) on Start and on destruction.
 #pragma once
 
@@ -24,6 +26,7 @@
 #include <vector>
 
 class LiveMonitor;
+class MemoryEstimateBar;
 class ModelChooser;
 class QCheckBox;
 class QComboBox;
@@ -86,6 +89,8 @@ public:
     QComboBox* deviceCombo() const { return m_device; }
     QPushButton* startButton() const { return m_start; }
     LiveMonitor* monitor() const { return m_monitor; }
+    // The run's memory estimate above Start, fed with the form whenever a field changes.
+    MemoryEstimateBar* memoryEstimate() const { return m_estimate; }
     TrainingWorker* worker() const { return m_worker; }
     // The error shown at a field ("data", "output_dir", "lora.rank", "quant", ... as
     // TrainConfig::validate() names them; "" for problems of no field on the form).
@@ -116,6 +121,8 @@ private:
     void setDevices(const std::vector<tb::DeviceMemoryInfo>& devices);
     void selectDevice(const QString& device);
     QString defaultOutputDir() const;
+    void watchFieldChanges(QWidget* form);
+    void updateEstimate();
 
     QThread m_thread;
     TrainingWorker* m_worker; // lives on m_thread
@@ -171,6 +178,8 @@ private:
     QScrollArea* m_scroll;
     QPushButton* m_start;
     QTimer* m_previewTimer;
+    MemoryEstimateBar* m_estimate;
+    QTimer* m_estimateSoon; // 0 ms: the edits of one event-loop turn (a setConfig) give one setRun
     QHash<QString, QLabel*> m_errors; // field name -> its error label ("" : under the form)
     LiveMonitor* m_monitor;
 };
