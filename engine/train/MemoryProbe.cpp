@@ -27,4 +27,12 @@ ProcessMemory processMemory()
     return m;
 }
 
+bool resetPeakResident()
+{
+    std::ofstream clearRefs("/proc/self/clear_refs");
+    clearRefs << "5";
+    clearRefs.flush();
+    return static_cast<bool>(clearRefs);
+}
+
 } // namespace tb

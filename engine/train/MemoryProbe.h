@@ -28,4 +28,9 @@ struct ProcessMemory {
 
 ProcessMemory processMemory(); // zeros where /proc is unavailable
 
+// Resets the process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0: "5" written to
+// /proc/self/clear_refs), so that a process that trains several runs one after another (the
+// workbench) reports each run's own peak, not the largest of all. False where unsupported.
+bool resetPeakResident();
+
 } // namespace tb

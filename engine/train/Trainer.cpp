@@ -119,6 +119,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
     const TrainConfig& cfg = m_config;
     cfg.validate();
     const auto runStart = Clock::now();
+    resetPeakResident(); // this run's peak RSS, even in a process that trained before
     const int threads = configureThreads(cfg.threads);
     at::manual_seed(cfg.seed);
     fs::create_directories(cfg.outputDir);

@@ -2,6 +2,7 @@
 // (v2 nested groups, v1 memory hierarchy, a group missing under a container's root), this
 // machine's devices, and an unknown device refused by name.
 #include "core/DeviceMemory.h"
+#include "train/MemoryProbe.h"
 
 #include <QDir>
 #include <QFile>
@@ -9,6 +10,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cstring>
+#include <memory>
 #include <stdexcept>
 
 using namespace tb;
@@ -28,6 +31,24 @@ void writeFile(const QString& path, const QByteArray& text)
 class TestDeviceMemory : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // A process that trains several runs (the workbench) must report each run's own peak RSS.
+    void peakResidentResets()
+    {
+        const size_t bytes = size_t(256) << 20;
+        {
+            std::unique_ptr<char[]> block(new char[bytes]);
+            std::memset(block.get(), 1, bytes); // resident now
+            QVERIFY(tb::processMemory().peakResidentBytes >= int64_t(bytes));
+        }
+        const tb::ProcessMemory before = tb::processMemory();
+        if (!tb::resetPeakResident())
+            QSKIP("/proc/self/clear_refs is not writable here");
+        const tb::ProcessMemory after = tb::processMemory();
+        QVERIFY2(after.peakResidentBytes < before.peakResidentBytes - int64_t(bytes) / 2,
+                 qPrintable(QString("peak %1 -> %2").arg(before.peakResidentBytes).arg(after.peakResidentBytes)));
+        QVERIFY(after.peakResidentBytes >= after.residentBytes - (int64_t(1) << 20));
+    }
+
     void parsesMeminfo()
     {
         const DeviceMemoryInfo info = parseMeminfo("MemTotal:       16314960 kB\n"
