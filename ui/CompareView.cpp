@@ -394,20 +394,25 @@ void CompareView::rebuildPlots()
 
 void CompareView::fillTable()
 {
-    m_table->clear();
-    const auto& columns = m_comparison.columns();
-    const auto& rows = m_comparison.rows();
-    m_table->setColumnCount(int(columns.size()) + 1);
+    fillComparisonTable(m_table, m_comparison);
+}
+
+void CompareView::fillComparisonTable(QTableWidget* table, const tb::ComparisonTable& comparison)
+{
+    table->clear();
+    const auto& columns = comparison.columns();
+    const auto& rows = comparison.rows();
+    table->setColumnCount(int(columns.size()) + 1);
     QStringList headers{tr("Property")};
     for (const auto& column : columns)
         headers << QString::fromStdString(column.title + (column.detail.empty() ? "" : "\n" + column.detail));
-    m_table->setHorizontalHeaderLabels(headers);
+    table->setHorizontalHeaderLabels(headers);
 
     int sectionRows = 0;
     for (size_t i = 0; i < rows.size(); ++i)
         if (!rows[i].section.empty() && (i == 0 || rows[i].section != rows[i - 1].section))
             ++sectionRows;
-    m_table->setRowCount(int(rows.size()) + sectionRows);
+    table->setRowCount(int(rows.size()) + sectionRows);
 
     int r = 0;
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -418,18 +423,18 @@ void CompareView::fillTable()
             font.setBold(true);
             heading->setFont(font);
             heading->setFlags(Qt::ItemIsEnabled);
-            m_table->setItem(r, 0, heading);
-            m_table->setSpan(r, 0, 1, m_table->columnCount());
+            table->setItem(r, 0, heading);
+            table->setSpan(r, 0, 1, table->columnCount());
             ++r;
         }
         auto* property = new QTableWidgetItem(QString::fromStdString(row.property));
         if (!row.note.empty())
             property->setToolTip(QString::fromStdString(row.note));
-        m_table->setItem(r, 0, property);
+        table->setItem(r, 0, property);
         for (size_t c = 0; c < row.cells.size(); ++c)
-            m_table->setItem(r, int(c) + 1, new QTableWidgetItem(QString::fromStdString(row.cells[c])));
-        for (int c = 0; c < m_table->columnCount(); ++c) {
-            QTableWidgetItem* item = m_table->item(r, c);
+            table->setItem(r, int(c) + 1, new QTableWidgetItem(QString::fromStdString(row.cells[c])));
+        for (int c = 0; c < table->columnCount(); ++c) {
+            QTableWidgetItem* item = table->item(r, c);
             item->setData(DiffersRole, row.differs);
             if (row.differs) {
                 item->setBackground(kDiffersBackground);
@@ -443,8 +448,8 @@ void CompareView::fillTable()
         }
         ++r;
     }
-    m_table->resizeColumnsToContents();
-    m_table->resizeRowsToContents();
+    table->resizeColumnsToContents();
+    table->resizeRowsToContents();
 }
 
 void CompareView::showError(const QString& message)

@@ -66,6 +66,10 @@ public:
     XAxis xAxis() const { return m_axis; }
     bool isLoading() const { return m_pending != 0; }
 
+    // Fills `table` with `comparison` as this view shows it: a "Property" column, one per
+    // compared thing, section heading rows, differing rows highlighted (DiffersRole true).
+    static void fillComparisonTable(QTableWidget* table, const tb::ComparisonTable& comparison);
+
     // One image: the table's title, the loss plot above the memory plot.
     bool exportPng(const QString& path);
     bool exportMarkdown(const QString& path);
