@@ -12,6 +12,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace {
 
@@ -58,6 +59,14 @@ LiveMonitor::LiveMonitor(QWidget* parent) : QWidget(parent)
     validation->setName(tr("validation loss"));
     validation->setPen(QPen(QColor(220, 80, 30), 1));
     validation->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+    // The schedule (warmup, decay) next to the loss it shapes, on its own right-hand axis.
+    QCPGraph* lr = m_lossPlot->addGraph(m_lossPlot->xAxis, m_lossPlot->yAxis2);
+    lr->setName(tr("learning rate"));
+    lr->setPen(QPen(QColor(120, 120, 120), 1, Qt::DashLine));
+    m_lossPlot->yAxis2->setVisible(true);
+    m_lossPlot->yAxis2->setLabel(tr("learning rate"));
+    m_lossPlot->yAxis2->setNumberFormat("eb");
+    m_lossPlot->yAxis2->setNumberPrecision(1);
 
     m_memoryPlot = makePlot(tr("step"), tr("memory (MiB)"));
     for (int i = 0; i < kCategoryCount; ++i) {
@@ -71,12 +80,21 @@ LiveMonitor::LiveMonitor(QWidget* parent) : QWidget(parent)
         if (i > 0)
             g->setChannelFillGraph(m_memoryPlot->graph(i - 1));
     }
+    m_capacityLine = m_memoryPlot->addGraph();
+    m_capacityLine->setName(tr("device total"));
+    m_capacityLine->setPen(QPen(QColor(200, 40, 40), 1, Qt::DashLine));
+    m_capacityLine->setVisible(false);
+    m_capacityLine->removeFromLegend();
 
     m_logScale = new QCheckBox(tr("Log scale"));
     m_progress = new QProgressBar;
     m_progress->setFormat(tr("step %v / %m"));
     m_speed = new QLabel;
     m_eta = new QLabel;
+    m_lr = new QLabel;
+    m_capacity = new QLabel;
+    m_showCapacity = new QCheckBox(tr("Show device capacity"));
+    m_showCapacity->setToolTip(tr("Draw the device's total memory on the memory plot"));
     m_log = new QPlainTextEdit;
     m_log->setReadOnly(true);
     m_log->setMaximumBlockCount(5000);
@@ -88,6 +106,7 @@ LiveMonitor::LiveMonitor(QWidget* parent) : QWidget(parent)
     bar->addWidget(m_progress, 1);
     bar->addWidget(m_eta);
     bar->addWidget(m_speed);
+    bar->addWidget(m_lr);
     bar->addWidget(m_logScale);
     bar->addWidget(m_pause);
     bar->addWidget(m_resume);
@@ -102,12 +121,18 @@ LiveMonitor::LiveMonitor(QWidget* parent) : QWidget(parent)
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 1);
 
+    auto* memoryBar = new QHBoxLayout;
+    memoryBar->addWidget(m_capacity, 1);
+    memoryBar->addWidget(m_showCapacity);
+
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(bar);
+    layout->addLayout(memoryBar);
     layout->addWidget(splitter, 1);
 
     connect(m_logScale, &QCheckBox::toggled, this, &LiveMonitor::setLogScale);
+    connect(m_showCapacity, &QCheckBox::toggled, this, &LiveMonitor::setShowCapacity);
     connect(m_pause, &QPushButton::clicked, this, [this] {
         setControls(true, true);
         Q_EMIT pauseRequested();
@@ -136,12 +161,55 @@ QCPGraph* LiveMonitor::validationGraph() const
     return m_lossPlot->graph(1);
 }
 
+QCPGraph* LiveMonitor::learningRateGraph() const
+{
+    return m_lossPlot->graph(2);
+}
+
+void LiveMonitor::setDeviceCapacity(qint64 totalBytes, const QString& deviceName)
+{
+    m_deviceTotal = totalBytes;
+    m_deviceName = deviceName;
+    m_capacity->setText(totalBytes > 0 ? tr("Device: %1, %2 GiB total").arg(deviceName).arg(totalBytes / kMiB / 1024.0, 0, 'f', 1)
+                                       : tr("Device: %1").arg(deviceName));
+    m_showCapacity->setEnabled(totalBytes > 0);
+    setShowCapacity(m_showCapacity->isChecked());
+}
+
+void LiveMonitor::setShowCapacity(bool on)
+{
+    if (m_showCapacity->isChecked() != on) {
+        m_showCapacity->setChecked(on); // re-enters through toggled
+        return;
+    }
+    m_capacityLine->data()->clear();
+    const bool shown = on && m_deviceTotal > 0;
+    if (shown) {
+        const double total = double(m_deviceTotal) / kMiB;
+        m_capacityLine->addData(0, total);
+        m_capacityLine->addData(std::max<double>(1.0, double(m_totalSteps)), total);
+    }
+    m_capacityLine->setVisible(shown);
+    updateMemoryRange();
+}
+
+void LiveMonitor::updateMemoryRange()
+{
+    double top = m_memoryMax;
+    if (m_capacityLine->visible() && m_deviceTotal > 0)
+        top = std::max(top, double(m_deviceTotal) / kMiB);
+    m_memoryPlot->yAxis->setRange(0, top * 1.1 + 1);
+    m_memoryPlot->replot(QCustomPlot::rpQueuedReplot);
+}
+
 void LiveMonitor::beginRun(qint64 totalSteps)
 {
     m_totalSteps = totalSteps;
     m_firstStep = -1;
     m_haveLoss = false;
     m_memoryMax = 0;
+    m_lrMax = 0;
+    m_lr->clear();
     for (int i = 0; i < m_lossPlot->graphCount(); ++i)
         m_lossPlot->graph(i)->data()->clear();
     for (int i = 0; i < m_memoryPlot->graphCount(); ++i)
@@ -153,6 +221,7 @@ void LiveMonitor::beginRun(qint64 totalSteps)
     m_progress->setValue(0);
     m_speed->clear();
     m_eta->clear();
+    setShowCapacity(m_showCapacity->isChecked()); // the line spans the new run's steps
     setControls(true, false);
     m_lossPlot->replot(QCustomPlot::rpQueuedReplot);
     m_memoryPlot->replot(QCustomPlot::rpQueuedReplot);
@@ -188,13 +257,19 @@ void LiveMonitor::addStep(const tb::StepReport& r)
     }
     m_progress->setValue(static_cast<int>(r.step));
     m_speed->setText(tr("%1 tokens/s").arg(r.tokensPerSecond, 0, 'f', 0));
+    m_lr->setText(tr("lr %1").arg(r.learningRate, 0, 'e', 2));
+    learningRateGraph()->addData(static_cast<double>(r.step), r.learningRate);
+    if (r.learningRate > m_lrMax) {
+        m_lrMax = r.learningRate;
+        m_lossPlot->yAxis2->setRange(0, m_lrMax * 1.1);
+    }
     const double perStep = r.elapsedSeconds / static_cast<double>(std::max<qint64>(1, r.step - m_firstStep + 1));
     m_eta->setText(tr("ETA %1").arg(clock(perStep * static_cast<double>(std::max<qint64>(0, m_totalSteps - r.step)))));
     if (!r.skipped) {
         lossGraph()->addData(static_cast<double>(r.step), r.loss);
         growLossRange(static_cast<double>(r.step), r.loss);
-        m_lossPlot->replot(QCustomPlot::rpQueuedReplot);
     }
+    m_lossPlot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void LiveMonitor::addEval(const tb::EvalReport& r)
@@ -218,10 +293,15 @@ void LiveMonitor::addMemory(const tb::MemorySample& m)
     const double top = std::max(sum, double(m.residentBytes)) / kMiB;
     m_memoryPlot->graph(kCategoryCount - 1)->addData(x, top);
     m_memoryMax = std::max(m_memoryMax, top);
-    m_memoryPlot->yAxis->setRange(0, m_memoryMax * 1.1 + 1);
     if (x > m_memoryPlot->xAxis->range().upper)
         m_memoryPlot->xAxis->setRangeUpper(x);
-    m_memoryPlot->replot(QCustomPlot::rpQueuedReplot);
+    if (m_deviceTotal > 0)
+        m_capacity->setText(tr("Device: %1 — RSS %2 MiB of %3 GiB total (%4%)")
+                                .arg(m_deviceName)
+                                .arg(double(m.residentBytes) / kMiB, 0, 'f', 0)
+                                .arg(double(m_deviceTotal) / kMiB / 1024.0, 0, 'f', 1)
+                                .arg(100.0 * double(m.residentBytes) / double(m_deviceTotal), 0, 'f', 1));
+    updateMemoryRange();
 }
 
 void LiveMonitor::addLog(int level, const QString& message)

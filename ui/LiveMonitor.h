@@ -28,6 +28,10 @@ public:
     QCustomPlot* memoryPlot() const { return m_memoryPlot; }
     QCPGraph* lossGraph() const;
     QCPGraph* validationGraph() const;
+    QCPGraph* learningRateGraph() const; // on the loss plot's right axis
+    QLabel* learningRateLabel() const { return m_lr; }
+    QLabel* capacityLabel() const { return m_capacity; }
+    QCheckBox* capacityCheck() const { return m_showCapacity; }
     QProgressBar* progressBar() const { return m_progress; }
     QLabel* speedLabel() const { return m_speed; }
     QLabel* etaLabel() const { return m_eta; }
@@ -45,6 +49,10 @@ public Q_SLOTS:
     void addLog(int level, const QString& message);
     void endRun(int status, const QString& reason, const QString& adapterDir);
     void setLogScale(bool on);
+    // The device the run uses and its total memory (-1: unknown), for "RSS of total" and the
+    // optional capacity line on the memory plot.
+    void setDeviceCapacity(qint64 totalBytes, const QString& deviceName);
+    void setShowCapacity(bool on);
 
 Q_SIGNALS:
     void pauseRequested();
@@ -54,6 +62,7 @@ Q_SIGNALS:
 private:
     void setControls(bool running, bool paused);
     void growLossRange(double step, double loss);
+    void updateMemoryRange();
 
     QCustomPlot* m_lossPlot;
     QCustomPlot* m_memoryPlot;
@@ -61,6 +70,10 @@ private:
     QProgressBar* m_progress;
     QLabel* m_speed;
     QLabel* m_eta;
+    QLabel* m_lr;
+    QLabel* m_capacity;
+    QCheckBox* m_showCapacity;
+    QCPGraph* m_capacityLine = nullptr;
     QPlainTextEdit* m_log;
     QPushButton* m_pause;
     QPushButton* m_resume;
@@ -72,4 +85,7 @@ private:
     double m_lossMin = 0, m_lossMax = 0; // y range seen so far (no rescan of the data)
     bool m_haveLoss = false;
     double m_memoryMax = 0;       // MiB
+    double m_lrMax = 0;
+    qint64 m_deviceTotal = -1;    // bytes
+    QString m_deviceName;
 };

@@ -4,6 +4,7 @@
 #include "DatasetPreview.h"
 #include "ExportDialog.h"
 #include "MemoryInspector.h"
+#include "MethodComparisonDialog.h"
 #include "ModelChooser.h"
 #include "PlaygroundPanel.h"
 #include "RunListPanel.h"
@@ -60,6 +61,8 @@ MainWindow::MainWindow(const QString& modelDir, QWidget* parent, const QString& 
     });
     fileMenu->addSeparator();
     fileMenu->addAction(tr("&Quit"), this, &QWidget::close);
+    auto* toolsMenu = menuBar()->addMenu(tr("&Tools"));
+    toolsMenu->addAction(tr("Compare &methods (LoRA / QLoRA / full)..."), this, &MainWindow::compareMethods);
 
     m_playground = new PlaygroundPanel;
     m_playground->setDatabasePath(m_database);
@@ -213,6 +216,19 @@ void MainWindow::exportRun(qint64 runId)
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     connect(dialog, &ExportDialog::exportFinished, m_runs, &RunListPanel::refresh);
     dialog->open();
+}
+
+void MainWindow::compareMethods()
+{
+    if (!m_methods) {
+        m_methods = new MethodComparisonDialog(m_database, MethodComparisonDialog::defaultCliPath(), this);
+        connect(m_methods, &MethodComparisonDialog::comparisonFinished, m_runs, &RunListPanel::refresh);
+    }
+    if (!m_methods->isRunning()) {
+        const tb::TrainConfig form = m_train->config();
+        m_methods->setInputs(QString::fromStdString(form.modelDir), QString::fromStdString(form.dataPath));
+    }
+    m_methods->open();
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)

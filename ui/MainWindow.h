@@ -3,7 +3,7 @@
 //   Train (TrainPanel + DatasetPreview): the new-run form and the live monitor.
 //   Runs (RunListPanel): the experiment database; compare / memory / re-run / resume / export
 //     are requested there and routed here to the tab or dialog that does them.
-//   Compare (CompareView), Memory (MemoryInspector).
+//   Compare (CompareView), Memory (MemoryInspector); Tools > Compare methods (MethodComparisonDialog).
 // The GUI thread only sends queued requests to the panels' workers and receives their queued
 // signals, so it never waits on loading, generation, training or export.
 //
@@ -17,6 +17,7 @@
 class CompareView;
 class DatasetPreview;
 class MemoryInspector;
+class MethodComparisonDialog;
 class PlaygroundPanel;
 class QMessageBox;
 class QPlainTextEdit;
@@ -44,6 +45,7 @@ public:
     RunListPanel* runListPanel() const { return m_runs; }
     CompareView* compareView() const { return m_compare; }
     MemoryInspector* memoryInspector() const { return m_memory; }
+    MethodComparisonDialog* methodComparisonDialog() const { return m_methods; }
     QTabWidget* tabs() const { return m_tabs; }
     QString databasePath() const { return m_database; }
     // The question shown when the window is closed during a run (nullptr when none is open).
@@ -58,6 +60,9 @@ public Q_SLOTS:
     // run folder and database row.
     bool resumeRun(qint64 runId);
     void exportRun(qint64 runId);
+    // Tools > Compare methods...: LoRA vs QLoRA vs full on the Train tab's model and dataset
+    // (MethodComparisonDialog; one dialog, kept while a comparison may run).
+    void compareMethods();
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -78,6 +83,7 @@ private:
     RunListPanel* m_runs;
     CompareView* m_compare;
     MemoryInspector* m_memory;
+    MethodComparisonDialog* m_methods = nullptr; // made on first use
     QMessageBox* m_closeQuestion = nullptr;
     bool m_closeWhenStopped = false;
 };

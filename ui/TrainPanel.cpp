@@ -231,6 +231,7 @@ TrainPanel::TrainPanel(const QString& databasePath, QWidget* parent, const QStri
     connect(m_worker, &TrainingWorker::stepReported, m_monitor, &LiveMonitor::addStep);
     connect(m_worker, &TrainingWorker::evalReported, m_monitor, &LiveMonitor::addEval);
     connect(m_worker, &TrainingWorker::memorySampled, m_monitor, &LiveMonitor::addMemory);
+    connect(m_worker, &TrainingWorker::deviceCapacity, m_monitor, &LiveMonitor::setDeviceCapacity);
     connect(m_worker, &TrainingWorker::logged, m_monitor, &LiveMonitor::addLog);
     connect(m_worker, &TrainingWorker::finished, this, &TrainPanel::onFinished);
     // Direct calls from the GUI thread: the worker's own event loop is busy running.

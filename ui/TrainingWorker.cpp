@@ -1,5 +1,7 @@
 #include "TrainingWorker.h"
 
+#include "core/DeviceMemory.h"
+
 #include "store/RunStore.h"
 #include "train/RunRecorder.h"
 #include "train/RunRegistration.h"
@@ -111,6 +113,12 @@ void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
         return;
     }
     Q_EMIT started(runId, config.maxSteps);
+    try {
+        const tb::DeviceMemoryInfo device = tb::deviceMemory(config.device);
+        Q_EMIT deviceCapacity(device.totalBytes, QString::fromStdString(device.name));
+    } catch (const std::exception&) {
+        Q_EMIT deviceCapacity(-1, QString::fromStdString(config.device)); // the Trainer reports the error
+    }
 
     tb::Trainer trainer(config);
     bool cancelEarly = false;

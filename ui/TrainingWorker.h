@@ -50,6 +50,9 @@ public Q_SLOTS:
 Q_SIGNALS:
     // All emitted on the worker thread.
     void started(qint64 runId, qint64 totalSteps); // runId -1 when not recorded
+    // The run's device and its total memory (-1: unknown), queried on the worker thread (a
+    // CUDA query may create the device's context, which must not happen on the GUI thread).
+    void deviceCapacity(qint64 totalBytes, const QString& deviceName);
     void stepReported(const tb::StepReport& report);
     void evalReported(const tb::EvalReport& report);
     void memorySampled(const tb::MemorySample& sample);

@@ -26,6 +26,7 @@
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QItemSelectionModel>
+#include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QPushButton>
@@ -111,6 +112,11 @@ private Q_SLOTS:
         QVERIFY(finished.wait(240000));
         QCOMPARE(finished.last().at(0).toInt(), 0);
         QCOMPARE(panel->monitor()->lossGraph()->dataCount(), 4);
+        QCOMPARE(panel->monitor()->learningRateGraph()->dataCount(), 4);
+        QVERIFY(panel->monitor()->learningRateLabel()->text().startsWith("lr "));
+        // Memory against the device's capacity (CPU: system RAM).
+        QVERIFY2(panel->monitor()->capacityLabel()->text().contains("GiB total"),
+                 qPrintable(panel->monitor()->capacityLabel()->text()));
         // The dataset chosen in the form is previewed (off the GUI thread).
         QTRY_VERIFY_WITH_TIMEOUT(!preview.isEmpty(), 60000);
 
