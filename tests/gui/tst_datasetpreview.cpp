@@ -4,6 +4,7 @@
 // record's prompt is shown masked and its answer trained, a malformed line is skipped and named,
 // an unusable file shows its error, and a burst of requests yields one preview of the last.
 #include "DatasetPreview.h"
+#include "StallMeter.h"
 
 #include "QCustomPlotCompat.h"
 
@@ -27,23 +28,6 @@ namespace {
 
 const QString kReviews = QStringLiteral(TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl");
 const QString kReviewsVal = QStringLiteral(TB_SOURCE_DIR "/resources/datasets/reviews-val.jsonl");
-
-// Measures the longest gap between 5 ms timer ticks on the GUI thread.
-class StallMeter {
-public:
-    StallMeter()
-    {
-        QObject::connect(&m_ticker, &QTimer::timeout, [this] { m_longest = std::max(m_longest, m_sinceTick.restart()); });
-        m_sinceTick.start();
-        m_ticker.start(5);
-    }
-    qint64 longest() const { return m_longest; }
-
-private:
-    QTimer m_ticker;
-    QElapsedTimer m_sinceTick;
-    qint64 m_longest = 0;
-};
 
 tb::DatasetOptions options(int64_t maxSeqLen)
 {

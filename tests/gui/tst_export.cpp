@@ -4,6 +4,7 @@
 // timer throughout); a non-empty destination is refused and left as it was; a full
 // fine-tuning run has no adapter to export and says so.
 #include "ExportDialog.h"
+#include "StallMeter.h"
 
 #include "core/ThreadSettings.h"
 #include "demo/DemoModelMaker.h"
@@ -26,23 +27,6 @@
 #include <QTimer>
 
 namespace {
-
-// Measures the longest gap between 5 ms timer ticks on the GUI thread.
-class StallMeter {
-public:
-    StallMeter()
-    {
-        QObject::connect(&m_ticker, &QTimer::timeout, [this] { m_longest = std::max(m_longest, m_sinceTick.restart()); });
-        m_sinceTick.start();
-        m_ticker.start(5);
-    }
-    qint64 longest() const { return m_longest; }
-
-private:
-    QTimer m_ticker;
-    QElapsedTimer m_sinceTick;
-    qint64 m_longest = 0;
-};
 
 QByteArray bytesOf(const QString& path)
 {

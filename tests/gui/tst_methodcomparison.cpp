@@ -5,6 +5,7 @@
 // missing model refused before any run; a cancel mid-way that leaves no child process behind;
 // the GUI thread never stalling over 100 ms meanwhile.
 #include "CompareView.h"
+#include "StallMeter.h"
 #include "MethodComparisonDialog.h"
 #include "ModelChooser.h"
 
@@ -39,23 +40,6 @@
 #include <unistd.h>
 
 namespace {
-
-// Measures the longest gap between 5 ms timer ticks on the GUI thread.
-class StallMeter {
-public:
-    StallMeter()
-    {
-        QObject::connect(&m_ticker, &QTimer::timeout, [this] { m_longest = std::max(m_longest, m_sinceTick.restart()); });
-        m_sinceTick.start();
-        m_ticker.start(5);
-    }
-    qint64 longest() const { return m_longest; }
-
-private:
-    QTimer m_ticker;
-    QElapsedTimer m_sinceTick;
-    qint64 m_longest = 0;
-};
 
 // Every process whose parent is this one (running or a zombie not yet reaped), from /proc.
 QStringList childProcesses()

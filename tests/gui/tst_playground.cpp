@@ -5,6 +5,7 @@
 // model alone (computed here without the panel); broken adapter folders give errors that name
 // the file and leave the base usable.
 #include "PlaygroundPanel.h"
+#include "StallMeter.h"
 #include "TrainingWorker.h"
 
 #include "demo/DemoModelMaker.h"
@@ -62,23 +63,6 @@ QString referenceContinuation(tb::LoadedModel& loaded, const std::string& dir)
     });
     return QString::fromStdString(text);
 }
-
-// Measures the longest gap between 5 ms timer ticks on the GUI thread.
-class StallMeter {
-public:
-    StallMeter()
-    {
-        QObject::connect(&m_ticker, &QTimer::timeout, [this] { m_longest = std::max(m_longest, m_sinceTick.restart()); });
-        m_sinceTick.start();
-        m_ticker.start(5);
-    }
-    qint64 longest() const { return m_longest; }
-
-private:
-    QTimer m_ticker;
-    QElapsedTimer m_sinceTick;
-    qint64 m_longest = 0;
-};
 
 int64_t recordOtherRun(tb::RunStore& store, const std::string& name, const std::string& modelPath, tb::RunStatus status,
                        const std::string& adapterDir)

@@ -3,6 +3,7 @@
 // thread keeps processing events; a run is cancelled mid-way; the Train tab's form refuses
 // an invalid run at its field. Runs are recorded in a temporary database.
 #include "LiveMonitor.h"
+#include "StallMeter.h"
 #include "MainWindow.h"
 #include "TrainPanel.h"
 #include "TrainingWorker.h"
@@ -27,23 +28,6 @@
 #include <memory>
 
 namespace {
-
-// Measures the longest gap between 5 ms timer ticks on the GUI thread.
-class StallMeter {
-public:
-    StallMeter()
-    {
-        QObject::connect(&m_ticker, &QTimer::timeout, [this] { m_longest = std::max(m_longest, m_sinceTick.restart()); });
-        m_sinceTick.start();
-        m_ticker.start(5);
-    }
-    qint64 longest() const { return m_longest; }
-
-private:
-    QTimer m_ticker;
-    QElapsedTimer m_sinceTick;
-    qint64 m_longest = 0;
-};
 
 // The worker on its own thread, started and stopped like TrainPanel does.
 struct WorkerOnThread {

@@ -7,6 +7,7 @@
 // Re-run copies into the form. Throughout, the GUI thread keeps
 // answering a 5 ms timer within 100 ms.
 #include "CompareView.h"
+#include "StallMeter.h"
 #include "DatasetPreview.h"
 #include "ExportDialog.h"
 #include "LiveMonitor.h"
@@ -38,27 +39,6 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
-
-namespace {
-
-// The longest gap between ticks of a 5 ms timer on the GUI thread.
-class StallMeter {
-public:
-    StallMeter()
-    {
-        QObject::connect(&m_ticker, &QTimer::timeout, [this] { m_longest = std::max(m_longest, m_sinceTick.restart()); });
-        m_sinceTick.start();
-        m_ticker.start(5);
-    }
-    qint64 longest() const { return m_longest; }
-
-private:
-    QTimer m_ticker;
-    QElapsedTimer m_sinceTick;
-    qint64 m_longest = 0;
-};
-
-} // namespace
 
 class TestWorkbench : public QObject {
     Q_OBJECT
