@@ -3,24 +3,22 @@
 // --no-confirm.
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
+#include "cli/SignalCancellation.h"
 
 #include "memory/FitFinder.h"
 
 #include <nlohmann/json.hpp>
 
-#include <csignal>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
-#include <thread>
 #include <unistd.h>
 
 namespace tbcli {
 
 namespace {
 
-std::atomic<bool> g_fitStop{false};
 
 std::vector<std::string> splitList(const std::string& text)
 {
@@ -125,40 +123,20 @@ int runFit(const std::vector<std::string>& args)
     q.cliExecutable = selfExecutable();
 
     tb::FitFinder finder(q);
-    // Ctrl-C: the running child is killed and the finder returns what it has.
-    struct sigaction action {};
-    action.sa_handler = [](int) { g_fitStop.store(true); };
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-    std::atomic<bool> finished{false};
-    std::thread watcher([&] {
-        while (!finished.load()) {
-            if (g_fitStop.load()) {
-                finder.cancel();
-                return;
-            }
-            ::usleep(50 * 1000);
-        }
-    });
     const bool json = a.has("json");
     tb::FitReport report;
-    try {
-        report = finder.run([&](const std::string& message) {
-            if (!json)
-                std::cerr << message << "\n";
-        });
-    } catch (const std::invalid_argument& e) {
-        finished = true;
-        watcher.join();
-        throw UsageError(e.what());
-    } catch (...) {
-        finished = true;
-        watcher.join();
-        throw;
+    {
+        // Ctrl-C: the running child is killed and the finder returns what it has.
+        SignalCancellation onSignal([&finder] { finder.cancel(); });
+        try {
+            report = finder.run([&](const std::string& message) {
+                if (!json)
+                    std::cerr << message << "\n";
+            });
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(e.what());
+        }
     }
-    finished = true;
-    watcher.join();
 
     if (json) {
         nlohmann::json methods = nlohmann::json::array();

@@ -2,6 +2,7 @@
 // trained by a child `tunebench-cli train` (this very executable), written as a report folder.
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
+#include "cli/SignalCancellation.h"
 
 #include "memory/FitFinder.h"
 #include "report/MethodComparison.h"
@@ -12,16 +13,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 namespace tbcli {
 
 namespace {
 
-std::atomic<bool> g_reportStop{false};
 
 // Progress for people on stderr, or JSON Lines events on stdout.
 class ReportProgress : public tb::MethodComparisonCallbacks {
@@ -149,34 +147,14 @@ int runReport(const std::vector<std::string>& args)
     // Refuse a non-empty output folder now, not after the training.
     tb::checkReportFolder(out, force);
 
-    // Ctrl-C / SIGTERM: the running child gets SIGTERM (from the terminal's process group, or
-    // from cancel()) and ends cleanly; no report is written.
-    struct sigaction action {};
-    action.sa_handler = [](int) { g_reportStop.store(true); };
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-    std::atomic<bool> finished{false};
-    std::thread watcher([&] {
-        while (!finished.load()) {
-            if (g_reportStop.load()) {
-                comparison.cancel();
-                return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-    });
     ReportProgress progress(json);
     tb::MethodReport report;
-    try {
+    {
+        // Ctrl-C / SIGTERM: the running child gets SIGTERM (from the terminal's process group,
+        // or from cancel()) and ends cleanly; no report is written.
+        SignalCancellation onSignal([&comparison] { comparison.cancel(); });
         report = comparison.run(progress);
-    } catch (...) {
-        finished.store(true);
-        watcher.join();
-        throw;
     }
-    finished.store(true);
-    watcher.join();
     if (comparison.cancelled()) {
         std::cerr << "cancelled: no report written\n";
         return 1;
