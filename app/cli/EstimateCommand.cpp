@@ -2,6 +2,7 @@
 // category and phase, next to the device's free memory.
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
+#include "cli/TextFormat.h"
 
 #include "core/DeviceMemory.h"
 #include "memory/FitFinder.h"
@@ -17,36 +18,11 @@ namespace tbcli {
 
 namespace {
 
-std::string human(int64_t bytes)
-{
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = static_cast<double>(bytes);
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        ++u;
-    }
-    std::ostringstream out;
-    out << std::fixed << std::setprecision(u ? 1 : 0) << v << ' ' << units[u];
-    return out.str();
-}
-
 nlohmann::json breakdownJson(const tb::MemoryBreakdown& b)
 {
     return {{"base_weights", b.baseWeights}, {"adapters", b.adapters},   {"gradients", b.gradients},
             {"optimizer", b.optimizer},      {"activations", b.activations}, {"allocator_slack", b.allocatorSlack},
             {"transient", b.transient},      {"overhead", b.overhead},   {"total", b.total()}};
-}
-
-std::vector<std::string> splitList(const std::string& text)
-{
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty())
-            out.push_back(item);
-    return out;
 }
 
 } // namespace
@@ -77,7 +53,7 @@ int runEstimate(const std::vector<std::string>& args)
     r.lora.rank = a.integer("rank", 8, 1, 4096);
     r.lora.dropout = a.number("dropout", 0.0, 0.0, 0.99);
     if (a.has("targets"))
-        r.lora.targets = splitList(a.required("targets"));
+        r.lora.targets = splitCommaList(a.required("targets"));
     r.batchSize = a.integer("batch-size", 4, 1, 1 << 20);
     r.seqLen = a.integer("seq-len", 512, 2, 1 << 22);
     r.gradientCheckpointing = a.has("gradient-checkpointing");
@@ -144,10 +120,10 @@ int runEstimate(const std::vector<std::string>& args)
 
     const tb::MemoryBreakdown& b = e.peak().bytes;
     auto row = [](const char* name, int64_t bytes) {
-        std::cout << "  " << std::left << std::setw(18) << name << std::right << std::setw(11) << human(bytes) << "  "
+        std::cout << "  " << std::left << std::setw(18) << name << std::right << std::setw(11) << humanBytes(bytes) << "  "
                   << bytes << " bytes\n";
     };
-    std::cout << "Estimated peak: " << human(e.peakBytes()) << " (" << e.peakBytes() << " bytes), during the "
+    std::cout << "Estimated peak: " << humanBytes(e.peakBytes()) << " (" << e.peakBytes() << " bytes), during the "
               << e.peak().name << " phase\n";
     row("base weights", b.baseWeights);
     row("adapters", b.adapters);
@@ -161,17 +137,17 @@ int runEstimate(const std::vector<std::string>& args)
         std::cout << "  (transient: " << e.peak().note << ")\n";
     std::cout << "Phases:";
     for (const auto& p : e.phases)
-        std::cout << "  " << p.name << " " << human(p.bytes.total());
+        std::cout << "  " << p.name << " " << humanBytes(p.bytes.total());
     std::cout << "\nTrainable parameters: " << e.trainableParameters << " of " << e.totalParameters << "\n";
     for (const auto& s : e.assumptions)
         std::cout << "Assumes " << s << "\n";
     std::cout << device.name << ": ";
     if (device.freeBytes >= 0)
-        std::cout << human(device.freeBytes) << " free of " << human(device.totalBytes);
+        std::cout << humanBytes(device.freeBytes) << " free of " << humanBytes(device.totalBytes);
     else
         std::cout << "free memory unknown";
     if (a.has("budget"))
-        std::cout << "; budget " << human(budget);
+        std::cout << "; budget " << humanBytes(budget);
     std::cout << " -> " << (!known ? "unknown" : fits ? "fits" : "does not fit") << "\n";
     return 0;
 }

@@ -3,6 +3,7 @@
 // --no-confirm.
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
+#include "cli/TextFormat.h"
 #include "cli/SignalCancellation.h"
 
 #include "memory/FitFinder.h"
@@ -19,17 +20,6 @@ namespace tbcli {
 
 namespace {
 
-
-std::vector<std::string> splitList(const std::string& text)
-{
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty())
-            out.push_back(item);
-    return out;
-}
 
 std::string mib(int64_t bytes)
 {
@@ -86,7 +76,7 @@ int runFit(const std::vector<std::string>& args)
     q.dataPath = q.confirm ? a.required("data") : a.text("data", "");
     if (a.has("methods")) {
         q.methods.clear();
-        for (const auto& name : splitList(a.required("methods"))) {
+        for (const auto& name : splitCommaList(a.required("methods"))) {
             try {
                 q.methods.push_back(tb::trainMethodFromName(name));
             } catch (const std::invalid_argument& e) {
@@ -108,7 +98,7 @@ int runFit(const std::vector<std::string>& args)
     q.threads = static_cast<int>(a.integer("threads", 0, 0, 1024));
     q.lora.rank = a.integer("rank", 8, 1, 4096);
     if (a.has("targets"))
-        q.lora.targets = splitList(a.required("targets"));
+        q.lora.targets = splitCommaList(a.required("targets"));
     const auto type = tb::QuantSettings::typeFromName(a.text("quant", "nf4"));
     if (!type)
         throw UsageError("option --quant: expected nf4 or int8");

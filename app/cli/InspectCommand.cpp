@@ -1,5 +1,6 @@
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
+#include "cli/TextFormat.h"
 
 #include "formats/CheckpointFiles.h"
 #include "formats/ModelConfig.h"
@@ -17,20 +18,6 @@
 namespace tbcli {
 
 namespace {
-
-std::string humanBytes(long long bytes)
-{
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = static_cast<double>(bytes);
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        ++u;
-    }
-    std::ostringstream out;
-    out << std::fixed << std::setprecision(u ? 1 : 0) << v << ' ' << units[u];
-    return out.str();
-}
 
 const char* ropeName(tb::RopeScalingType type)
 {

@@ -1,5 +1,6 @@
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
+#include "cli/TextFormat.h"
 
 #include "store/ComparisonTable.h"
 #include "store/RunQueries.h"
@@ -30,18 +31,7 @@ json optional(const std::optional<T>& v)
 
 std::string human(std::optional<int64_t> bytes)
 {
-    if (!bytes)
-        return "-";
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = static_cast<double>(*bytes);
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        ++u;
-    }
-    char buffer[32];
-    std::snprintf(buffer, sizeof buffer, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-    return buffer;
+    return bytes ? humanBytes(*bytes) : std::string("-");
 }
 
 std::string number(std::optional<double> v, int precision = 4)

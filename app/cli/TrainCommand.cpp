@@ -1,5 +1,6 @@
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
+#include "cli/TextFormat.h"
 
 #include "core/TorchCompat.h"
 #include "formats/ModelConfig.h"
@@ -33,17 +34,6 @@ namespace {
 
 std::atomic<bool> g_stopRequested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
-
-std::vector<std::string> splitList(const std::string& text)
-{
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty())
-            out.push_back(item);
-    return out;
-}
 
 std::string clock(double seconds)
 {
@@ -186,7 +176,7 @@ int runTrain(const std::vector<std::string>& args)
     if (!c.initialAdapter.empty() && (a.has("rank") || a.has("alpha") || a.has("targets") || a.has("rslora") || a.has("dropout")))
         throw UsageError("--adapter continues an existing adapter, whose adapter_config.json sets rank, alpha, dropout and targets");
     if (a.has("targets"))
-        c.lora.targets = splitList(a.required("targets"));
+        c.lora.targets = splitCommaList(a.required("targets"));
     c.learningRate = a.number("lr", c.method == tb::TrainMethod::Full ? 2e-5 : 2e-4, 1e-12, 1.0);
     if (a.has("steps") && a.has("epochs"))
         throw UsageError("give --steps or --epochs, not both");
