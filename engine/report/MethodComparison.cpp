@@ -31,17 +31,6 @@ std::string nowUtc()
     return stamp;
 }
 
-std::string shellWord(const std::string& s)
-{
-    if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.,/:=+@%") ==
-                          std::string::npos)
-        return s;
-    std::string out = "'";
-    for (const char c : s)
-        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
 std::string lastLine(const std::string& text)
 {
     size_t end = text.find_last_not_of(" \t\r\n");

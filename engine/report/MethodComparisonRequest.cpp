@@ -18,18 +18,6 @@ bool isMethodName(const std::string& name)
     return false;
 }
 
-// A POSIX shell word: left bare when it holds only safe characters, else single-quoted.
-std::string shellWord(const std::string& s)
-{
-    if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.,/:=+@%") ==
-                          std::string::npos)
-        return s;
-    std::string out = "'";
-    for (const char c : s)
-        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
 std::string numberText(double v)
 {
     std::ostringstream out;
@@ -183,6 +171,17 @@ MethodComparisonRequest MethodComparisonRequest::fromJson(const nlohmann::json& 
         throw std::invalid_argument(source + ": request: " + e.what());
     }
     return r;
+}
+
+std::string shellWord(const std::string& s)
+{
+    if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.,/:=+@%") ==
+                          std::string::npos)
+        return s;
+    std::string out = "'";
+    for (const char c : s)
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
 }
 
 } // namespace tb

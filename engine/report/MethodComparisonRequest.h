@@ -58,4 +58,8 @@ struct MethodComparisonRequest {
 // the accepted names for anything but lora, qlora and full, a repeated or an empty list.
 std::vector<std::string> comparisonMethodsFromList(const std::string& list);
 
+// A POSIX shell word: left bare when it holds only safe characters, else single-quoted; for the
+// command lines the report prints (commandLine, each method's `tunebench-cli train` line).
+std::string shellWord(const std::string& s);
+
 } // namespace tb

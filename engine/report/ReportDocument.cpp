@@ -14,21 +14,6 @@ const char* const kReportMemoryChartFile = "memory.png";
 
 namespace {
 
-std::string htmlEscape(const std::string& s)
-{
-    std::string out;
-    for (const char c : s) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        default: out += c;
-        }
-    }
-    return out;
-}
-
 std::string methodTitles(const MethodReport& r)
 {
     std::string s;

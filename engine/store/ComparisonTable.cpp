@@ -108,6 +108,21 @@ std::string csvField(const std::string& s)
     return out + "\"";
 }
 
+// Calls onSection(name) before the first row of each section, then onRow(row).
+void forEachRow(const std::vector<ComparisonRow>& rows, const std::function<void(const std::string&)>& onSection,
+                const std::function<void(const ComparisonRow&)>& onRow)
+{
+    const std::string* current = nullptr;
+    for (const ComparisonRow& row : rows) {
+        if (!row.section.empty() && (!current || *current != row.section))
+            onSection(row.section);
+        current = &row.section;
+        onRow(row);
+    }
+}
+
+} // namespace
+
 std::string htmlEscape(const std::string& s)
 {
     std::string out;
@@ -123,21 +138,6 @@ std::string htmlEscape(const std::string& s)
     }
     return out;
 }
-
-// Calls onSection(name) before the first row of each section, then onRow(row).
-void forEachRow(const std::vector<ComparisonRow>& rows, const std::function<void(const std::string&)>& onSection,
-                const std::function<void(const ComparisonRow&)>& onRow)
-{
-    const std::string* current = nullptr;
-    for (const ComparisonRow& row : rows) {
-        if (!row.section.empty() && (!current || *current != row.section))
-            onSection(row.section);
-        current = &row.section;
-        onRow(row);
-    }
-}
-
-} // namespace
 
 std::string ComparisonColumn::label() const
 {

@@ -82,4 +82,8 @@ private:
 // rows show "-". Throws std::invalid_argument when details is neither empty nor one per run.
 ComparisonTable comparisonTableOf(const RunComparison& comparison, const std::vector<RunDetails>& details);
 
+// Text made safe for HTML element content and attribute values (& < > " ' escaped); toHtml and
+// the method report's HTML use it.
+std::string htmlEscape(const std::string& s);
+
 } // namespace tb
