@@ -471,7 +471,13 @@ QString TrainPanel::defaultOutputDir() const
 {
     if (m_workspace.isEmpty())
         return QString();
-    return QDir(m_workspace).filePath(QStringLiteral("run-") + QDateTime::currentDateTimeUtc().toString("yyyyMMdd-HHmmss"));
+    // Named by the second; a run started in the same second (or a folder already there) gets
+    // a suffix, so a new run never lands in another run's folder.
+    const QString base = QDir(m_workspace).filePath(QStringLiteral("run-") + QDateTime::currentDateTimeUtc().toString("yyyyMMdd-HHmmss"));
+    QString dir = base;
+    for (int n = 2; QFileInfo::exists(dir); ++n)
+        dir = base + QStringLiteral("-%1").arg(n);
+    return dir;
 }
 
 tb::DatasetOptions TrainPanel::datasetOptions() const
