@@ -14,4 +14,9 @@ endif()
 if(TUNEBENCH_TORCH_HAS_CUDA)
   target_compile_definitions(tunebench_torch INTERFACE TUNEBENCH_TORCH_HAS_CUDA=1)
 endif()
+# LibTorch 2.14's headers refuse C++17 (#error in ATen.h); everything that includes them is
+# then compiled as C++20. Older versions, Debian's 1.13 among them, keep the project's C++17.
+if(Torch_VERSION VERSION_GREATER_EQUAL 2.14)
+  target_compile_features(tunebench_torch INTERFACE cxx_std_20)
+endif()
 message(STATUS "Tunebench: LibTorch ${Torch_VERSION}, CUDA in LibTorch: ${TUNEBENCH_TORCH_HAS_CUDA}")

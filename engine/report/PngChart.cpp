@@ -1,6 +1,8 @@
 #include "report/PngChart.h"
 
+#ifdef TUNEBENCH_HAVE_CAIRO
 #include <cairo.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +11,60 @@
 #include <stdexcept>
 
 namespace tb {
+
+namespace {
+
+double niceStep(double range, int count)
+{
+    if (!(range > 0))
+        return 1;
+    const double raw = range / std::max(count, 1);
+    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+    const double f = raw / magnitude;
+    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * magnitude;
+}
+
+struct Axis {
+    double low, high, step;
+    double map(double v, double from, double to) const { return from + (v - low) / (high - low) * (to - from); }
+};
+
+// An axis over [low, high] extended to whole ticks; a single value gets room around it.
+Axis makeAxis(double low, double high, int count, bool integerSteps)
+{
+    if (!(high > low)) {
+        const double pad = low == 0 ? 1 : std::fabs(low) * 0.1;
+        low -= pad;
+        high += pad;
+    }
+    double step = niceStep(high - low, count);
+    if (integerSteps)
+        step = std::max(step, 1.0);
+    return {std::floor(low / step + 1e-9) * step, std::ceil(high / step - 1e-9) * step, step};
+}
+
+} // namespace
+
+ChartColour chartColour(size_t index)
+{
+    // Okabe & Ito (2008), "Color Universal Design": blue, vermillion, bluish green, orange,
+    // reddish purple, sky blue, yellow, black.
+    static const ChartColour palette[] = {{0.000, 0.447, 0.698}, {0.835, 0.369, 0.000}, {0.000, 0.620, 0.451},
+                                          {0.902, 0.624, 0.000}, {0.800, 0.475, 0.655}, {0.337, 0.706, 0.914},
+                                          {0.941, 0.894, 0.259}, {0.0, 0.0, 0.0}};
+    return palette[index % 8];
+}
+
+std::vector<double> niceTicks(double low, double high, int count)
+{
+    const Axis axis = makeAxis(low, high, count, false);
+    std::vector<double> ticks;
+    for (double v = axis.low; v <= axis.high + axis.step * 1e-6; v += axis.step)
+        ticks.push_back(std::fabs(v) < axis.step * 1e-9 ? 0 : v);
+    return ticks;
+}
+
+#ifdef TUNEBENCH_HAVE_CAIRO
 
 namespace {
 
@@ -71,35 +127,6 @@ std::string tickText(double v, double step)
     char buffer[48];
     std::snprintf(buffer, sizeof buffer, "%.*f", std::min(decimals, 8), v);
     return buffer;
-}
-
-double niceStep(double range, int count)
-{
-    if (!(range > 0))
-        return 1;
-    const double raw = range / std::max(count, 1);
-    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-    const double f = raw / magnitude;
-    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * magnitude;
-}
-
-struct Axis {
-    double low, high, step;
-    double map(double v, double from, double to) const { return from + (v - low) / (high - low) * (to - from); }
-};
-
-// An axis over [low, high] extended to whole ticks; a single value gets room around it.
-Axis makeAxis(double low, double high, int count, bool integerSteps)
-{
-    if (!(high > low)) {
-        const double pad = low == 0 ? 1 : std::fabs(low) * 0.1;
-        low -= pad;
-        high += pad;
-    }
-    double step = niceStep(high - low, count);
-    if (integerSteps)
-        step = std::max(step, 1.0);
-    return {std::floor(low / step + 1e-9) * step, std::ceil(high / step - 1e-9) * step, step};
 }
 
 void drawFrame(const Canvas& canvas, const std::string& title, const std::string& xLabel, const std::string& yLabel)
@@ -207,25 +234,6 @@ void writePng(const Canvas& canvas, const std::string& path)
 }
 
 } // namespace
-
-ChartColour chartColour(size_t index)
-{
-    // Okabe & Ito (2008), "Color Universal Design": blue, vermillion, bluish green, orange,
-    // reddish purple, sky blue, yellow, black.
-    static const ChartColour palette[] = {{0.000, 0.447, 0.698}, {0.835, 0.369, 0.000}, {0.000, 0.620, 0.451},
-                                          {0.902, 0.624, 0.000}, {0.800, 0.475, 0.655}, {0.337, 0.706, 0.914},
-                                          {0.941, 0.894, 0.259}, {0.0, 0.0, 0.0}};
-    return palette[index % 8];
-}
-
-std::vector<double> niceTicks(double low, double high, int count)
-{
-    const Axis axis = makeAxis(low, high, count, false);
-    std::vector<double> ticks;
-    for (double v = axis.low; v <= axis.high + axis.step * 1e-6; v += axis.step)
-        ticks.push_back(std::fabs(v) < axis.step * 1e-9 ? 0 : v);
-    return ticks;
-}
 
 void writeLineChartPng(const LineChart& chart, const std::string& path, int width, int height)
 {
@@ -362,5 +370,39 @@ void writeStackedBarChartPng(const StackedBarChart& chart, const std::string& pa
     drawLegend(canvas, legend);
     writePng(canvas, path);
 }
+
+bool pngChartsAvailable()
+{
+    return true;
+}
+
+#else // an engine-only build on a machine without libcairo2-dev (engine/CMakeLists.txt)
+
+namespace {
+
+[[noreturn]] void throwNoCairo(const std::string& path)
+{
+    throw std::runtime_error(path + ": cannot draw the chart: this build of Tunebench has no cairo "
+                             "(an engine-only build on a machine without libcairo2-dev)");
+}
+
+} // namespace
+
+void writeLineChartPng(const LineChart&, const std::string& path, int, int)
+{
+    throwNoCairo(path);
+}
+
+void writeStackedBarChartPng(const StackedBarChart&, const std::string& path, int, int)
+{
+    throwNoCairo(path);
+}
+
+bool pngChartsAvailable()
+{
+    return false;
+}
+
+#endif
 
 } // namespace tb

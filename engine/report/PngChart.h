@@ -56,6 +56,10 @@ void writeLineChartPng(const LineChart& chart, const std::string& path, int widt
 void writeStackedBarChartPng(const StackedBarChart& chart, const std::string& path, int width = kChartWidth,
                              int height = kChartHeight);
 
+// False in an engine-only build made without cairo (engine/CMakeLists.txt): the write functions
+// then throw, and `tunebench-cli report` refuses before training anything.
+bool pngChartsAvailable();
+
 // Tick positions covering [low, high] at a 1, 2 or 5 x 10^k step, about `count` of them.
 std::vector<double> niceTicks(double low, double high, int count);
 

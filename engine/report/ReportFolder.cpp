@@ -1,5 +1,6 @@
 #include "report/ReportFolder.h"
 
+#include "report/PngChart.h"
 #include "report/ReportDocument.h"
 
 #include <cstdio>
@@ -62,6 +63,9 @@ void checkReportFolder(const std::string& dir, bool force)
 {
     if (dir.empty())
         throw std::runtime_error("no report folder given");
+    if (!pngChartsAvailable())
+        throw std::runtime_error(dir + ": cannot write a report: this build of Tunebench has no cairo for its charts "
+                                       "(an engine-only build on a machine without libcairo2-dev)");
     std::error_code ec;
     const fs::file_status status = fs::status(dir, ec);
     if (!fs::exists(status))

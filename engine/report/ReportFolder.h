@@ -17,7 +17,7 @@ extern const char* const kReportHtmlFile;     // "report.html"
 extern const char* const kReportJsonFile;     // "report.json"
 
 // Throws std::runtime_error when `dir` cannot take a report: it is a file, or a folder that is
-// not empty and `force` is false. Writes nothing; the CLI calls it before the runs start.
+// not empty and `force` is false, or this build cannot draw the charts (no cairo). Writes nothing; the CLI calls it before the runs start.
 void checkReportFolder(const std::string& dir, bool force);
 
 // Creates `dir` (and its parents) when missing, sets report.outputDir to its absolute path and
