@@ -2,6 +2,7 @@
 #include "cli/Commands.h"
 
 #include "core/ThreadSettings.h"
+#include "core/TorchCompat.h"
 #include "lora/LoraInjector.h"
 #include "quant/ModelQuantizer.h"
 #include "model/ModelLoader.h"
@@ -39,8 +40,7 @@ double matmulGflops(at::ScalarType dtype, int64_t n, int reps, const at::Device&
     for (int i = 0; i < reps; ++i) {
         const auto t0 = Clock::now();
         at::Tensor c = at::matmul(a, b);
-        if (device.is_cuda())
-            c.cpu();
+        tb::compat::synchronize(device);
         best = std::min(best, seconds(t0, Clock::now()));
     }
     return 2.0 * n * n * n / best / 1e9;
@@ -112,8 +112,7 @@ int runBench(const std::vector<std::string>& args)
         (tb::summedTokenLoss(model, data) / static_cast<double>(data.lossTokens)).backward();
         optimizer.step(1e-5);
         optimizer.zeroGrad();
-        if (device.is_cuda())
-            model.lmHeadWeight().cpu();
+        tb::compat::synchronize(device);
         if (s > 0)
             times.push_back(seconds(t0, Clock::now()));
     }

@@ -16,9 +16,16 @@ namespace tb::compat {
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask)
 {
 #if TB_TORCH_AT_LEAST(2, 0)
-    if (q.is_cuda())
-        return at::scaled_dot_product_attention(q, k, v, mask.defined() ? c10::optional<at::Tensor>(mask.to(q.dtype()))
-                                                                        : c10::nullopt);
+    // The mask parameter is c10::optional in 2.0-2.3 and std::optional after: a Tensor or {}
+    // converts to either.
+    if (q.is_cuda()) {
+        if (!mask.defined())
+            return at::scaled_dot_product_attention(q, k, v, {});
+        // The mask's "masked" value is float's lowest, which is -inf in bf16 and fp16; a row
+        // with every key masked must stay finite (a uniform softmax, not NaN), as below.
+        const double lowest = q.scalar_type() == at::kHalf ? -65504.0 : -1e38;
+        return at::scaled_dot_product_attention(q, k, v, mask.clamp_min(lowest).to(q.scalar_type()));
+    }
 #endif
     const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
     at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat).mul_(scale);
@@ -38,6 +45,12 @@ int cudaDeviceCount()
     return static_cast<int>(torch::cuda::device_count());
 }
 
+void synchronize(const at::Device& device)
+{
+    if (device.is_cuda())
+        torch::cuda::synchronize(device.index());
+}
+
 std::string torchVersion()
 {
     return TORCH_VERSION;
@@ -48,12 +61,14 @@ CudaMemoryStats cudaMemoryStats(const at::Device& device)
     CudaMemoryStats s;
 #ifdef TUNEBENCH_TORCH_HAS_CUDA
     if (device.is_cuda()) {
-        namespace alloc = c10::cuda::CUDACachingAllocator;
-        const auto stats = alloc::getDeviceStats(device.index());
-        constexpr auto all = static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE);
+        const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+        // Index 0 is StatType::AGGREGATE (both pools) in every version; the enum itself moved
+        // from c10::cuda::CUDACachingAllocator to c10::CachingAllocator in LibTorch 2.x.
+        constexpr size_t all = 0;
         s.allocated = stats.allocated_bytes[all].current;
         s.reserved = stats.reserved_bytes[all].current;
         s.peakAllocated = stats.allocated_bytes[all].peak;
+        s.peakReserved = stats.reserved_bytes[all].peak;
     }
 #else
     (void)device;
@@ -71,16 +86,33 @@ void resetCudaPeak(const at::Device& device)
 #endif
 }
 
-at::Tensor cpuRngState()
+void emptyCudaCache()
 {
-    auto generator = at::detail::getDefaultCPUGenerator();
+#ifdef TUNEBENCH_TORCH_HAS_CUDA
+    if (cudaAvailable())
+        c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+}
+
+namespace {
+
+at::Generator defaultGenerator(const at::Device& device)
+{
+    return device.is_cpu() ? at::detail::getDefaultCPUGenerator() : at::globalContext().defaultGenerator(device);
+}
+
+} // namespace
+
+at::Tensor rngState(const at::Device& device)
+{
+    auto generator = defaultGenerator(device);
     std::lock_guard<std::mutex> lock(generator.mutex());
     return generator.get_state();
 }
 
-void setCpuRngState(const at::Tensor& state)
+void setRngState(const at::Device& device, const at::Tensor& state)
 {
-    auto generator = at::detail::getDefaultCPUGenerator();
+    auto generator = defaultGenerator(device);
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(state);
 }

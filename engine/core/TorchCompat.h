@@ -30,10 +30,15 @@ struct CudaMemoryStats {
     int64_t allocated = -1; // -1 when not a CUDA device or LibTorch lacks CUDA
     int64_t reserved = -1;
     int64_t peakAllocated = -1;
+    int64_t peakReserved = -1;
 };
 // The caching allocator's counters for `device`.
 CudaMemoryStats cudaMemoryStats(const at::Device& device);
 void resetCudaPeak(const at::Device& device);
+// Returns the caching allocator's unused blocks to the driver (no-op without CUDA).
+void emptyCudaCache();
+// Waits for the work queued on a CUDA device (timing); nothing to wait for on the CPU.
+void synchronize(const at::Device& device);
 
 struct CudaDeviceMemory {
     std::string name;        // "NVIDIA H200"
@@ -43,8 +48,10 @@ struct CudaDeviceMemory {
 // The driver's view of device `index` (cudaMemGetInfo, cudaGetDeviceProperties).
 CudaDeviceMemory cudaDeviceMemory(int index);
 
-// State of the default CPU generator (dropout), for checkpoints that resume bit-exactly.
-at::Tensor cpuRngState();
-void setCpuRngState(const at::Tensor& state);
+// State of the default generator of `device` (the CPU's, or a CUDA device's: dropout on a
+// tensor draws from its own device's generator), for gradient checkpointing and for
+// checkpoints that resume bit-exactly. The state is a CPU byte tensor either way.
+at::Tensor rngState(const at::Device& device);
+void setRngState(const at::Device& device, const at::Tensor& state);
 
 } // namespace tb::compat

@@ -13,10 +13,6 @@
 #include <stdexcept>
 #include <unistd.h>
 
-#ifdef TUNEBENCH_TORCH_HAS_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
-
 namespace tb {
 
 namespace fs = std::filesystem;
@@ -159,14 +155,16 @@ FitAttempt FitFinder::tryRunInProcess(const MemoryEstimateRequest& r)
     FitAttempt attempt;
     attempt.batchSize = r.batchSize;
     attempt.seqLen = r.seqLen;
-#ifdef TUNEBENCH_TORCH_HAS_CUDA
-    // Untested here (no GPU on the development machine). The run's tensors are all owned by
-    // the Trainer and released when run() returns, also after an out-of-memory error (which
-    // the Trainer turns into a failed result); the cache is emptied so the next try starts
-    // from the same free memory.
-    namespace alloc = c10::cuda::CUDACachingAllocator;
+    if (!compat::cudaAvailable()) {
+        attempt.outcome = "failed: this build of LibTorch has no CUDA, or no CUDA device is present";
+        return attempt;
+    }
+    // Not yet run on a GPU (installer/gpu-check.sh). The run's tensors are all owned by the
+    // Trainer and released when run() returns, also after an out-of-memory error (which the
+    // Trainer turns into a failed result); the cache is emptied so the next try starts from
+    // the same free memory.
     const at::Device device = parseDevice(m_request.device);
-    alloc::emptyCache();
+    compat::emptyCudaCache();
     compat::resetCudaPeak(device);
     RunFolder folder(m_request.workDir);
     TrainConfig c;
@@ -197,10 +195,8 @@ FitAttempt FitFinder::tryRunInProcess(const MemoryEstimateRequest& r)
         std::lock_guard<std::mutex> lock(m_trainerMutex);
         m_trainer = nullptr;
     }
-    const auto stats = alloc::getDeviceStats(device.index());
-    constexpr auto all = static_cast<size_t>(alloc::StatType::AGGREGATE);
-    attempt.measuredBytes = stats.reserved_bytes[all].peak;
-    alloc::emptyCache();
+    attempt.measuredBytes = compat::cudaMemoryStats(device).peakReserved;
+    compat::emptyCudaCache();
     if (m_cancel.load()) {
         attempt.outcome = "cancelled";
         return attempt;
@@ -212,9 +208,6 @@ FitAttempt FitFinder::tryRunInProcess(const MemoryEstimateRequest& r)
     }
     attempt.fits = attempt.measuredBytes <= m_budget;
     attempt.outcome = attempt.fits ? "fits" : "over the budget";
-#else
-    attempt.outcome = "failed: this build of LibTorch has no CUDA";
-#endif
     return attempt;
 }
 

@@ -21,7 +21,8 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
         ctx->saved_data["has_mask"] = mask.defined();
         if (mask.defined())
             ctx->saved_data["mask"] = mask;
-        ctx->saved_data["rng"] = compat::cpuRngState();
+        // Dropout in the recomputed forward must draw the same masks: x's device's generator.
+        ctx->saved_data["rng"] = compat::rngState(x.device());
         ctx->save_for_backward({x});
         at::NoGradGuard noGrad;
         return layer->forward(x, cos, sin, mask, nullptr, 0);
@@ -36,14 +37,14 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
         const at::Tensor sin = ctx->saved_data["sin"].toTensor();
         const at::Tensor mask = ctx->saved_data["has_mask"].toBool() ? ctx->saved_data["mask"].toTensor() : at::Tensor();
 
-        const at::Tensor rngNow = compat::cpuRngState();
-        compat::setCpuRngState(ctx->saved_data["rng"].toTensor());
+        const at::Tensor rngNow = compat::rngState(x.device());
+        compat::setRngState(x.device(), ctx->saved_data["rng"].toTensor());
         at::Tensor out;
         {
             at::AutoGradMode enable(true);
             out = layer->forward(x, cos, sin, mask, nullptr, 0);
         }
-        compat::setCpuRngState(rngNow);
+        compat::setRngState(x.device(), rngNow);
         // Accumulates into the layer's trainable parameters and into x.grad.
         torch::autograd::backward({out}, {gradOutputs[0]});
         return {x.grad(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};

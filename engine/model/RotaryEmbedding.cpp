@@ -36,9 +36,19 @@ RotaryEmbedding::RotaryEmbedding(const ModelConfig& config, const at::Device& de
     m_invFreq = invFreq.to(device);
 }
 
+const at::Tensor& RotaryEmbedding::inverseFrequenciesOn(const at::Device& device) const
+{
+    if (m_invFreq.device() == device)
+        return m_invFreq;
+    std::lock_guard<std::mutex> lock(m_deviceCopyMutex);
+    if (!m_invFreqOnDevice.defined() || m_invFreqOnDevice.device() != device)
+        m_invFreqOnDevice = m_invFreq.to(device);
+    return m_invFreqOnDevice;
+}
+
 std::pair<at::Tensor, at::Tensor> RotaryEmbedding::cosSin(const at::Tensor& positions, at::ScalarType dtype) const
 {
-    const at::Tensor freqs = at::outer(positions.to(at::kFloat), m_invFreq); // [T, D/2]
+    const at::Tensor freqs = at::outer(positions.to(at::kFloat), inverseFrequenciesOn(positions.device())); // [T, D/2]
     const at::Tensor emb = at::cat({freqs, freqs}, -1);                        // [T, D]
     return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }

@@ -8,6 +8,8 @@
 
 #include <ATen/ATen.h>
 
+#include <mutex>
+
 namespace tb {
 
 class RotaryEmbedding {
@@ -23,7 +25,14 @@ public:
     const at::Tensor& inverseFrequencies() const { return m_invFreq; } // [D/2] fp32
 
 private:
+    // The model is built on the CPU and moved with Module::to(), which does not see this
+    // tensor (it is not a registered buffer, so exports never write it): cosSin() keeps a copy
+    // on the positions' device, made once.
+    const at::Tensor& inverseFrequenciesOn(const at::Device& device) const;
+
     at::Tensor m_invFreq;
+    mutable std::mutex m_deviceCopyMutex;
+    mutable at::Tensor m_invFreqOnDevice;
 };
 
 } // namespace tb

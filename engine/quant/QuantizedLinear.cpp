@@ -100,6 +100,11 @@ void checkCuda(cudaError_t e, const char* what)
 at::Tensor dequantizeCuda(const QuantFields& f, at::ScalarType dtype)
 {
     const at::Device device = f.weight.device();
+    // The kernels read these as raw device pointers: a buffer left on another device or in
+    // another layout would be read as garbage, not refused, so refuse it here.
+    for (const at::Tensor* t : {&f.weight, &f.absmax, &f.quantMap, &f.nestedAbsmax, &f.nestedQuantMap})
+        if (t->defined() && (t->device() != device || !t->is_contiguous()))
+            throw std::runtime_error("quantized layer: its buffers are not all contiguous on " + device.str());
     const c10::cuda::CUDAGuard guard(device);
     const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(device.index()).stream();
     const int64_t n = f.out * f.in;

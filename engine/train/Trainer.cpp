@@ -222,7 +222,9 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
             p.copy_(it->second);
         }
         optimizer.loadState(c.optimizerState, c.trainerState.value("optimizer_steps", int64_t(0)));
-        compat::setCpuRngState(c.rngState);
+        compat::setRngState(at::kCPU, c.rngState);
+        if (device.is_cuda() && c.cudaRngState.defined())
+            compat::setRngState(device, c.cudaRngState);
         result.step = c.step;
         result.tokensSeen = c.trainerState.value("tokens_seen", int64_t(0));
         result.lastLoss = c.trainerState.value("last_loss", 0.0);
@@ -276,7 +278,9 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
         for (const auto& [name, p] : trainable)
             c.trainable[name] = p.detach().to(at::kCPU);
         c.optimizerState = optimizer.stateTensors();
-        c.rngState = compat::cpuRngState();
+        c.rngState = compat::rngState(at::kCPU);
+        if (device.is_cuda())
+            c.cudaRngState = compat::rngState(device);
         c.trainerState = {{"step", result.step},
                           {"optimizer_steps", optimizer.stepCount()},
                           {"tokens_seen", result.tokensSeen},
@@ -337,11 +341,15 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
             break;
         }
         const double loss = stepLossTokens > 0 ? lossTotal / static_cast<double>(stepLossTokens) : 0.0;
-        double gradNormSq = 0;
+        // Summed on the device, read once: one .item() per tensor would wait for the GPU
+        // hundreds of times a step. Per-tensor float sums added in double, as before.
+        at::Tensor gradNormSq;
         for (const auto& [name, p] : trainable)
-            if (p.grad().defined())
-                gradNormSq += p.grad().to(at::kFloat).pow(2).sum().item<double>();
-        const double gradNorm = std::sqrt(gradNormSq);
+            if (p.grad().defined()) {
+                const at::Tensor s = p.grad().to(at::kFloat).pow(2).sum().to(at::kDouble);
+                gradNormSq = gradNormSq.defined() ? gradNormSq + s : s;
+            }
+        const double gradNorm = gradNormSq.defined() ? std::sqrt(gradNormSq.item<double>()) : 0.0;
 
         StepReport report;
         report.skipped = !std::isfinite(loss) || !std::isfinite(gradNorm);

@@ -60,6 +60,8 @@ std::string saveTrainingCheckpoint(const std::string& runDir, const CheckpointCo
     for (const auto& [name, t] : c.optimizerState)
         addTensor(state, name, t);
     addTensor(state, "rng.cpu", c.rngState);
+    if (c.cudaRngState.defined())
+        addTensor(state, "rng.cuda", c.cudaRngState);
     state.setMetadata({{"trainer_state", c.trainerState.dump()}});
     state.write((tmp / "training_state.safetensors").string());
 
@@ -111,6 +113,8 @@ CheckpointContents loadTrainingCheckpoint(const std::string& dir)
         for (const auto& info : reader.tensors()) {
             if (info.name == "rng.cpu")
                 c.rngState = readTensor(reader, info);
+            else if (info.name == "rng.cuda")
+                c.cudaRngState = readTensor(reader, info);
             else
                 c.optimizerState[info.name] = readTensor(reader, info);
         }

@@ -21,7 +21,8 @@ struct CheckpointContents {
     int64_t step = 0;
     std::map<std::string, at::Tensor> trainable;      // CPU tensors
     std::map<std::string, at::Tensor> optimizerState; // CPU tensors
-    at::Tensor rngState;
+    at::Tensor rngState;     // the CPU generator ("rng.cpu")
+    at::Tensor cudaRngState; // the training device's generator on CUDA ("rng.cuda"), else undefined
     nlohmann::json trainerState; // step, optimizer_steps, tokens_seen, bad_steps, ...
     nlohmann::json config;
 };

@@ -63,7 +63,7 @@ __global__ void kQuantizeNf4(const T* __restrict__ x, int64_t n, int blocksize, 
     m = blockMax(m, scratch);
     if (threadIdx.x == 0)
         absmax[blockIdx.x] = m;
-    const float recip = 1.0f / m;
+    const float recip = __fdiv_rn(1.0f, m); // IEEE division whatever -prec-div / fast-math say
     for (int64_t i = begin + 2 * threadIdx.x; i < end; i += 2 * blockDim.x) {
         const float hi = __fmul_rn(loadAsFloat(x, i), recip);
         const float lo = __fmul_rn(i + 1 < end ? loadAsFloat(x, i + 1) : 0.0f, recip);
@@ -89,7 +89,7 @@ __global__ void kQuantizeDynamic(const float* __restrict__ x, const float* __res
     m = blockMax(m, scratch); // also the barrier after loading smemCode
     if (threadIdx.x == 0)
         absmax[blockIdx.x] = m;
-    const float recip = 1.0f / m;
+    const float recip = __fdiv_rn(1.0f, m); // IEEE division whatever -prec-div / fast-math say
     for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
         q[i] = dynamicNearest(smemCode, __fmul_rn(__fsub_rn(x[i], shift), recip));
 }

@@ -1,6 +1,9 @@
 // kernels/cuda/Nf4Cuda against the same independent reference and known-answer vectors as
-// tst_nf4 (Nf4Reference.h). Label gpu: QSKIPs only when no CUDA device is present.
+// tst_nf4 (Nf4Reference.h). Label gpu: QSKIPs only when no CUDA device is present (fails
+// instead under TUNEBENCH_REQUIRE_GPU, as installer/gpu-check.sh runs it).
 #include <QtTest/QtTest>
+
+#include "GpuRequirement.h"
 
 #include <cuda_runtime_api.h>
 
@@ -25,19 +28,25 @@ struct DeviceBuffer {
         else
             cudaMemset(ptr, 0, std::max<size_t>(1, n) * sizeof(T));
     }
+    // A failed copy leaves ptr null: the kernel under test then refuses it and the test fails.
     explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size())
     {
-        if (ptr && !host.empty())
-            cudaMemcpy(ptr, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice);
+        if (ptr && !host.empty()
+            && cudaMemcpy(ptr, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice) != cudaSuccess) {
+            cudaFree(ptr);
+            ptr = nullptr;
+        }
     }
     ~DeviceBuffer() { cudaFree(ptr); }
     DeviceBuffer(const DeviceBuffer&) = delete;
     DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    // Empty when the copy fails (it also reports an earlier kernel's asynchronous error), so
+    // the comparison that follows fails.
     std::vector<T> download() const
     {
         std::vector<T> host(count);
-        if (count)
-            cudaMemcpy(host.data(), ptr, count * sizeof(T), cudaMemcpyDeviceToHost);
+        if (count && cudaMemcpy(host.data(), ptr, count * sizeof(T), cudaMemcpyDeviceToHost) != cudaSuccess)
+            host.clear();
         return host;
     }
 };
@@ -69,8 +78,9 @@ private Q_SLOTS:
     void initTestCase()
     {
         int devices = 0;
-        if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
-            QSKIP("no CUDA device");
+        const cudaError_t e = cudaGetDeviceCount(&devices);
+        if (e != cudaSuccess || devices == 0)
+            TB_SKIP_WITHOUT_GPU(QString("no CUDA device (") + cudaGetErrorString(e) + ")");
     }
 
     void knownAnswer_data()
@@ -136,7 +146,9 @@ private Q_SLOTS:
         DeviceBuffer<float> nested(dref.nestedAbsmax.size());
         QCOMPARE(nf4DoubleQuantizeCuda(absmax.ptr, nblocks, code.ptr, qabsmax.ptr, nested.ptr, offset.ptr, nullptr),
                  cudaSuccess);
-        QCOMPARE(offset.download()[0], dref.offset);
+        const std::vector<float> gotOffset = offset.download();
+        QCOMPARE(gotOffset.size(), size_t(1));
+        QCOMPARE(nf4ref::bitsOf(gotOffset[0]), nf4ref::bitsOf(dref.offset));
         QCOMPARE(qabsmax.download(), dref.qabsmax);
         QCOMPARE(nested.download(), dref.nestedAbsmax);
 
@@ -144,12 +156,45 @@ private Q_SLOTS:
         QCOMPARE(nf4DequantizeNestedBf16Cuda(packed.ptr, qabsmax.ptr, nested.ptr, code.ptr, dref.offset, n, 64,
                                              out.ptr, nullptr),
                  cudaSuccess);
+        DeviceBuffer<float> outF32(static_cast<size_t>(n));
+        QCOMPARE(nf4DequantizeNestedF32Cuda(packed.ptr, qabsmax.ptr, nested.ptr, code.ptr, dref.offset, n, 64,
+                                            outF32.ptr, nullptr),
+                 cudaSuccess);
         const std::vector<uint16_t> b = out.download();
+        const std::vector<float> f = outF32.download();
+        QCOMPARE(b.size(), size_t(n));
+        QCOMPARE(f.size(), size_t(n));
         for (size_t i = 0; i < size_t(n); ++i) {
             const int nibble = i % 2 == 0 ? ref.packed[i / 2] >> 4 : ref.packed[i / 2] & 0x0F;
             const float want = float(nf4ref::kNf4[nibble]) * nf4ref::doubleDequantize(dref, i / 64);
             QCOMPARE(b[i], nf4ref::bf16(want));
+            QCOMPARE(nf4ref::bitsOf(f[i]), nf4ref::bitsOf(want));
         }
+    }
+
+    // Blocks larger than twice the kernels' 256 threads: each thread walks several pairs.
+    void largeBlocks_data()
+    {
+        QTest::addColumn<int>("blocksize");
+        for (int bs : {1024, 4096})
+            QTest::newRow(qPrintable(QString::number(bs))) << bs;
+    }
+    void largeBlocks()
+    {
+        QFETCH(int, blocksize);
+        const std::vector<float> x = gaussian(size_t(blocksize) * 3 + 101, 11);
+        const int64_t n = int64_t(x.size());
+        const nf4ref::Nf4Quantized ref = nf4ref::quantizeNf4(x, size_t(blocksize));
+        DeviceBuffer<float> dx(x), absmax(ref.absmax.size()), out(x.size());
+        DeviceBuffer<uint8_t> packed(ref.packed.size());
+        QCOMPARE(nf4QuantizeCuda(dx.ptr, n, blocksize, packed.ptr, absmax.ptr, nullptr), cudaSuccess);
+        QCOMPARE(packed.download(), ref.packed);
+        QCOMPARE(absmax.download(), ref.absmax);
+        QCOMPARE(nf4DequantizeF32Cuda(packed.ptr, absmax.ptr, n, blocksize, out.ptr, nullptr), cudaSuccess);
+        const std::vector<float> f = out.download();
+        QCOMPARE(f.size(), x.size());
+        for (size_t i = 0; i < x.size(); ++i)
+            QCOMPARE(nf4ref::bitsOf(f[i]), nf4ref::bitsOf(nf4ref::dequantNf4(ref, size_t(blocksize), i)));
     }
 
     void blockwise8()

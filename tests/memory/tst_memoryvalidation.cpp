@@ -4,6 +4,7 @@
 // wait4) is compared with the estimate: within 10% for every one. The table it prints is the
 // one in docs/memory.md. Measures memory, never time: two children run side by side. Where a
 // GPU is present the same comparison runs on cuda:0 (skipped on the CPU-only machine).
+#include "GpuRequirement.h"
 #include "core/TorchCompat.h"
 #include "memory/MemoryCappedRun.h"
 #include "memory/MemoryEstimator.h"
@@ -156,7 +157,7 @@ private Q_SLOTS:
     void cudaEstimatesAreWithinTenPercent()
     {
         if (!compat::cudaAvailable())
-            QSKIP("no CUDA device: the CUDA estimate is not validated on this machine");
+            TB_SKIP_WITHOUT_GPU("no CUDA device: the CUDA estimate is not validated on this machine");
         using M = TrainMethod;
         const std::vector<Config> configs = {
             {"small", M::Lora, 4, 512},          {"small", M::Lora, 8, 1024, true}, {"small", M::Qlora, 4, 512, false, QuantSettings::Type::Nf4, "cuda-nf4"},

@@ -1,8 +1,10 @@
 // QuantizedLinear (QLoRA's frozen NF4 / 8-bit base layer) against a plain Linear holding the
 // dequantized weight, its autograd memory scheme, LoRA on top, storage bytes against QLoRA's
 // 4.127 bits per parameter, and ModelQuantizer on a small model.
+#include "GpuRequirement.h"
 #include "TestModels.h"
 
+#include "core/TorchCompat.h"
 #include "lora/LoraLinear.h"
 #include "model/LlamaForCausalLM.h"
 #include "quant/ModelQuantizer.h"
@@ -105,6 +107,36 @@ private Q_SLOTS:
         // Same weight in the same dtype through the same matmul: equal up to bf16 rounding of
         // a different summation order at most.
         compareWithDense(*q, q->dequantizedWeight(dtype), bias ? linear->bias : at::Tensor(), dtype, bf16 ? 2e-2 : 1e-5);
+    }
+
+    // On a GPU the CUDA kernels decode the same bytes to the same bits as the CPU kernels, and
+    // the layer's forward agrees with the dense reference there too.
+    void cudaDequantizationMatchesCpu_data() { forwardAndGradientMatchDequantizedLinear_data(); }
+    void cudaDequantizationMatchesCpu()
+    {
+        if (!compat::cudaAvailable())
+            TB_SKIP_WITHOUT_GPU("no CUDA device: the CUDA dequantization is compared on a GPU machine only");
+        QFETCH(int, type);
+        QFETCH(bool, dq);
+        QFETCH(bool, bf16);
+        QFETCH(bool, bias);
+        const at::ScalarType dtype = bf16 ? at::kBFloat16 : at::kFloat;
+        auto linear = randomLinear(192, 320, at::kBFloat16, bias);
+        auto q = QuantizedLinear::fromLinear(*linear, type == 0 ? nf4(dq) : int8(dq));
+        const at::Tensor onCpu = q->dequantizedWeight(dtype);
+        q->to(at::Device(at::kCUDA, 0));
+        const at::Tensor onGpu = q->dequantizedWeight(dtype);
+        QVERIFY(onGpu.is_cuda());
+        QCOMPARE(onGpu.scalar_type(), dtype);
+        QVERIFY2(at::equal(onGpu.cpu(), onCpu), "the CUDA and CPU kernels decode differently");
+
+        const at::Device cuda(at::kCUDA, 0);
+        at::manual_seed(3);
+        const at::Tensor x = at::randn({2, 5, 192}).to(cuda, dtype);
+        const at::Tensor y = q->forward(x);
+        const at::Tensor yr = at::linear(x, onGpu, bias ? linear->bias.to(cuda, dtype) : at::Tensor());
+        const double tol = bf16 ? 2e-2 : 1e-5;
+        QVERIFY2(at::allclose(y.cpu().to(at::kFloat), yr.cpu().to(at::kFloat), tol, tol), "CUDA forward differs");
     }
 
     void noWeightSizedTensorIsSaved()
