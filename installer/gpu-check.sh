@@ -5,12 +5,12 @@
 #
 #   installer/gpu-check.sh fetch   on the Debian 12 development machine: downloads the .debs the
 #                                  GPU machine lacks (pkg-config, nlohmann-json, PCRE2, utf8proc,
-#                                  SQLite, Qt 6 Core + Test + moc, ~18 MB) into .gpu/debs
+#                                  SQLite, Qt 6 Core + Test + moc, ~19 MB) into .gpu/debs
 #   installer/gpu-check.sh run     on the GPU machine, from the repository root, with .gpu carried:
 #                                  unpacks them into .gpu/prefix (never into /), builds, checks
 #
 # `run` writes its log and a one-line-per-check summary into $OUT (the device tool's folder) or
-# build-gpu/out. It keeps going after a failed step so one run reports everything, and stops
+# build-gpu/out: six files, flat (the device tool brings back at most 8). It keeps going after a failed step so one run reports everything, and stops
 # each step at a time limit, all of them within BUDGET_S (default 540 s: the device tool allows
 # 600 s a command), the checks a GPU is needed for first.
 # Environment: TORCH_CMAKE_PREFIX (default: the prefix of python3's torch), CUDA_ARCHS (90),
