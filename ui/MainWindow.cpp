@@ -7,6 +7,7 @@
 #include "MethodComparisonDialog.h"
 #include "ModelChooser.h"
 #include "PlaygroundPanel.h"
+#include "RunForm.h"
 #include "RunListPanel.h"
 #include "TrainPanel.h"
 #include "TrainingWorker.h"
@@ -57,7 +58,7 @@ MainWindow::MainWindow(const QString& modelDir, QWidget* parent, const QString& 
     fileMenu->addAction(tr("&Open model folder..."), this, &MainWindow::openModel);
     fileMenu->addAction(tr("Use the &demo model"), this, [this] {
         m_playground->loadModel(QString());
-        m_train->modelChooser()->chooseBuiltInDemo();
+        m_train->form()->modelChooser()->chooseBuiltInDemo();
     });
     fileMenu->addSeparator();
     fileMenu->addAction(tr("&Quit"), this, &QWidget::close);
@@ -98,7 +99,7 @@ MainWindow::MainWindow(const QString& modelDir, QWidget* parent, const QString& 
     connect(m_train, &TrainPanel::runRefused, this, status);
     connect(m_train, &TrainPanel::datasetPreviewRequested, m_preview,
             [this](const QString& model, const QString& data, const tb::DatasetOptions& options) {
-                m_preview->setInputs(model, data, m_train->validationEdit()->text(), options);
+                m_preview->setInputs(model, data, m_train->form()->validationEdit()->text(), options);
             });
 
     connect(m_runs, &RunListPanel::errorOccurred, this, status);

@@ -7,6 +7,7 @@
 // impossible setting or a folder without config.json shows the estimator's message, no bar.
 #include "MemoryEstimateBar.h"
 #include "ModelChooser.h"
+#include "RunForm.h"
 #include "TrainPanel.h"
 
 #include "core/DeviceMemory.h"
@@ -266,7 +267,7 @@ private Q_SLOTS:
         MemoryEstimateBar* bar = panel.memoryEstimate();
         QVERIFY(bar);
         panel.setConfig(loraConfig());
-        QTRY_VERIFY_WITH_TIMEOUT(panel.modelChooser()->isValid(), 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(panel.form()->modelChooser()->isValid(), 30000);
         const tb::MemoryEstimate first = waitForFormEstimate(panel);
         compareSegments(*bar, first.peak().bytes);
         // Above Start, outside the scrolling form.
@@ -300,7 +301,7 @@ private Q_SLOTS:
         const qint64 loraBase = bar->segmentBytes(MemoryEstimateBar::BaseWeights);
 
         // QLoRA: a smaller base-weight segment than LoRA's.
-        panel.methodCombo()->setCurrentIndex(panel.methodCombo()->findData(int(tb::TrainMethod::Qlora)));
+        panel.form()->methodCombo()->setCurrentIndex(panel.form()->methodCombo()->findData(int(tb::TrainMethod::Qlora)));
         const tb::MemoryEstimate qlora = waitForFormEstimate(panel);
         compareSegments(*bar, qlora.peak().bytes);
         QVERIFY2(bar->segmentBytes(MemoryEstimateBar::BaseWeights) < loraBase,
@@ -318,7 +319,7 @@ private Q_SLOTS:
         noModel.modelDir = m_tmp.filePath("not-a-model").toStdString();
         QVERIFY(QDir().mkpath(QString::fromStdString(noModel.modelDir)));
         panel.setConfig(noModel);
-        QTRY_VERIFY_WITH_TIMEOUT(!panel.modelChooser()->isChecking(), 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.form()->modelChooser()->isChecking(), 30000);
         QTRY_COMPARE_WITH_TIMEOUT(bar->state(), MemoryEstimateBar::State::Empty, 15000);
         QCOMPARE(bar->peakBytes(), qint64(-1));
     }

@@ -5,6 +5,7 @@
 #include "LiveMonitor.h"
 #include "StallMeter.h"
 #include "MainWindow.h"
+#include "RunForm.h"
 #include "TrainPanel.h"
 #include "TrainingWorker.h"
 
@@ -177,18 +178,18 @@ private Q_SLOTS:
         TrainPanel* panel = window.trainPanel();
         // Start is enabled once the chooser has checked the window's model.
         QTRY_VERIFY_WITH_TIMEOUT(panel->startButton()->isEnabled() && panel->config().modelDir == m_model.toStdString(), 60000);
-        panel->outputEdit()->setText(m_tmp.filePath("from-tab"));
-        panel->datasetEdit()->clear();
+        panel->form()->outputEdit()->setText(m_tmp.filePath("from-tab"));
+        panel->form()->datasetEdit()->clear();
         QTest::mouseClick(panel->startButton(), Qt::LeftButton);
         QVERIFY(!panel->running());
         QCOMPARE(panel->fieldError("data"), QString("required"));
-        panel->datasetEdit()->setText(m_tmp.filePath("missing.jsonl"));
+        panel->form()->datasetEdit()->setText(m_tmp.filePath("missing.jsonl"));
         QVERIFY(!panel->validateForm());
         QCOMPARE(panel->fieldError("data"), QString("no such file"));
 
         // A valid form starts; a second start is refused while it runs.
-        panel->datasetEdit()->setText(TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl");
-        panel->stepsSpin()->setValue(2);
+        panel->form()->datasetEdit()->setText(TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl");
+        panel->form()->stepsSpin()->setValue(2);
         QSignalSpy finished(panel->worker(), &TrainingWorker::finished);
         QTest::mouseClick(panel->startButton(), Qt::LeftButton);
         QVERIFY(panel->running());

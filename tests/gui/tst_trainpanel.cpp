@@ -5,6 +5,7 @@
 // folder without one); a real 2-step run started from the form ends finished.
 // QStandardPaths' test mode keeps the user's settings and data folders untouched.
 #include "ModelChooser.h"
+#include "RunForm.h"
 #include "RunFormSettings.h"
 #include "TrainPanel.h"
 #include "TrainingWorker.h"
@@ -181,27 +182,27 @@ private Q_SLOTS:
         epochs.validationPath.clear();
         panel.setConfig(epochs);
         QCOMPARE(dump(panel.config()), dump(epochs));
-        QVERIFY(!panel.stepsSpin()->isEnabled());
+        QVERIFY(!panel.form()->stepsSpin()->isEnabled());
     }
 
     void methodEnablesItsOptions()
     {
         TrainPanel panel(QString(), nullptr, settingsFile("method"));
-        QComboBox* method = panel.methodCombo();
+        QComboBox* method = panel.form()->methodCombo();
         method->setCurrentIndex(method->findData(int(tb::TrainMethod::Qlora)));
-        QVERIFY(panel.qloraBox()->isEnabled());
-        QVERIFY(panel.loraBox()->isEnabled());
+        QVERIFY(panel.form()->qloraBox()->isEnabled());
+        QVERIFY(panel.form()->loraBox()->isEnabled());
         method->setCurrentIndex(method->findData(int(tb::TrainMethod::Lora)));
-        QVERIFY(!panel.qloraBox()->isEnabled());
-        QVERIFY(panel.loraBox()->isEnabled());
+        QVERIFY(!panel.form()->qloraBox()->isEnabled());
+        QVERIFY(panel.form()->loraBox()->isEnabled());
         method->setCurrentIndex(method->findData(int(tb::TrainMethod::Full)));
-        QVERIFY(!panel.qloraBox()->isEnabled());
-        QVERIFY(!panel.loraBox()->isEnabled());
+        QVERIFY(!panel.form()->qloraBox()->isEnabled());
+        QVERIFY(!panel.form()->loraBox()->isEnabled());
         // setConfig sets the states too.
         tb::TrainConfig c = validLoraConfig();
         c.method = tb::TrainMethod::Qlora;
         panel.setConfig(c);
-        QVERIFY(panel.qloraBox()->isEnabled());
+        QVERIFY(panel.form()->qloraBox()->isEnabled());
     }
 
     void datasetPreviewIsRequestedWithTheFormsOptions()
@@ -232,8 +233,8 @@ private Q_SLOTS:
         // Several quick edits give one request, with the last value.
         QTest::qWait(500);
         requests = 0;
-        panel.datasetEdit()->setText(m_data + "x");
-        panel.datasetEdit()->setText(m_data);
+        panel.form()->datasetEdit()->setText(m_data + "x");
+        panel.form()->datasetEdit()->setText(m_data);
         QTRY_COMPARE_WITH_TIMEOUT(requests, 1, 5000);
         QTest::qWait(500);
         QCOMPARE(requests, 1);
@@ -244,7 +245,7 @@ private Q_SLOTS:
     {
         TrainPanel panel(m_tmp.filePath("experiments.db"), nullptr, settingsFile("invalid"));
         panel.setConfig(validLoraConfig());
-        QTRY_VERIFY_WITH_TIMEOUT(panel.modelChooser()->isValid(), 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(panel.form()->modelChooser()->isValid(), 30000);
         QVERIFY2(panel.validateForm(), qPrintable(panel.fieldError("")));
 
         struct Case {
@@ -294,21 +295,21 @@ private Q_SLOTS:
 
         // Text fields: an unreadable learning rate or seed.
         panel.setConfig(validLoraConfig());
-        QCOMPARE(panel.learningRateEdit()->text(), QString("2e-4"));
-        panel.learningRateEdit()->setText("fast");
+        QCOMPARE(panel.form()->learningRateEdit()->text(), QString("2e-4"));
+        panel.form()->learningRateEdit()->setText("fast");
         QVERIFY(!panel.validateForm());
         QCOMPARE(panel.fieldError("learning_rate"), QString("must be in (0, 1]"));
         panel.setConfig(validLoraConfig());
-        panel.seedEdit()->clear();
+        panel.form()->seedEdit()->clear();
         QVERIFY(!panel.validateForm());
         QVERIFY2(panel.fieldError("seed").startsWith("must be a whole number"), qPrintable(panel.fieldError("seed")));
 
         // A device this machine does not have, once the device list has arrived.
-        QTRY_VERIFY_WITH_TIMEOUT(panel.deviceCombo()->itemText(0) != "CPU", 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(panel.form()->deviceCombo()->itemText(0) != "CPU", 30000);
         tb::TrainConfig elsewhere = validLoraConfig();
         elsewhere.device = "cuda:7";
         panel.setConfig(elsewhere);
-        QCOMPARE(panel.deviceCombo()->currentData().toString(), QString("cuda:7"));
+        QCOMPARE(panel.form()->deviceCombo()->currentData().toString(), QString("cuda:7"));
         QVERIFY(!panel.validateForm());
         QVERIFY2(panel.fieldError("device").startsWith("not on this machine"), qPrintable(panel.fieldError("device")));
 
@@ -318,14 +319,14 @@ private Q_SLOTS:
         QVERIFY(QDir().mkpath(QString::fromStdString(noModel.modelDir)));
         panel.setConfig(noModel);
         QVERIFY(!panel.startButton()->isEnabled());
-        QTRY_VERIFY_WITH_TIMEOUT(!panel.modelChooser()->isChecking(), 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.form()->modelChooser()->isChecking(), 30000);
         QVERIFY(!panel.startButton()->isEnabled());
         QVERIFY(!panel.validateForm());
         QVERIFY2(panel.fieldError("model").contains("config.json"), qPrintable(panel.fieldError("model")));
 
         // Fixed: every error is gone.
         panel.setConfig(validLoraConfig());
-        QTRY_VERIFY_WITH_TIMEOUT(panel.modelChooser()->isValid(), 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(panel.form()->modelChooser()->isValid(), 30000);
         QVERIFY(panel.validateForm());
         for (const char* field : {"", "model", "data", "lora.rank", "quant", "device", "output_dir"})
             QVERIFY2(panel.fieldError(field).isEmpty(), field);
@@ -338,18 +339,18 @@ private Q_SLOTS:
         {
             TrainPanel first(m_tmp.filePath("experiments.db"), nullptr, file);
             first.setConfig(c);
-            QTRY_VERIFY_WITH_TIMEOUT(first.modelChooser()->isValid(), 30000); // a valid folder becomes recent
+            QTRY_VERIFY_WITH_TIMEOUT(first.form()->modelChooser()->isValid(), 30000); // a valid folder becomes recent
         } // saved on destruction
         TrainPanel second(m_tmp.filePath("experiments.db"), nullptr, file);
         tb::TrainConfig shown = second.config();
         // The output folder is not remembered: a new run folder in the workspace instead.
         QVERIFY2(QString::fromStdString(shown.outputDir).contains("/run-"), shown.outputDir.c_str());
-        QVERIFY(second.outputEdit()->text().isEmpty());
+        QVERIFY(second.form()->outputEdit()->text().isEmpty());
         shown.outputDir = c.outputDir;
         QCOMPARE(dump(shown), dump(c));
-        QCOMPARE(second.modelChooser()->recentModels(), QStringList{m_model});
-        QVERIFY(second.modelChooser()->combo()->findData(m_model) >= 0);
-        QTRY_VERIFY_WITH_TIMEOUT(second.modelChooser()->isValid(), 30000);
+        QCOMPARE(second.form()->modelChooser()->recentModels(), QStringList{m_model});
+        QVERIFY(second.form()->modelChooser()->combo()->findData(m_model) >= 0);
+        QTRY_VERIFY_WITH_TIMEOUT(second.form()->modelChooser()->isValid(), 30000);
     }
 
     void shortRunFromTheFormEndsFinished()

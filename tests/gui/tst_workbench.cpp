@@ -12,6 +12,7 @@
 #include "ExportDialog.h"
 #include "LiveMonitor.h"
 #include "MainWindow.h"
+#include "RunForm.h"
 #include "RunListModel.h"
 #include "RunListPanel.h"
 #include "TrainPanel.h"
@@ -63,8 +64,8 @@ private:
         c.threads = 1; // leaves the other core to the GUI thread on a 2-core machine
         c.outputDir.clear();
         panel->setConfig(c);
-        panel->datasetEdit()->setText(TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl");
-        panel->stepsSpin()->setValue(steps);
+        panel->form()->datasetEdit()->setText(TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl");
+        panel->form()->stepsSpin()->setValue(steps);
         QTest::mouseClick(panel->startButton(), Qt::LeftButton);
         QVERIFY2(panel->running(), qPrintable(panel->fieldError("")));
     }

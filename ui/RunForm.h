@@ -1,0 +1,154 @@
+// The Train tab's new-run form: base model, data (with an empty slot for the dataset preview),
+// method with its LoRA and QLoRA options, optimisation, evaluation/saving, seed, threads, device
+// and output folder. It maps itself to and from a TrainConfig (fields it does not show, such as
+// the Adam betas or the initial adapter, are kept from the last setConfig()), validates that
+// config and shows each problem in red under the field it names. It does not start runs:
+// TrainPanel holds the form in a scroll area and runs what config() gives.
+//
+// Thread contract: everything here runs on the GUI thread. The model chooser's folder check and
+// the device list (tb::availableDevices() may initialise a CUDA driver) run through
+// QtConcurrent and come back through QFutureWatcher.
+#pragma once
+
+#include "TrainingTypes.h"
+
+#include "core/DeviceMemory.h"
+
+#include <QHash>
+#include <QList>
+#include <QWidget>
+
+#include <vector>
+
+class ModelChooser;
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QGroupBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QRadioButton;
+class QSpinBox;
+class QTimer;
+
+class RunForm : public QWidget {
+    Q_OBJECT
+public:
+    // workspace: the experiment database's workspace, where an empty output field makes a new
+    // run folder; empty: there is none and the output folder must be given.
+    explicit RunForm(const QString& workspace, QWidget* parent = nullptr);
+
+    // The form as a TrainConfig (not validated). An empty output field gives a new
+    // "run-<UTC time>" folder in the workspace (empty without one).
+    tb::TrainConfig config() const;
+    // Fills every field from `config` ("re-run with the same settings": clear outputDir first
+    // for a new run folder) and clears the errors. An empty modelDir chooses the built-in demo.
+    void setConfig(const tb::TrainConfig& config);
+    // The dataset options as the form has them (what DatasetPreview renders with).
+    tb::DatasetOptions datasetOptions() const;
+
+    // Validates config() and shows each problem at its field; true when a run can start.
+    bool validate();
+    // Validates `c` (read from this form) with TrainConfig::validate() plus what only the form
+    // knows (an unreadable seed, missing files, no target module, a used output folder, a
+    // device this machine lacks, a model still being checked or refused); shows the first
+    // problem at its field.
+    bool showProblems(const tb::TrainConfig& c);
+    // Shows `message` under the field `key` (as TrainConfig::validate() names it); a key of no
+    // field on the form, or "", goes to generalErrorLabel(). The label is scrolled into view
+    // when the form sits in a QScrollArea.
+    void setError(const QString& key, const QString& message);
+    void clearErrors();
+    // The error shown at a field ("data", "output_dir", "lora.rank", "quant", ...; "" for
+    // problems of no field on the form).
+    QString fieldError(const QString& field) const;
+    // The label for problems of no field on the form. Not in the form's layout: the owner places
+    // it where it is always in view (TrainPanel: under the scroll area).
+    QLabel* generalErrorLabel() const { return m_errors.value(QString()); }
+
+    // An empty container (QVBoxLayout, no margins) below the dataset fields, for the dataset
+    // preview widget the window embeds. Its contents are not form fields.
+    QWidget* datasetPreviewSlot() const { return m_previewSlot; }
+
+    ModelChooser* modelChooser() const { return m_model; }
+    QLineEdit* datasetEdit() const { return m_dataset; }
+    QLineEdit* validationEdit() const { return m_validation; }
+    QLineEdit* outputEdit() const { return m_output; }
+    QComboBox* methodCombo() const { return m_method; }
+    QGroupBox* loraBox() const { return m_loraBox; }
+    QGroupBox* qloraBox() const { return m_qloraBox; }
+    QSpinBox* stepsSpin() const { return m_steps; }
+    QLineEdit* learningRateEdit() const { return m_learningRate; }
+    QLineEdit* seedEdit() const { return m_seed; }
+    QComboBox* deviceCombo() const { return m_device; }
+
+Q_SIGNALS:
+    // Some field or the model choice changed; the edits of one event-loop turn (a setConfig)
+    // give one signal, emitted on the next turn.
+    void changed();
+    // The model choice, the dataset file or a dataset option changed: emitted at each edit (the
+    // receiver debounces), so quick edits that end where they began still report.
+    void datasetInputsChanged();
+
+private:
+    QWidget* buildModelAndData();
+    QWidget* buildMethod();
+    QWidget* buildOptimisation();
+    QWidget* buildRun();
+    QWidget* withError(QWidget* field, const QString& key);
+    void watchFieldChanges();
+    void updateEnabledFields();
+    void setDevices(const std::vector<tb::DeviceMemoryInfo>& devices);
+    void selectDevice(const QString& device);
+    QString defaultOutputDir() const;
+
+    QString m_workspace; // empty without a database
+    tb::TrainConfig m_base; // fields the form does not show come from here
+    std::vector<tb::DeviceMemoryInfo> m_devices; // empty until the device list arrives
+    QHash<QString, QLabel*> m_errors; // field name -> its error label ("": generalErrorLabel())
+    QTimer* m_changedSoon; // 0 ms: coalesces the edits of one event-loop turn into one changed()
+
+    ModelChooser* m_model;
+    QLineEdit* m_dataset;
+    QComboBox* m_format;
+    QLineEdit* m_validation;
+    QDoubleSpinBox* m_validationFraction;
+    QSpinBox* m_seqLen;
+    QCheckBox* m_trainOnPrompt;
+    QCheckBox* m_pack;
+    QWidget* m_previewSlot;
+
+    QComboBox* m_method;
+    QGroupBox* m_loraBox;
+    QSpinBox* m_rank;
+    QDoubleSpinBox* m_alpha;
+    QDoubleSpinBox* m_dropout;
+    QCheckBox* m_rslora;
+    QList<QCheckBox*> m_targets; // one per projection, in LoraSettings' default order
+    QGroupBox* m_qloraBox;
+    QComboBox* m_quantType;
+    QCheckBox* m_doubleQuant;
+    QSpinBox* m_blockSize;
+
+    QLineEdit* m_learningRate;
+    QComboBox* m_schedule;
+    QSpinBox* m_warmup;
+    QRadioButton* m_bySteps;
+    QRadioButton* m_byEpochs;
+    QSpinBox* m_steps;
+    QDoubleSpinBox* m_epochs;
+    QSpinBox* m_batchSize;
+    QSpinBox* m_gradAccum;
+    QCheckBox* m_gradCheckpointing;
+    QDoubleSpinBox* m_weightDecay;
+    QDoubleSpinBox* m_maxGradNorm;
+    QComboBox* m_baseDtype;
+
+    QSpinBox* m_evalEvery;
+    QSpinBox* m_saveEvery;
+    QLineEdit* m_seed;
+    QSpinBox* m_threads;
+    QComboBox* m_device;
+    QLineEdit* m_output;
+};
