@@ -87,7 +87,11 @@ unpack() {
     rm -rf "$GPU_DIR/prefix" && mkdir -p "$GPU_DIR/prefix" || return 1
     local n=0
     for deb in "$GPU_DIR"/debs/*.deb; do
-        dpkg-deb -x "$deb" "$GPU_DIR/prefix" || return 1
+        if command -v dpkg-deb >/dev/null; then
+            dpkg-deb -x "$deb" "$GPU_DIR/prefix" || return 1
+        else # a .deb is an ar archive; Debian 12's hold data.tar.xz
+            (cd "$GPU_DIR/prefix" && ar p "$deb" data.tar.xz | tar -xJf -) || return 1
+        fi
         n=$((n + 1))
     done
     echo "unpacked $n packages into .gpu/prefix"
