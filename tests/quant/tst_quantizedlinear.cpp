@@ -73,6 +73,25 @@ void compareWithDense(Projection& layer, const at::Tensor& w, const at::Tensor& 
     QVERIFY2(at::allclose(x.grad().to(at::kFloat), xr.grad().to(at::kFloat), tol, tol), "input gradient differs");
 }
 
+// One row of forwardAndGradientMatchDequantizedLinear_data(): a random bf16 layer, quantized.
+struct LayerCase {
+    at::ScalarType dtype;
+    bool bias;
+    std::shared_ptr<Linear> linear;
+    std::shared_ptr<QuantizedLinear> quantized;
+};
+
+LayerCase fetchLayerCase()
+{
+    QFETCH(int, type);
+    QFETCH(bool, dq);
+    QFETCH(bool, bf16);
+    QFETCH(bool, bias);
+    auto linear = randomLinear(192, 320, at::kBFloat16, bias);
+    auto q = QuantizedLinear::fromLinear(*linear, type == 0 ? nf4(dq) : int8(dq));
+    return {bf16 ? at::kBFloat16 : at::kFloat, bias, linear, q};
+}
+
 } // namespace
 
 class TestQuantizedLinear : public QObject {
@@ -95,13 +114,11 @@ private Q_SLOTS:
     }
     void forwardAndGradientMatchDequantizedLinear()
     {
-        QFETCH(int, type);
-        QFETCH(bool, dq);
-        QFETCH(bool, bf16);
-        QFETCH(bool, bias);
-        const at::ScalarType dtype = bf16 ? at::kBFloat16 : at::kFloat;
-        auto linear = randomLinear(192, 320, at::kBFloat16, bias);
-        auto q = QuantizedLinear::fromLinear(*linear, type == 0 ? nf4(dq) : int8(dq));
+        const LayerCase c = fetchLayerCase();
+        const at::ScalarType dtype = c.dtype;
+        const bool bf16 = dtype == at::kBFloat16, bias = c.bias;
+        const auto& linear = c.linear;
+        const auto& q = c.quantized;
         QCOMPARE(q->inFeatures(), int64_t(192));
         QCOMPARE(q->outFeatures(), int64_t(320));
         // Same weight in the same dtype through the same matmul: equal up to bf16 rounding of
@@ -116,13 +133,11 @@ private Q_SLOTS:
     {
         if (!compat::cudaAvailable())
             TB_SKIP_WITHOUT_GPU("no CUDA device: the CUDA dequantization is compared on a GPU machine only");
-        QFETCH(int, type);
-        QFETCH(bool, dq);
-        QFETCH(bool, bf16);
-        QFETCH(bool, bias);
-        const at::ScalarType dtype = bf16 ? at::kBFloat16 : at::kFloat;
-        auto linear = randomLinear(192, 320, at::kBFloat16, bias);
-        auto q = QuantizedLinear::fromLinear(*linear, type == 0 ? nf4(dq) : int8(dq));
+        const LayerCase c = fetchLayerCase();
+        const at::ScalarType dtype = c.dtype;
+        const bool bf16 = dtype == at::kBFloat16, bias = c.bias;
+        const auto& linear = c.linear;
+        const auto& q = c.quantized;
         const at::Tensor onCpu = q->dequantizedWeight(dtype);
         q->to(at::Device(at::kCUDA, 0));
         const at::Tensor onGpu = q->dequantizedWeight(dtype);
