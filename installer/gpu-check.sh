@@ -10,9 +10,10 @@
 #                                  unpacks them into .gpu/prefix (never into /), builds, checks
 #
 # `run` writes its log and a one-line-per-check summary into $OUT (the device tool's folder) or
-# build-gpu/out: six files, flat (the device tool brings back at most 8). It keeps going after a failed step so one run reports everything, and stops
-# each step at a time limit, all of them within BUDGET_S (default 540 s: the device tool allows
-# 600 s a command), the checks a GPU is needed for first.
+# build-gpu/out: six files, flat (the device tool brings back at most 8). It keeps going after
+# a failed step so one run reports everything, and stops each step at a time limit, all of them
+# within BUDGET_S (default 540 s: the device tool allows 600 s a command), the checks a GPU is
+# needed for first.
 # Environment: TORCH_CMAKE_PREFIX (default: the prefix of python3's torch), CUDA_ARCHS (90),
 # DEVICE (cuda:0; "cpu" rehearses the same steps on a machine without a GPU), JOBS (all cores),
 # BUDGET_S (540).
@@ -160,8 +161,12 @@ run() {
     export -f machine unpack configure build cli demos train bench
     SUMMARY=$OUT/summary.txt
     : > "$SUMMARY"
-    exec > >(tee "$OUT/gpu-check.log") 2>&1
+    # A pipe, not exec > >(tee): the log is complete when this script returns.
+    checks 2>&1 | tee "$OUT/gpu-check.log"
+    exit "${PIPESTATUS[0]}"
+}
 
+checks() {
     step "machine" 60 machine
     # Asked before the carried libraries are put on the library path.
     if [ -z "${TORCH_CMAKE_PREFIX:-}" ]; then
