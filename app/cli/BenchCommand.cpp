@@ -63,8 +63,10 @@ int runBench(const std::vector<std::string>& args)
 
     tb::LoadOptions load;
     load.dtype = method == "full" ? at::kFloat : at::kBFloat16;
-    load.device = a.text("device", "cpu");
-    const at::Device device = tb::parseDevice(load.device);
+    const std::string deviceName = a.text("device", "cpu");
+    const at::Device device = tb::parseDevice(deviceName);
+    // As the trainer does: QLoRA on a GPU quantizes on the host and moves the quantized model.
+    load.device = method == "qlora" ? "cpu" : deviceName;
     tb::LoadedModel loaded = tb::loadModel(a.required("model"), load);
     tb::LlamaForCausalLM& model = *loaded.model;
     const tb::ModelConfig& config = loaded.config;
@@ -75,8 +77,11 @@ int runBench(const std::vector<std::string>& args)
     lora.rank = a.integer("rank", 16, 1, 4096);
     lora.alpha = static_cast<double>(lora.rank) * 2;
     int64_t trained = 0;
-    if (method == "qlora") // NF4 + double quantization, blocksize 64 (QLoRA's setting)
+    if (method == "qlora") { // NF4 + double quantization, blocksize 64 (QLoRA's setting)
         tb::ModelQuantizer::quantizeBase(model, tb::QuantSettings{});
+        if (device.is_cuda())
+            model.to(device);
+    }
     if (method != "full") {
         tb::applyLora(model, lora, 1);
         trained = tb::loraParameterCount(model);

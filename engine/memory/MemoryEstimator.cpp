@@ -341,10 +341,13 @@ MemoryEstimate estimateMemory(const MemoryEstimateRequest& r, const MemoryModelC
     // 1. Load: the model is built in its training dtype and filled tensor by tensor from the
     //    memory-mapped checkpoint, whose pages count as resident until the map closes; one
     //    tensor at a time is read into a temporary in the file's dtype.
+    //    QLoRA on CUDA loads and quantizes on the host (Trainer) and moves the quantized model:
+    //    the device never holds the bf16 base, and its quantize phase happens on the host.
     PhaseEstimate load{"load", "memory-mapped checkpoint file and one tensor read from it", fixed};
-    (full ? load.bytes.adapters : load.bytes.baseWeights) = w * m.params;
+    (full ? load.bytes.adapters : load.bytes.baseWeights) = qlora && cuda ? quantized + w * unquantized : w * m.params;
     if (cuda) {
-        load.note = ""; // the file is read on the host; the device receives the finished model
+        // The file is read on the host; the device receives the finished model.
+        load.note = qlora ? "the quantized model, moved from the host where it was loaded and quantized" : "";
     } else {
         const int64_t readTemp = m.largestTensor * dtypeBytes(r.model.torchDtype);
         load.bytes.transient = fileBytes + readTemp;
@@ -358,7 +361,7 @@ MemoryEstimate estimateMemory(const MemoryEstimateRequest& r, const MemoryModelC
     //    projection's state (and, for 8-bit, an fp32 copy of its weight) lands in the space the
     //    previous projections freed; the cache file is written from a copy of the quantized
     //    state and the unquantized weights.
-    if (qlora) {
+    if (qlora && !cuda) {
         const int64_t live = quantized + w * unquantized;
         const int64_t bf16Model = w * m.params;
         int64_t largestProjection = 0;
@@ -469,7 +472,9 @@ MemoryEstimate estimateMemory(const MemoryEstimateRequest& r, const MemoryModelC
         e.assumptions.push_back("CPU resident memory with " + std::to_string(threads) + " threads; LibTorch and data take "
                                 + mib(fixed.overhead));
     }
-    if (qlora)
+    if (qlora && cuda)
+        e.assumptions.push_back("QLoRA on CUDA loads and quantizes on the host and moves only the quantized model to the device");
+    else if (qlora)
         e.assumptions.push_back("QLoRA loads the bf16 model completely before quantizing it");
     return e;
 }

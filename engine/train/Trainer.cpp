@@ -126,7 +126,10 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
 
     // Model, tokenizer, data.
     LoadOptions load;
-    load.device = cfg.device;
+    // QLoRA on a GPU: loaded and quantized on the host, then moved, so the device never holds
+    // the bf16 base; that is what lets QLoRA train a model whose bf16 weights do not fit.
+    const bool quantizeOnHost = cfg.method == TrainMethod::Qlora && parseDevice(cfg.device).is_cuda();
+    load.device = quantizeOnHost ? "cpu" : cfg.device;
     load.dtype = cfg.method == TrainMethod::Full || cfg.baseDtype == "fp32" || cfg.baseDtype == "float32" ? at::kFloat
                                                                                                       : at::kBFloat16;
     cb.onLog(LogLevel::Info, "Loading " + cfg.modelDir + " (" + scalarTypeName(load.dtype) + ", " + cfg.device + ", "
@@ -160,6 +163,10 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
              << q.report.quantizedParameters << " weights in " << q.report.bytesAfter << " bytes, " << std::fixed
              << std::setprecision(3) << q.report.bitsPerParameter() << " bits each";
         cb.onLog(LogLevel::Info, info.str());
+        if (quantizeOnHost) {
+            model.to(device); // QuantizedLinear::to moves its codes without converting them
+            cb.onLog(LogLevel::Info, "Quantized model moved to " + cfg.device);
+        }
     }
 
     // What trains.

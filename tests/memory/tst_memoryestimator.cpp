@@ -238,6 +238,24 @@ private Q_SLOTS:
         QCOMPARE(phase(cuda, "load").bytes.transient, int64_t(0));
     }
 
+    // QLoRA on a GPU is loaded and quantized on the host (Trainer): no phase on the device
+    // holds the bf16 base, so a model whose bf16 weights exceed the device can still train.
+    void cudaQloraNeverHoldsTheBf16Base()
+    {
+        MemoryEstimateRequest r = request("small", TrainMethod::Qlora, 1, 256);
+        r.device = "cuda:0";
+        const MemoryEstimate cuda = estimateMemory(r);
+        const int64_t bf16Base = 2 * cuda.totalParameters;
+        for (const PhaseEstimate& p : cuda.phases) {
+            QVERIFY2(p.name != "quantize", "the quantize phase is the host's, not the device's");
+            QVERIFY2(p.bytes.baseWeights < bf16Base / 2, qPrintable(QString::fromStdString(p.name)));
+        }
+        QCOMPARE(phase(cuda, "load").bytes.baseWeights, phase(cuda, "train step").bytes.baseWeights);
+        // On the CPU the same run holds the whole bf16 model while quantizing.
+        r.device = "cpu";
+        QVERIFY(phase(estimateMemory(r), "quantize").bytes.total() > bf16Base);
+    }
+
     void rejectsImpossibleRequests()
     {
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, estimateMemory(request("small", TrainMethod::Lora, 0, 256)));
