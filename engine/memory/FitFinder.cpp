@@ -206,6 +206,10 @@ FitAttempt FitFinder::tryRunInProcess(const MemoryEstimateRequest& r)
         attempt.outcome = oom ? "out of memory" : "failed: " + result.reason;
         return attempt;
     }
+    if (attempt.measuredBytes < 0) { // -1: no allocator statistics; never a "fits"
+        attempt.outcome = "failed: no CUDA allocator statistics in this build";
+        return attempt;
+    }
     attempt.fits = attempt.measuredBytes <= m_budget;
     attempt.outcome = attempt.fits ? "fits" : "over the budget";
     return attempt;

@@ -36,7 +36,7 @@ RotaryEmbedding::RotaryEmbedding(const ModelConfig& config, const at::Device& de
     m_invFreq = invFreq.to(device);
 }
 
-const at::Tensor& RotaryEmbedding::inverseFrequenciesOn(const at::Device& device) const
+at::Tensor RotaryEmbedding::inverseFrequenciesOn(const at::Device& device) const
 {
     if (m_invFreq.device() == device)
         return m_invFreq;

@@ -28,7 +28,7 @@ private:
     // The model is built on the CPU and moved with Module::to(), which does not see this
     // tensor (it is not a registered buffer, so exports never write it): cosSin() keeps a copy
     // on the positions' device, made once.
-    const at::Tensor& inverseFrequenciesOn(const at::Device& device) const;
+    at::Tensor inverseFrequenciesOn(const at::Device& device) const; // by value: the copy may be replaced
 
     at::Tensor m_invFreq;
     mutable std::mutex m_deviceCopyMutex;
