@@ -153,6 +153,34 @@ bench() {
         --device "$DEVICE" --json | tee "$OUT/bench-$1.json"
 }
 
+# QLoRA against LoRA from the runs above: issue #5's validation loss within 5% (fails the step
+# otherwise) and the step-time ratio, as the lines to record in docs/qlora.md.
+figures() {
+    env -u LD_LIBRARY_PATH python3 - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+def end_event(method):
+    with open(f"{out}/train-{method}.jsonl") as f:
+        return [json.loads(l) for l in f if l.strip()][-1]
+def bench(method):
+    with open(f"{out}/bench-{method}.json") as f:
+        return json.load(f)
+lora, qlora = end_event("lora"), end_event("qlora")
+ratio = qlora["last_validation_loss"] / lora["last_validation_loss"]
+print(f"validation loss after {lora['step']} steps: LoRA {lora['last_validation_loss']:.4f}, "
+      f"QLoRA {qlora['last_validation_loss']:.4f} (QLoRA/LoRA {ratio:.4f}; issue #5 asks <= 1.05)")
+print(f"wall time: LoRA {lora['wall_seconds']:.1f} s, QLoRA {qlora['wall_seconds']:.1f} s")
+try:
+    bl, bq = bench("lora"), bench("qlora")
+    print(f"small preset, {bl['batch_size']} x {bl['seq_len']} tokens: LoRA {bl['median_step_seconds']*1000:.1f} ms/step "
+          f"({bl['tokens_per_second']:.0f} tokens/s), QLoRA {bq['median_step_seconds']*1000:.1f} ms/step "
+          f"({bq['tokens_per_second']:.0f} tokens/s): QLoRA/LoRA step time {bq['median_step_seconds']/bl['median_step_seconds']:.2f}x")
+except (OSError, KeyError, ValueError) as e:
+    print(f"no benchmark figures: {e}")
+sys.exit(0 if lora["status"] == qlora["status"] == "finished" and ratio <= 1.05 else 1)
+PY
+}
+
 run() {
     OUT=${OUT:-$ROOT/build-gpu/out}
     BUILD=$ROOT/build-gpu
@@ -163,7 +191,7 @@ run() {
     BUDGET_S=${BUDGET_S:-540}
     mkdir -p "$OUT" "$WORK" || exit 1
     export ROOT GPU_DIR OUT BUILD WORK PREFIX DEVICE JOBS
-    export -f machine unpack configure build cli demos train bench
+    export -f machine unpack configure build cli demos train bench figures
     SUMMARY=$OUT/summary.txt
     : > "$SUMMARY"
     # A pipe, not exec > >(tee): the log is complete when this script returns.
@@ -207,6 +235,7 @@ checks() {
     step "train qlora on $DEVICE" 120 train qlora
     step "bench lora on $DEVICE" 90 bench lora
     step "bench qlora on $DEVICE" 90 bench qlora
+    step "QLoRA vs LoRA: validation loss, step time" 30 figures
     step "estimate qlora on $DEVICE" 30 cli estimate --model "$WORK/demo-small" --method qlora \
         --batch-size 4 --seq-len 512 --device "$DEVICE"
     step "memory estimate vs measured on CUDA" 240 \
