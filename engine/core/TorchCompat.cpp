@@ -17,15 +17,10 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 {
 #if TB_TORCH_AT_LEAST(2, 0)
     // The mask parameter is c10::optional in 2.0-2.3 and std::optional after: a Tensor or {}
-    // converts to either.
-    if (q.is_cuda()) {
-        if (!mask.defined())
-            return at::scaled_dot_product_attention(q, k, v, {});
-        // The mask's "masked" value is float's lowest, which is -inf in bf16 and fp16; a row
-        // with every key masked must stay finite (a uniform softmax, not NaN), as below.
-        const double lowest = q.scalar_type() == at::kHalf ? -65504.0 : -1e38;
-        return at::scaled_dot_product_attention(q, k, v, mask.clamp_min(lowest).to(q.scalar_type()));
-    }
+    // converts to either. On CUDA the mask comes in q's dtype already (buildMask): .to() is free.
+    if (q.is_cuda())
+        return mask.defined() ? at::scaled_dot_product_attention(q, k, v, mask.to(q.scalar_type()))
+                              : at::scaled_dot_product_attention(q, k, v, {});
 #endif
     const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
     at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat).mul_(scale);

@@ -51,11 +51,19 @@ at::Tensor LlamaForCausalLM::buildMask(int64_t past, int64_t t, const at::Tensor
     if (keyPadding.defined())
         blocked = blocked.logical_or(keyPadding.logical_not().view({keyPadding.size(0), 1, 1, total}));
     // The most negative finite value rather than -inf, so a fully padded row gives a uniform
-    // softmax instead of NaN (as transformers does).
-    const double lowest = std::numeric_limits<float>::lowest();
-    return at::zeros(blocked.sizes(), at::TensorOptions().dtype(at::kFloat).device(device))
-        .masked_fill_(blocked, lowest)
-        .to(dtype == at::kDouble ? at::kDouble : at::kFloat);
+    // softmax instead of NaN (as transformers does). On CUDA the fused attention adds the mask
+    // in the activations' dtype: it is built in that dtype here, once per forward, with that
+    // dtype's own lowest value (float's is -inf in bf16 and fp16).
+    at::ScalarType maskType = dtype == at::kDouble ? at::kDouble : at::kFloat;
+    double lowest = std::numeric_limits<float>::lowest();
+    if (device.is_cuda() && dtype == at::kBFloat16) {
+        maskType = dtype;
+        lowest = static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
+    } else if (device.is_cuda() && dtype == at::kHalf) {
+        maskType = dtype;
+        lowest = static_cast<double>(std::numeric_limits<c10::Half>::lowest());
+    }
+    return at::zeros(blocked.sizes(), at::TensorOptions().dtype(maskType).device(device)).masked_fill_(blocked, lowest);
 }
 
 at::Tensor LlamaForCausalLM::hiddenStates(const at::Tensor& inputIds, KvCache* cache, const at::Tensor& keyPadding)
