@@ -3,18 +3,23 @@
 # present are not reinstalled, the build is incremental (ccache + precompiled headers).
 #
 #   installer/setup.sh run    install, build, start the workbench on the built-in demo model
-#   installer/setup.sh test   install, build, run the whole test suite (+ the ASan parser build)
+#   installer/setup.sh test   install, build, run the whole test suite (+ the ASan parser build
+#                             and the parser fuzzers' deterministic runs)
 #   installer/setup.sh build  install and build only
 #   installer/setup.sh package  install, build and make the .deb (build/tunebench_<version>_<arch>.deb)
+#   installer/setup.sh fuzz [S] install, build the parser fuzzers (clang), fuzz each for S seconds
+#                               (default 120); corpus and crashes stay in build-fuzz/
 #
-# Environment: BUILD_DIR (default build), TUNEBENCH_CMAKE_ARGS (extra configure arguments,
-# e.g. -DCMAKE_PREFIX_PATH=/opt/libtorch for a CUDA LibTorch 2.x), JOBS (default: all cores).
+# Environment: BUILD_DIR (default build), FUZZ_DIR (default build-fuzz), TUNEBENCH_CMAKE_ARGS
+# (extra configure arguments, e.g. -DCMAKE_PREFIX_PATH=/opt/libtorch for a CUDA LibTorch 2.x),
+# JOBS (default: all cores).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODE="${1:-build}"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 ASAN_DIR="${ASAN_DIR:-$ROOT/build-asan}"
+FUZZ_DIR="${FUZZ_DIR:-$ROOT/build-fuzz}"
 JOBS="${JOBS:-$(nproc)}"
 
 PACKAGES=(
@@ -28,6 +33,7 @@ PACKAGES=(
   nodejs npm                             # the reference tokenizers for the parity tests
   xvfb xauth                             # a display for GUI screenshots on headless machines
   dpkg-dev desktop-file-utils            # the .deb's dependencies (dpkg-shlibdeps); .desktop check
+  clang libclang-rt-14-dev               # libFuzzer: the parser fuzzers (tests/fuzz)
 )
 
 log() { printf '\n== %s\n' "$*"; }
@@ -70,6 +76,10 @@ configure_and_build() {
   cmake --build "$dir" -j "$JOBS"
 }
 
+build_fuzzers() {
+  configure_and_build "$FUZZ_DIR" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DTUNEBENCH_FUZZ=ON
+}
+
 make_package() {
   log "Making the .deb package"
   (cd "$BUILD_DIR" && cpack -G DEB >/dev/null)
@@ -100,9 +110,19 @@ case "$MODE" in
     configure_and_build "$ASAN_DIR" -DTUNEBENCH_PARSERS_ONLY=ON -DTUNEBENCH_ASAN=ON -DTUNEBENCH_BUILD_BENCHMARKS=OFF
     log "Running the parser tests under AddressSanitizer"
     (cd "$ASAN_DIR" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 ctest --output-on-failure -j "$JOBS" -L unit)
+    # The same parsers under libFuzzer: a fixed number of inputs from a fixed seed, each fuzzer
+    # starting from its seeds and the inputs that once crashed it (tests/fuzz/regressions).
+    build_fuzzers
+    log "Running the parser fuzzers (deterministic runs)"
+    (cd "$FUZZ_DIR" && ctest --output-on-failure -j "$JOBS" -L fuzz)
+    ;;
+  fuzz)
+    build_fuzzers
+    log "Fuzzing each parser for ${2:-120} s (crashes: $FUZZ_DIR/tests/fuzz/work/*/crashes)"
+    (cd "$FUZZ_DIR" && TUNEBENCH_FUZZ_SECONDS="${2:-120}" ctest --output-on-failure -j "$JOBS" -L fuzz)
     ;;
   *)
-    echo "usage: $0 run|test|build|package" >&2
+    echo "usage: $0 run|test|build|package|fuzz [seconds]" >&2
     exit 2
     ;;
 esac

@@ -45,6 +45,7 @@ int runEval(const std::vector<std::string>& args)
     const tb::Tokenizer tokenizer = tb::Tokenizer::fromFile((fs::path(dir) / "tokenizer.json").string());
     const tb::TokenizerConfig tokenizerConfig = tb::TokenizerConfig::fromFile((fs::path(dir) / "tokenizer_config.json").string());
     const tb::PreparedDataset data = tb::prepareDataset(a.required("data"), "", tokenizer, tokenizerConfig, options);
+    tb::checkTokenIdsBelow(data, loaded.model->config().vocabSize, a.required("data"), "", tokenizer);
     for (const auto& w : data.trainStats.warnings)
         std::cerr << "warning: " << w << "\n";
     const tb::EvalReport r = tb::evaluateLoss(*loaded.model, data.train, a.integer("batch-size", 8, 1, 1 << 20),

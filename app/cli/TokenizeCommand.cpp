@@ -33,7 +33,7 @@ int runTokenize(const std::vector<std::string>& args)
         nlohmann::json record;
         try {
             record = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::parse_error& e) {
+        } catch (const nlohmann::json::exception& e) { // parse_error, or out_of_range (number overflow)
             throw std::runtime_error("stdin line " + std::to_string(lineNumber) + ": not valid JSON: " + e.what());
         }
         if (!record.is_object() || !record.contains("text") || !record["text"].is_string())

@@ -526,12 +526,14 @@ JinjaDict JinjaFilters::globals()
                     throw JinjaError(std::string(fn) + "() positional argument must be a mapping");
                 entries = source.asDict();
             }
-            for (const auto& [key, value] : args.keyword) {
+            for (const auto& keyword : args.keyword) {
+                // Not a structured binding: C++17 lambdas cannot capture those (clang refuses).
+                const std::string& key = keyword.first;
                 auto it = std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == key; });
                 if (it != entries.end())
-                    it->second = value;
+                    it->second = keyword.second;
                 else
-                    entries.emplace_back(key, value);
+                    entries.emplace_back(key, keyword.second);
             }
             return ns ? JinjaValue::makeNamespace(std::move(entries)) : JinjaValue::dict(std::move(entries));
         };

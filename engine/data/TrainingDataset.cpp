@@ -215,4 +215,21 @@ std::vector<RenderedRecord> renderRecordSegments(const std::string& path, const 
     return out;
 }
 
+void checkTokenIdsBelow(const PreparedDataset& data, int64_t vocabSize, const std::string& path,
+                        const std::string& validationPath, const Tokenizer& tokenizer)
+{
+    auto check = [&](const std::vector<TokenizedExample>& examples, const std::string& file) {
+        for (const TokenizedExample& example : examples)
+            for (const int32_t id : example.ids)
+                if (id < 0 || id >= vocabSize)
+                    throw FormatError(file, "line " + std::to_string(example.sourceLine) + ": token id "
+                                                + std::to_string(id) + " (\"" + tokenizer.idToToken(id)
+                                                + "\") is past the model's vocabulary: config.json has vocab_size "
+                                                + std::to_string(vocabSize)
+                                                + "; the model folder's tokenizer does not match its weights");
+    };
+    check(data.train, path);
+    check(data.validation, validationPath.empty() ? path : validationPath);
+}
+
 } // namespace tb

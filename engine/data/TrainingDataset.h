@@ -63,6 +63,14 @@ struct PreparedDataset {
 PreparedDataset prepareDataset(const std::string& path, const std::string& validationPath, const Tokenizer& tokenizer,
                                const TokenizerConfig& tokenizerConfig, const DatasetOptions& options);
 
+// Throws FormatError naming the data file and line of the first example holding a token id at
+// or past vocabSize (config.json's vocab_size, the model's embedding rows): the model folder's
+// tokenizer has tokens the model has no embedding for. Torch would otherwise fail inside the
+// embedding with "index out of range in self" (CPU) or a device-side assert that ends the CUDA
+// context. validationPath empty: validation examples came from `path`.
+void checkTokenIdsBelow(const PreparedDataset& data, int64_t vocabSize, const std::string& path,
+                        const std::string& validationPath, const Tokenizer& tokenizer);
+
 // One piece of an example's text, in order; the pieces concatenated are exactly the text the
 // tokenizer sees (including a BOS the post-processor adds, shown as its token string).
 struct RenderedSegment {

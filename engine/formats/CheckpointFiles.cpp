@@ -45,7 +45,7 @@ nlohmann::json readIndexJson(const std::string& path)
     text << in.rdbuf();
     try {
         return nlohmann::json::parse(text.str());
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) { // parse_error, or out_of_range (number overflow)
         throw FormatError(path, std::string("not valid JSON: ") + e.what());
     }
 }

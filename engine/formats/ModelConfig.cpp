@@ -112,7 +112,7 @@ ModelConfig ModelConfig::fromJsonText(const std::string& text, const std::string
     json j;
     try {
         j = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) { // parse_error, or out_of_range for a number past double
         throw FormatError(path, std::string("not valid JSON: ") + e.what());
     }
     if (!j.is_object())

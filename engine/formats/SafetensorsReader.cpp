@@ -222,6 +222,9 @@ void SafetensorsReader::parseHeader()
         // e.byte counts from 1 within the header text; report the file offset.
         throw FormatError(m_path, "header is not valid JSON near file byte " + std::to_string(7 + e.byte)
                                       + ": " + e.what());
+    } catch (const nlohmann::json::out_of_range& e) {
+        // A number past double's range ("1e400") is not a parse_error and carries no offset.
+        throw FormatError(m_path, std::string("header is not valid JSON: ") + e.what());
     }
     if (!header.is_object())
         throw FormatError(m_path, std::string("header JSON is a ") + header.type_name()

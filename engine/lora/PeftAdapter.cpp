@@ -64,7 +64,7 @@ PeftAdapterInfo readPeftAdapterConfig(const std::string& dir)
     json j;
     try {
         j = json::parse(in);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) { // parse_error, or out_of_range for a number past double
         throw FormatError(path, std::string("not valid JSON: ") + e.what());
     }
     if (!j.is_object())

@@ -18,6 +18,9 @@ JsonReader::Json JsonReader::parse(std::string_view text) const
         const auto colon = what.find("syntax error");
         throw FormatError(m_file, "invalid JSON at byte " + std::to_string(e.byte) + ": "
                                       + (colon == std::string::npos ? what : what.substr(colon)));
+    } catch (const Json::out_of_range& e) {
+        // A number past double's range ("1e400") is not a parse_error and carries no offset.
+        throw FormatError(m_file, std::string("invalid JSON: ") + e.what());
     }
 }
 

@@ -1,5 +1,6 @@
 #include "tokenizer/PostProcessor.h"
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -34,6 +35,13 @@ public:
             n += p == kSequence ? 0 : 1;
         return n;
     }
+    int64_t maxId() const override
+    {
+        int64_t m = -1;
+        for (const int64_t p : m_pieces)
+            m = std::max(m, p);
+        return m;
+    }
 
 private:
     std::vector<int64_t> m_pieces;
@@ -43,6 +51,7 @@ class IdentityPostProcessor final : public PostProcessor {
 public:
     void process(std::vector<int32_t>&) const override {}
     size_t addedCount() const override { return 0; }
+    int64_t maxId() const override { return -1; }
 };
 
 class SequencePostProcessor final : public PostProcessor {
@@ -59,6 +68,13 @@ public:
         for (const auto& step : m_steps)
             n += step->addedCount();
         return n;
+    }
+    int64_t maxId() const override
+    {
+        int64_t m = -1;
+        for (const auto& step : m_steps)
+            m = std::max(m, step->maxId());
+        return m;
     }
 
 private:

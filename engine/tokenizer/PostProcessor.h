@@ -18,6 +18,9 @@ public:
     virtual void process(std::vector<int32_t>& ids) const = 0;
     // How many ids process() adds to a single sequence.
     virtual size_t addedCount() const = 0;
+    // The largest id process() inserts (-1: none). The ids come from the file as written, so
+    // they need not name a token (tokenizers does not check them either).
+    virtual int64_t maxId() const = 0;
 
     // nullptr for a JSON null.
     static std::unique_ptr<PostProcessor> fromJson(const JsonReader& reader, const JsonReader::Json& json,

@@ -219,7 +219,15 @@ std::string Tokenizer::idToToken(int32_t id) const
 
 size_t Tokenizer::vocabSize() const
 {
-    return static_cast<size_t>(std::max(m_impl->model->maxId(), m_impl->added.maxId()) + 1);
+    // Every id encode() can emit: the post-processor's and the padding's come from the file as
+    // written and may lie past the vocabulary (tokenizers emits them all the same).
+    const Impl& d = *m_impl;
+    int64_t largest = std::max<int64_t>(d.model->maxId(), d.added.maxId());
+    if (d.postProcessor)
+        largest = std::max(largest, d.postProcessor->maxId());
+    if (d.padding.enabled)
+        largest = std::max<int64_t>(largest, d.padding.padId);
+    return static_cast<size_t>(largest + 1);
 }
 
 bool Tokenizer::isSpecial(int32_t id) const

@@ -29,7 +29,9 @@ public:
 
     int32_t tokenToId(std::string_view token) const; // -1 when unknown
     std::string idToToken(int32_t id) const;         // "" when out of range
-    size_t vocabSize() const;                        // model vocab plus added tokens: one past the largest id
+    // One past the largest id encode() can emit: model vocab, added tokens, and the ids the
+    // post-processor and padding insert.
+    size_t vocabSize() const;
     bool isSpecial(int32_t id) const;                // an added token marked "special": true
 
 private:

@@ -142,6 +142,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
     const Tokenizer tokenizer = Tokenizer::fromFile((fs::path(cfg.modelDir) / "tokenizer.json").string());
     const TokenizerConfig tokenizerConfig = TokenizerConfig::fromFile((fs::path(cfg.modelDir) / "tokenizer_config.json").string());
     const PreparedDataset data = prepareDataset(cfg.dataPath, cfg.validationPath, tokenizer, tokenizerConfig, cfg.data);
+    checkTokenIdsBelow(data, model.config().vocabSize, cfg.dataPath, cfg.validationPath, tokenizer);
     cb.onLog(LogLevel::Info, std::string("Dataset format ") + datasetFormatName(data.format) + "; "
                                  + describeStats("train", data.trainStats) + "; " + describeStats("validation", data.validationStats));
     for (const auto& w : data.trainStats.warnings)

@@ -401,6 +401,44 @@ private Q_SLOTS:
         QCOMPARE(cli({"train", "--model", m_model, "--data", "x.jsonl", "--no-db"}).exitCode, 2); // --out needed then
     }
 
+    void tokenizerPastTheModelIsNamed()
+    {
+        // A tokenizer with one more token than the model has embedding rows (vocab_size 4096):
+        // train, eval and generate refuse with the file and line, not Torch's index error.
+        const QString wide = m_tmp.filePath("wide-tokenizer");
+        QDir().mkpath(wide);
+        for (const char* f : {"config.json", "model.safetensors", "tokenizer_config.json"})
+            QVERIFY(QFile::copy(m_model + "/" + f, wide + "/" + f));
+        QFile in(m_model + "/tokenizer.json");
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        QJsonObject tokenizer = QJsonDocument::fromJson(in.readAll()).object();
+        QJsonArray added = tokenizer["added_tokens"].toArray();
+        added.append(QJsonObject{{"id", 4096}, {"content", "<|new|>"}, {"single_word", false}, {"lstrip", false},
+                                 {"rstrip", false}, {"normalized", false}, {"special", true}});
+        tokenizer["added_tokens"] = added;
+        QFile out(wide + "/tokenizer.json");
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(QJsonDocument(tokenizer).toJson());
+        out.close();
+        const QString data = m_tmp.filePath("new-token.jsonl");
+        QFile d(data);
+        QVERIFY(d.open(QIODevice::WriteOnly));
+        d.write("{\"text\": \"a plain line\"}\n{\"text\": \"uses <|new|> here\"}\n");
+        d.close();
+
+        const Run train = cli({"train", "--model", wide, "--data", data, "--val-data", data, "--out",
+                               m_tmp.filePath("wide-run"), "--steps", "1"});
+        QCOMPARE(train.exitCode, 1);
+        for (const char* needle : {"new-token.jsonl: line 2: token id 4096 (\"<|new|>\")", "vocab_size 4096"})
+            QVERIFY2(train.err.contains(needle), train.err.constData());
+        const Run eval = cli({"eval", "--model", wide, "--data", data});
+        QCOMPARE(eval.exitCode, 1);
+        QVERIFY2(eval.err.contains("line 2: token id 4096"), eval.err.constData());
+        const Run generate = cli({"generate", "--model", wide, "--prompt", "say <|new|>", "--max-new-tokens", "2"});
+        QCOMPARE(generate.exitCode, 1);
+        QVERIFY2(generate.err.contains("prompt token id 4096 (\"<|new|>\")"), generate.err.constData());
+    }
+
     void brokenCheckpointIsNamed()
     {
         const QString broken = m_tmp.filePath("broken");

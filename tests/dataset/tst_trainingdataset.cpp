@@ -487,6 +487,33 @@ private Q_SLOTS:
         QVERIFY2(contains(e->detail(), "no usable records"), e->what());
     }
 
+    void tokenIdsPastTheModelNameFileAndLine()
+    {
+        // A model whose embedding has fewer rows than the tokenizer has tokens: the first
+        // example holding such a token is named by file and line, train and validation alike.
+        tb::DatasetOptions o;
+        const std::string validation = writeFile(m_dir, "ids-valid.jsonl",
+                                                 "{\"text\": \"The wheel.\"}\n\n{\"text\": \"A boat<|im_end|>\"}\n");
+        const auto d = prepare(fixture("sample-text.jsonl"), o, nullptr, validation);
+        tb::checkTokenIdsBelow(d, tok().vocabSize(), fixture("sample-text.jsonl"), validation, tok()); // fits
+
+        // Every example starts with BOS: the first training record (line 1) is named.
+        auto e = formatError([&] { tb::checkTokenIdsBelow(d, m_bosId, fixture("sample-text.jsonl"), validation, tok()); });
+        QVERIFY(e);
+        QCOMPARE(e->file(), fixture("sample-text.jsonl"));
+        QVERIFY2(contains(e->detail(), "line 1: token id " + std::to_string(m_bosId) + " (\"" + kBos + "\")"), e->what());
+        QVERIFY2(contains(e->detail(), "config.json has vocab_size " + std::to_string(m_bosId)), e->what());
+
+        // Only the validation file's third line holds <|im_end|>, the largest id in use.
+        const std::string trainOnly = writeFile(m_dir, "ids-train.jsonl", "{\"text\": \"The mill.\"}\n");
+        const auto v = prepare(trainOnly, o, nullptr, validation);
+        QVERIFY(m_imEndId > m_eosId && m_imEndId > m_bosId);
+        e = formatError([&] { tb::checkTokenIdsBelow(v, m_imEndId, trainOnly, validation, tok()); });
+        QVERIFY(e);
+        QCOMPARE(e->file(), validation);
+        QVERIFY2(contains(e->detail(), "line 3: token id " + std::to_string(m_imEndId) + " (\"<|im_end|>\")"), e->what());
+    }
+
     // --- statistics ----------------------------------------------------------------------
 
     void statisticsAddUp()

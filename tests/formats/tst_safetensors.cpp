@@ -387,6 +387,10 @@ private Q_SLOTS:
         row("header not JSON", rawFile("{not json", ""), {"not valid JSON", "byte"});
         row("header invalid UTF-8", rawFile("{\"\xff\":1}", ""), {"not valid JSON"});
         row("header JSON array", rawFile("[1,2]", ""), {"array", "expected an object"});
+        // nlohmann reports a number past double's range as out_of_range, not parse_error (found
+        // by fuzz_safetensors' sibling fuzz_model_config).
+        row("header number overflow", rawFile("{\"__metadata__\":{},\"x\":1e400}", ""),
+            {"not valid JSON", "number overflow"});
         row("header JSON string", rawFile("\"x\"", ""), {"string"});
         row("truncated data area", rawFile(f32("[4]", "[0,16]"), zeros16.substr(0, 9)),
             {"\"t.weight\"", "[0, 16]", "end past the data area", "9 data bytes", "8+"});

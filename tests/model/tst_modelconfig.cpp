@@ -120,6 +120,7 @@ private Q_SLOTS:
         QTest::newRow("mlp bias") << QString::fromStdString(withKey("mlp_bias", "true")) << "mlp_bias";
         QTest::newRow("bad dtype") << QString::fromStdString(withKey("torch_dtype", "\"int8\"")) << "torch_dtype";
         QTest::newRow("type mismatch") << QString::fromStdString(withKey("model_type", "\"qwen2\"")).replace("\"model_type\": \"llama\", ", "") << "does not match";
+        QTest::newRow("number overflow") << QString(kValid).replace("\"vocab_size\": 100", "\"vocab_size\": 1e400") << "not valid JSON";
         QTest::newRow("negative vocab") << QString(kValid).replace("\"vocab_size\": 100", "\"vocab_size\": -5") << "vocab_size";
     }
 

@@ -175,6 +175,21 @@ void TestTokenizer::vocabularyQueries()
     QVERIFY(!gpt2.isSpecial(335)); // <mask> is added but not special
     QVERIFY(!gpt2.isSpecial(32));
     QCOMPARE(fixture("sentencepiece_metaspace.json").vocabSize(), size_t(367));
+
+    // Ids the post-processor or padding insert count too, even past the vocabulary (tokenizers
+    // emits them as written; fuzz_tokenizer_json found a file whose [SEP] id was past it).
+    const tb::Tokenizer bert = tb::Tokenizer::fromJson(
+        R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []},
+            "post_processor": {"type": "BertProcessing", "cls": ["[CLS]", 7], "sep": ["[SEP]", 9]}})",
+        "bert.json");
+    QCOMPARE(bert.encode("ab", true), (std::vector<int32_t>{7, 0, 1, 9}));
+    QCOMPARE(bert.vocabSize(), size_t(10));
+    const tb::Tokenizer padded = tb::Tokenizer::fromJson(
+        R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+            "padding": {"strategy": {"Fixed": 3}, "pad_id": 41}})",
+        "padded.json");
+    QCOMPARE(padded.encode("a", false), (std::vector<int32_t>{0, 41, 41}));
+    QCOMPARE(padded.vocabSize(), size_t(42));
 }
 
 void TestTokenizer::regexUsesOnigurumaClasses()
@@ -342,6 +357,7 @@ void TestTokenizer::brokenFiles_data()
     auto with = [&model](const char* extra) { return "{" + model + ", " + QByteArray(extra) + "}"; };
 
     QTest::newRow("malformed") << QByteArray(R"({"model": {"type": "BPE",, }})") << "invalid JSON at byte";
+    QTest::newRow("number overflow") << with(R"("truncation": {"max_length": 1e400})") << "invalid JSON: ";
     QTest::newRow("empty") << QByteArray() << "file is empty";
     QTest::newRow("whitespace") << QByteArray(" \n\t ") << "file is empty";
     QTest::newRow("not utf8") << QByteArray("{\"model\": \"\xFF\xFE\"}") << "invalid JSON";
