@@ -88,6 +88,9 @@ int runInspect(const std::vector<std::string>& args)
               << "Vocabulary     " << c.vocabSize;
     if (tokenizerVocab >= 0)
         std::cout << " (tokenizer.json: " << tokenizerVocab << ")";
+    if (tokenizerVocab > c.vocabSize)
+        std::cout << "\n               tokenizer ids " << c.vocabSize << " and up have no embedding row: data or "
+                  << "prompts that use them are refused";
     std::cout << "\nContext        " << c.maxPositionEmbeddings << " positions, RoPE theta " << c.ropeTheta
               << ", scaling " << ropeName(c.ropeScaling.type) << "\n"
               << "Embeddings     " << (c.tieWordEmbeddings ? "tied to lm_head" : "separate lm_head") << "\n"

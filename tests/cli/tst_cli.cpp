@@ -434,6 +434,10 @@ private Q_SLOTS:
         const Run eval = cli({"eval", "--model", wide, "--data", data});
         QCOMPARE(eval.exitCode, 1);
         QVERIFY2(eval.err.contains("line 2: token id 4096"), eval.err.constData());
+        const Run inspect = cli({"inspect", "--model", wide});
+        QCOMPARE(inspect.exitCode, 0);
+        QVERIFY2(inspect.out.contains("4096 (tokenizer.json: 4097)") && inspect.out.contains("ids 4096 and up have no embedding row"),
+                 inspect.out.constData());
         const Run generate = cli({"generate", "--model", wide, "--prompt", "say <|new|>", "--max-new-tokens", "2"});
         QCOMPARE(generate.exitCode, 1);
         QVERIFY2(generate.err.contains("prompt token id 4096 (\"<|new|>\")"), generate.err.constData());
