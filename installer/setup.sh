@@ -114,9 +114,13 @@ case "$MODE" in
     # starting from its seeds and the inputs that once crashed it (tests/fuzz/regressions).
     build_fuzzers
     log "Running the parser fuzzers (deterministic runs)"
-    (cd "$FUZZ_DIR" && ctest --output-on-failure -j "$JOBS" -L fuzz)
+    (cd "$FUZZ_DIR" && env -u TUNEBENCH_FUZZ_SECONDS ctest --output-on-failure -j "$JOBS" -L fuzz)
     ;;
   fuzz)
+    if ! [[ "${2:-120}" =~ ^[0-9]+$ ]] || ((${2:-120} < 1 || ${2:-120} > 3000)); then
+      echo "fuzz: seconds per target must be a whole number from 1 to 3000 (CTest's limit is 3600)" >&2
+      exit 2
+    fi
     build_fuzzers
     log "Fuzzing each parser for ${2:-120} s (crashes: $FUZZ_DIR/tests/fuzz/work/*/crashes)"
     (cd "$FUZZ_DIR" && TUNEBENCH_FUZZ_SECONDS="${2:-120}" ctest --output-on-failure -j "$JOBS" -L fuzz)

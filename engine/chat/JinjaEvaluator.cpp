@@ -28,6 +28,7 @@ void JinjaEvaluator::setGlobal(const std::string& name, JinjaValue value)
 std::string JinjaEvaluator::render(const JinjaBody& body)
 {
     std::string out;
+    m_loopIterations = 0;
     try {
         execBody(body, out);
     } catch (const JinjaRaise& e) {
@@ -55,8 +56,14 @@ JinjaEvaluator::Flow JinjaEvaluator::exec(const JinjaNode& node, std::string& ou
 {
     m_pos = node.pos;
     switch (node.kind) {
-    case JinjaNode::Kind::Text: out += node.text; break;
-    case JinjaNode::Kind::Output: out += eval(*node.expr).toString(); break;
+    case JinjaNode::Kind::Text:
+        out += node.text;
+        checkOutput(out);
+        break;
+    case JinjaNode::Kind::Output:
+        out += eval(*node.expr).toString();
+        checkOutput(out);
+        break;
     case JinjaNode::Kind::If:
         for (const auto& [cond, branch] : node.branches) {
             if (!cond || eval(*cond).truthy())
@@ -80,7 +87,7 @@ JinjaEvaluator::Flow JinjaEvaluator::exec(const JinjaNode& node, std::string& ou
 
 void JinjaEvaluator::execFor(const JinjaNode& node, std::string& out)
 {
-    const JinjaList source = JinjaOps::iterate(eval(*node.expr));
+    JinjaList source = JinjaOps::iterate(eval(*node.expr));
     auto loopScope = std::make_shared<Scope>();
     loopScope->parent = m_scope;
     struct Restore {
@@ -94,16 +101,18 @@ void JinjaEvaluator::execFor(const JinjaNode& node, std::string& out)
     JinjaList items;
     if (node.filter) {
         for (const JinjaValue& item : source) {
+            countLoopIteration();
             assign(*node.target, item);
             if (eval(*node.filter).truthy())
                 items.push_back(item);
         }
     } else {
-        items = source;
+        items = std::move(source);
     }
 
     const auto length = static_cast<std::int64_t>(items.size());
     for (std::int64_t i = 0; i < length; ++i) {
+        countLoopIteration();
         const auto index = static_cast<std::size_t>(i);
         JinjaDict loop;
         loop.emplace_back("index", JinjaValue::integer(i + 1));
@@ -232,7 +241,29 @@ JinjaArgs JinjaEvaluator::evalArgs(const JinjaExpr& e)
     return args;
 }
 
+void JinjaEvaluator::countLoopIteration()
+{
+    if (++m_loopIterations > kJinjaMaxLoopIterations)
+        throw JinjaError("the template ran more than " + std::to_string(kJinjaMaxLoopIterations)
+                         + " loop iterations, far more than formatting one conversation needs");
+}
+
+void JinjaEvaluator::checkOutput(const std::string& out) const
+{
+    requireJinjaStringSize(out.size(), "the output");
+}
+
 JinjaValue JinjaEvaluator::eval(const JinjaExpr& e)
+{
+    JinjaValue value = evalNode(e);
+    if (value.isString())
+        requireJinjaStringSize(value.asString().size(), "an expression");
+    else if (value.isList())
+        requireJinjaListSize(value.asList().size(), "an expression");
+    return value;
+}
+
+JinjaValue JinjaEvaluator::evalNode(const JinjaExpr& e)
 {
     using K = JinjaExpr::Kind;
     m_pos = e.pos;

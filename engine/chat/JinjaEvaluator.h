@@ -35,7 +35,10 @@ private:
     void assign(const JinjaExpr& target, const JinjaValue& value);
     JinjaValue makeMacro(const JinjaNode& node);
 
-    JinjaValue eval(const JinjaExpr& e);
+    JinjaValue eval(const JinjaExpr& e);     // evalNode, then the size limits of JinjaValue.h
+    JinjaValue evalNode(const JinjaExpr& e);
+    void countLoopIteration();
+    void checkOutput(const std::string& out) const;
     JinjaArgs evalArgs(const JinjaExpr& e);
     JinjaValue lookup(const std::string& name) const;
 
@@ -44,6 +47,7 @@ private:
     std::shared_ptr<Scope> m_scope;
     JinjaPos m_pos;
     int m_callDepth = 0;
+    std::int64_t m_loopIterations = 0; // this render's, against kJinjaMaxLoopIterations
 };
 
 } // namespace tb

@@ -26,8 +26,9 @@ const char* const kTests[] = {"boolean", "callable", "defined",  "divisibleby", 
                               "number",  "odd",      "sameas",   "sequence",    "string",   "true",    "undefined",
                               "upper"};
 
-// Python's range() materialised; a template asking for more is almost certainly a mistake.
-constexpr std::int64_t kMaxRange = 1000000;
+// Python's range() materialised. transformers renders in jinja2's sandbox, whose range() refuses
+// more than MAX_RANGE = 100000 items; so does this one.
+constexpr std::int64_t kMaxRange = 100000;
 
 bool flag(const JinjaArgs& args, std::size_t index, const char* name, bool fallback)
 {
@@ -185,7 +186,9 @@ JinjaValue JinjaFilters::filter(const std::string& name, const JinjaValue& value
         const JinjaValue& to = requireArg(args, 1, "new", "replace");
         const JinjaValue* count = args.get(2, "count");
         const std::int64_t n = count && !count->isNone() ? count->asInt() : -1;
-        return JinjaValue::string(JinjaText::replace(value.toString(), from.toString(), to.toString(), n));
+        const std::string s = value.toString(), old = from.toString(), replacement = to.toString();
+        requireJinjaStringSize(JinjaText::replacedSize(s, old, replacement, n), "replace");
+        return JinjaValue::string(JinjaText::replace(s, old, replacement, n));
     }
     if (name == "tojson") {
         // transformers' tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
@@ -291,6 +294,7 @@ JinjaValue JinjaFilters::filter(const std::string& name, const JinjaValue& value
             if ((firstLine && first) || (!firstLine && (blank || !line.empty())))
                 out += pad;
             out += line;
+            requireJinjaStringSize(out.size(), "indent");
             firstLine = false;
             if (nl == std::string::npos)
                 break;
@@ -326,6 +330,7 @@ JinjaValue JinjaFilters::filter(const std::string& name, const JinjaValue& value
             if (i && sep)
                 out += sep->toString();
             out += (attribute && !attribute->isNone() ? attributePath(items[i], attribute->toString()) : items[i]).toString();
+            requireJinjaStringSize(out.size(), "join");
         }
         return JinjaValue::string(std::move(out));
     }

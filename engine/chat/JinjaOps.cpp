@@ -2,6 +2,7 @@
 
 #include "chat/JinjaText.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -187,7 +188,9 @@ JinjaValue JinjaOps::stringMethod(const std::string& self, const std::string& na
     if (name == "replace") {
         const std::string& from = requireString(args, 0, "old", "replace");
         const std::string& to = requireString(args, 1, "new", "replace");
-        return JinjaValue::string(JinjaText::replace(self, from, to, optionalInt(args, 2, "count", -1)));
+        const std::int64_t count = optionalInt(args, 2, "count", -1);
+        requireJinjaStringSize(JinjaText::replacedSize(self, from, to, count), "replace()");
+        return JinjaValue::string(JinjaText::replace(self, from, to, count));
     }
     if (name == "find") {
         const std::size_t byteIndex = self.find(requireString(args, 0, "sub", "find"));
@@ -217,6 +220,7 @@ JinjaValue JinjaOps::stringMethod(const std::string& self, const std::string& na
                 out += self;
             first = false;
             out += item.asString();
+            requireJinjaStringSize(out.size(), "join()");
         }
         return JinjaValue::string(std::move(out));
     }
@@ -472,8 +476,12 @@ JinjaValue JinjaOps::unary(const std::string& op, const JinjaValue& a)
 
 JinjaValue JinjaOps::binary(const std::string& op, const JinjaValue& a, const JinjaValue& b)
 {
-    if (op == "~")
-        return JinjaValue::string(a.toString() + b.toString());
+    if (op == "~") {
+        std::string left = a.toString();
+        const std::string right = b.toString();
+        requireJinjaStringSize(left.size() + right.size(), "~");
+        return JinjaValue::string(left + right);
+    }
     if (op == "==")
         return JinjaValue::boolean(a.equals(b));
     if (op == "!=")
@@ -552,9 +560,12 @@ JinjaValue JinjaOps::binary(const std::string& op, const JinjaValue& a, const Ji
             }
         }
     }
-    if (op == "+" && a.isString() && b.isString())
+    if (op == "+" && a.isString() && b.isString()) {
+        requireJinjaStringSize(a.asString().size() + b.asString().size(), "+");
         return JinjaValue::string(a.asString() + b.asString());
+    }
     if (op == "+" && a.isList() && b.isList() && a.isTuple() == b.isTuple()) {
+        requireJinjaListSize(a.asList().size() + b.asList().size(), "+");
         JinjaList items = a.asList();
         items.insert(items.end(), b.asList().begin(), b.asList().end());
         return JinjaValue::list(std::move(items), a.isTuple());
@@ -563,12 +574,19 @@ JinjaValue JinjaOps::binary(const std::string& op, const JinjaValue& a, const Ji
         const std::int64_t times = b.asInt();
         if (times > 100000)
             throw JinjaError("repetition count too large");
+        const std::size_t n = static_cast<std::size_t>(std::max<std::int64_t>(times, 0));
         if (a.isString()) {
+            requireJinjaStringSize(a.asString().size() * n, "*");
             std::string out;
             for (std::int64_t i = 0; i < times; ++i)
                 out += a.asString();
             return JinjaValue::string(std::move(out));
         }
+        requireJinjaListSize(a.asList().size() * n, "*");
+        std::size_t itemBytes = 0; // list items are copies: a list of long strings repeated is long too
+        for (const JinjaValue& item : a.asList())
+            itemBytes += item.isString() ? item.asString().size() : 0;
+        requireJinjaStringSize(itemBytes * n, "*");
         JinjaList items;
         for (std::int64_t i = 0; i < times; ++i)
             items.insert(items.end(), a.asList().begin(), a.asList().end());

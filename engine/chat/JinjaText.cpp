@@ -1,5 +1,6 @@
 #include "chat/JinjaText.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -167,6 +168,21 @@ std::vector<std::string> JinjaText::split(const std::string& s, const std::strin
         i = j;
     }
     return parts;
+}
+
+std::size_t JinjaText::replacedSize(const std::string& s, const std::string& from, const std::string& to,
+                                    std::int64_t count)
+{
+    std::size_t occurrences = 0;
+    if (from.empty()) {
+        occurrences = length(s) + 1; // before every character and at the end
+    } else {
+        for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + from.size()))
+            ++occurrences;
+    }
+    if (count >= 0)
+        occurrences = std::min(occurrences, static_cast<std::size_t>(count));
+    return s.size() - occurrences * from.size() + occurrences * to.size();
 }
 
 std::string JinjaText::replace(const std::string& s, const std::string& from, const std::string& to,

@@ -25,6 +25,9 @@ public:
     static std::vector<std::string> split(const std::string& s, const std::string* sep, std::int64_t maxsplit);
     static std::string replace(const std::string& s, const std::string& from, const std::string& to,
                                std::int64_t count);
+    // The length replace() would return, without building it (to refuse a runaway one first).
+    static std::size_t replacedSize(const std::string& s, const std::string& from, const std::string& to,
+                                    std::int64_t count);
 
     // Case mapping covers ASCII only; other letters pass through unchanged (a documented gap).
     static std::string upper(const std::string& s);

@@ -9,6 +9,21 @@
 
 namespace tb {
 
+void requireJinjaStringSize(std::size_t bytes, const char* what)
+{
+    if (bytes > kJinjaMaxStringBytes)
+        throw JinjaError(std::string(what) + " would build a string of " + std::to_string(bytes)
+                         + " bytes, over the " + std::to_string(kJinjaMaxStringBytes >> 20)
+                         + " MiB a chat template may build");
+}
+
+void requireJinjaListSize(std::size_t items, const char* what)
+{
+    if (items > kJinjaMaxListItems)
+        throw JinjaError(std::string(what) + " would build a list of " + std::to_string(items)
+                         + " items, over the " + std::to_string(kJinjaMaxListItems) + " a chat template may build");
+}
+
 const JinjaValue* JinjaArgs::get(std::size_t index, const char* name) const
 {
     if (index < positional.size())

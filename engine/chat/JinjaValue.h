@@ -25,6 +25,18 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// What one render may build. A chat template formats one conversation, so a value near these
+// sizes is a runaway template (a repetition of a repetition, a loop doubling a string, nested
+// range() loops) that would otherwise exhaust memory or hang the dataset renderer and the
+// playground. Checked on every value the evaluator produces, and before the operations that can
+// grow a value beyond the sum of their inputs (repetition, replace, join, indent).
+constexpr std::size_t kJinjaMaxStringBytes = std::size_t(16) << 20;
+constexpr std::size_t kJinjaMaxListItems = std::size_t(1) << 20;
+constexpr std::int64_t kJinjaMaxLoopIterations = 200'000; // per render, all loops together
+// Throws JinjaError when `bytes` is past kJinjaMaxStringBytes; `what` names the operation.
+void requireJinjaStringSize(std::size_t bytes, const char* what);
+void requireJinjaListSize(std::size_t items, const char* what);
+
 // raise_exception("...") called by the template itself: the message is the template's text and
 // reaches the user unchanged (it usually explains the conversation format the model expects).
 class JinjaRaise : public std::runtime_error {

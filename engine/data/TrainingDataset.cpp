@@ -186,6 +186,7 @@ PreparedDataset prepareDataset(const std::string& path, const std::string& valid
         prepared.validation.push_back(std::move(c.example));
     }
     if (options.pack) {
+        prepared.packed = true;
         prepared.train = SequencePacker::pack(prepared.train, options.maxSeqLen);
         prepared.validation = SequencePacker::pack(prepared.validation, options.maxSeqLen);
     }
@@ -220,13 +221,18 @@ void checkTokenIdsBelow(const PreparedDataset& data, int64_t vocabSize, const st
 {
     auto check = [&](const std::vector<TokenizedExample>& examples, const std::string& file) {
         for (const TokenizedExample& example : examples)
-            for (const int32_t id : example.ids)
-                if (id < 0 || id >= vocabSize)
-                    throw FormatError(file, "line " + std::to_string(example.sourceLine) + ": token id "
-                                                + std::to_string(id) + " (\"" + tokenizer.idToToken(id)
-                                                + "\") is past the model's vocabulary: config.json has vocab_size "
-                                                + std::to_string(vocabSize)
-                                                + "; the model folder's tokenizer does not match its weights");
+            for (const int32_t id : example.ids) {
+                if (id >= 0 && id < vocabSize)
+                    continue;
+                // Post-processor and padding ids need not name a token.
+                const std::string token = tokenizer.idToToken(id);
+                throw FormatError(file, (data.packed ? "the packed sequence starting at line " : "line ")
+                                            + std::to_string(example.sourceLine) + ": token id " + std::to_string(id)
+                                            + (token.empty() ? " (no token string)" : " (\"" + token + "\")")
+                                            + " is past the model's vocabulary: config.json has vocab_size "
+                                            + std::to_string(vocabSize)
+                                            + "; the model folder's tokenizer does not match its weights");
+            }
     };
     check(data.train, path);
     check(data.validation, validationPath.empty() ? path : validationPath);

@@ -51,6 +51,7 @@ struct DatasetStats {
 
 struct PreparedDataset {
     DatasetFormat format = DatasetFormat::Auto; // the format actually used
+    bool packed = false; // examples are packed sequences (DatasetOptions::pack)
     std::vector<TokenizedExample> train;
     std::vector<TokenizedExample> validation;
     DatasetStats trainStats;
@@ -64,7 +65,7 @@ PreparedDataset prepareDataset(const std::string& path, const std::string& valid
                                const TokenizerConfig& tokenizerConfig, const DatasetOptions& options);
 
 // Throws FormatError naming the data file and line of the first example holding a token id at
-// or past vocabSize (config.json's vocab_size, the model's embedding rows): the model folder's
+// or past vocabSize (packed: the line where its sequence starts) (config.json's vocab_size, the model's embedding rows): the model folder's
 // tokenizer has tokens the model has no embedding for. Torch would otherwise fail inside the
 // embedding with "index out of range in self" (CPU) or a device-side assert that ends the CUDA
 // context. validationPath empty: validation examples came from `path`.

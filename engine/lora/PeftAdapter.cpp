@@ -70,10 +70,25 @@ PeftAdapterInfo readPeftAdapterConfig(const std::string& dir)
     if (!j.is_object())
         throw FormatError(path, "expected a JSON object");
     auto fail = [&](const std::string& key, const std::string& why) { throw FormatError(path, "key \"" + key + "\": " + why); };
+    // Typed reads: json::value() would throw nlohmann's own type_error, which names no file.
+    auto optionalBool = [&](const char* key, bool fallback) {
+        if (!j.contains(key) || j[key].is_null())
+            return fallback;
+        if (!j[key].is_boolean())
+            fail(key, "expected true or false, got " + j[key].dump());
+        return j[key].get<bool>();
+    };
+    auto optionalString = [&](const char* key, const std::string& fallback) {
+        if (!j.contains(key) || j[key].is_null())
+            return fallback;
+        if (!j[key].is_string())
+            fail(key, "expected a string, got " + j[key].dump());
+        return j[key].get<std::string>();
+    };
 
     PeftAdapterInfo info;
-    if (j.value("peft_type", std::string()) != "LORA")
-        fail("peft_type", "only LORA adapters are supported, got " + j.value("peft_type", json("missing")).dump());
+    if (optionalString("peft_type", "") != "LORA")
+        fail("peft_type", "only LORA adapters are supported, got " + (j.contains("peft_type") ? j["peft_type"].dump() : "missing"));
     if (!j.contains("r") || !j["r"].is_number_integer() || j["r"].get<int64_t>() <= 0)
         fail("r", "expected a positive integer");
     info.settings.rank = j["r"].get<int64_t>();
@@ -83,19 +98,19 @@ PeftAdapterInfo readPeftAdapterConfig(const std::string& dir)
     if (j.contains("lora_dropout") && !j["lora_dropout"].is_number())
         fail("lora_dropout", "expected a number");
     info.settings.dropout = j.value("lora_dropout", 0.0);
-    info.settings.rslora = j.value("use_rslora", false);
-    if (j.value("use_dora", false))
+    info.settings.rslora = optionalBool("use_rslora", false);
+    if (optionalBool("use_dora", false))
         fail("use_dora", "DoRA adapters are not supported");
-    if (j.value("bias", std::string("none")) != "none")
+    if (optionalString("bias", "none") != "none")
         fail("bias", "only bias \"none\" is supported");
-    if (j.value("fan_in_fan_out", false))
+    if (optionalBool("fan_in_fan_out", false))
         fail("fan_in_fan_out", "GPT-2-style Conv1D layers are not part of Llama models");
     for (const char* key : {"rank_pattern", "alpha_pattern"})
         if (j.contains(key) && j[key].is_object() && !j[key].empty())
             fail(key, "per-module ranks/alphas are not supported");
     if (j.contains("layers_to_transform") && !j["layers_to_transform"].is_null())
         fail("layers_to_transform", "adapters on a subset of layers are not supported");
-    if (j.value("lora_bias", false))
+    if (optionalBool("lora_bias", false))
         fail("lora_bias", "LoRA bias terms are not supported");
     for (const char* key : {"modules_to_save", "target_parameters", "trainable_token_indices", "exclude_modules", "layer_replication"})
         if (j.contains(key) && !j[key].is_null() && !(j[key].is_array() && j[key].empty()))
@@ -114,7 +129,9 @@ PeftAdapterInfo readPeftAdapterConfig(const std::string& dir)
         fail("target_modules", "missing");
     }
     std::sort(info.settings.targets.begin(), info.settings.targets.end());
-    info.baseModel = j.value("base_model_name_or_path", json()).is_string() ? j["base_model_name_or_path"].get<std::string>() : "";
+    info.baseModel = j.contains("base_model_name_or_path") && j["base_model_name_or_path"].is_string()
+                         ? j["base_model_name_or_path"].get<std::string>()
+                         : "";
     return info;
 }
 

@@ -460,6 +460,28 @@ void TestChatTemplate::hostileTemplatesFailCleanly()
     QVERIFY(errorOf("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}").find("macro calls nested more than") != std::string::npos);
     QVERIFY(errorOf("{{ range(100000000)|length }}").find("range() is too long") != std::string::npos);
     QVERIFY(errorOf("{{ 'ab' * 1000000000 }}").find("repetition count too large") != std::string::npos);
+    // Runaway sizes and loops (found by fuzz_chat_template): each step allowed, the product not.
+    auto refused = [](const std::string& source, const char* reason) {
+        const std::string e = errorOf(source);
+        return e.find(reason) != std::string::npos ? QString() : QString::fromStdString(source + " -> " + e);
+    };
+    const char* const tooBig = "MiB a chat template may build";
+    QCOMPARE(refused("{{ ('x' * 100000) * 100000 }}", tooBig), QString());
+    QCOMPARE(refused("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", tooBig),
+             QString());
+    QCOMPARE(refused("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", tooBig),
+             QString());
+    QCOMPARE(refused("{{ ('x' * 100000)|replace('x', 'y' * 1000) }}", tooBig), QString());
+    QCOMPARE(refused("{{ 'x'.replace('', 'y' * 100000) * 1 }}{{ ('x' * 1000).replace('', 'y' * 100000) }}", tooBig), QString());
+    QCOMPARE(refused("{{ (['y' * 100000] * 1000)|join }}", tooBig), QString());
+    QCOMPARE(refused("{{ ['y' * 100000] * 1000 }}", tooBig), QString());
+    QCOMPARE(refused("{% for i in range(100000) %}{{ 'y' * 1000 }}{% endfor %}", tooBig), QString());
+    QCOMPARE(refused("{{ [1] * 100000 * 100 }}", "items, over the"), QString());
+    QCOMPARE(refused("{% for i in range(500) %}{% for j in range(500) %}{% endfor %}{% endfor %}", "loop iterations"),
+             QString());
+    // Below the limits a large render still works.
+    QCOMPARE(tb::ChatTemplate::compile("{{ ('x' * 100000) * 100 }}", "big").renderOrdered(OJson::object()).size(),
+             size_t(10'000'000));
     // Bytes that are not UTF-8 survive slicing and count as one character each.
     const OJson context = {{"s", std::string("x\xff") + "y"}};
     QCOMPARE(tb::ChatTemplate::compile("{{ s[1:] }}|{{ s|length }}|{{ s[::-1][::-1] }}", "bytes").renderOrdered(context),

@@ -512,6 +512,15 @@ private Q_SLOTS:
         QVERIFY(e);
         QCOMPARE(e->file(), validation);
         QVERIFY2(contains(e->detail(), "line 3: token id " + std::to_string(m_imEndId) + " (\"<|im_end|>\")"), e->what());
+
+        // Packed, the records of a sequence are no longer told apart: its first line is named.
+        tb::DatasetOptions packed = o;
+        packed.pack = true;
+        const auto p = prepare(trainOnly, packed, nullptr, validation);
+        QVERIFY(p.packed);
+        e = formatError([&] { tb::checkTokenIdsBelow(p, m_imEndId, trainOnly, validation, tok()); });
+        QVERIFY(e);
+        QVERIFY2(contains(e->detail(), "the packed sequence starting at line 1: token id " + std::to_string(m_imEndId)), e->what());
     }
 
     // --- statistics ----------------------------------------------------------------------

@@ -173,6 +173,8 @@ private Q_SLOTS:
         const std::string index = dir + "/model.safetensors.index.json";
         writeText(index, "{\"weight_map\": ");
         expectError(dir, {"model.safetensors.index.json", "not valid JSON"});
+        writeText(index, "{\"metadata\": {\"total_size\": 1e400}, \"weight_map\": {}}"); // out_of_range, not parse_error
+        expectError(dir, {"model.safetensors.index.json", "not valid JSON", "number overflow"});
         writeText(index, "{\"metadata\": {}}");
         expectError(dir, {"model.safetensors.index.json", "weight_map"});
         writeText(index, indexJson({{"a", "../elsewhere.safetensors"}}));

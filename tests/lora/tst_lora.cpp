@@ -287,9 +287,22 @@ private Q_SLOTS:
         QVERIFY(edit([](auto& j) { j["use_dora"] = false; j["peft_type"] = "IA3"; }).contains("peft_type"));
         QVERIFY(edit([](auto& j) { j["peft_type"] = "LORA"; j["target_modules"] = ".*proj"; }).contains("regular expression"));
         QVERIFY(edit([](auto& j) { j["target_modules"] = {"q_proj"}; j["r"] = 0; }).contains("\"r\""));
+        // Ill-typed values are named with the file and key, not as nlohmann's type_error.
+        const std::string file = dir + "/adapter_config.json";
+        auto names = [&](const QString& e, const char* key) {
+            return e.startsWith(QString::fromStdString(file)) && e.contains(QString("\"%1\"").arg(key));
+        };
+        QVERIFY(names(edit([](auto& j) { j["r"] = 2; j["use_rslora"] = 0; }), "use_rslora"));
+        QVERIFY(names(edit([](auto& j) { j["use_rslora"] = false; j["bias"] = 3; }), "bias"));
+        QVERIFY(names(edit([](auto& j) { j["bias"] = nullptr; j["peft_type"] = nullptr; }), "peft_type"));
+        QVERIFY(edit([](auto& j) { j["peft_type"] = "LORA"; j["fan_in_fan_out"] = nullptr; }).isEmpty()); // null: default
         fs::remove(dir + "/adapter_model.safetensors");
         std::ofstream(dir + "/adapter_model.bin") << "pickle";
         QVERIFY(edit([](auto& j) { j["r"] = 2; }).contains("pickle"));
+        // A number past double's range is nlohmann's out_of_range, not a parse_error.
+        std::ofstream(file, std::ios::trunc) << R"({"peft_type": "LORA", "r": 1e400})";
+        const QString overflow = errorOf([&] { loadPeftAdapter(*makeModel(), dir); });
+        QVERIFY2(overflow.startsWith(QString::fromStdString(file)) && overflow.contains("not valid JSON"), qPrintable(overflow));
     }
 
     void mergeGivesTheSameModel()
