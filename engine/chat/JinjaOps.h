@@ -1,7 +1,8 @@
 // Python's object model as Jinja exposes it to templates: attribute and item lookup (with
 // Jinja's fallback from one to the other and undefined results instead of KeyError), slicing,
-// iteration, operators, and the str and dict methods chat templates call
-// (message.content.split('</think>')[-1].lstrip('\n'), message.get('tool_calls'), ...).
+// iteration and operators. The str and dict methods chat templates call
+// (message.content.split('</think>')[-1].lstrip('\n'), message.get('tool_calls'), ...) are in
+// JinjaMethods.
 // transformers renders in an ImmutableSandboxedEnvironment, so no method mutates a value.
 #pragma once
 
@@ -13,7 +14,7 @@ namespace tb {
 
 class JinjaOps {
 public:
-    // obj.name: a method of str/dict first, then the key (Jinja's getattr).
+    // obj.name: a method of str/dict first (JinjaMethods), then the key (Jinja's getattr).
     static JinjaValue getAttr(const JinjaValue& obj, const std::string& name);
     // obj[key]: the key or index first, then a method (Jinja's getitem).
     static JinjaValue getItem(const JinjaValue& obj, const JinjaValue& key);
@@ -30,11 +31,6 @@ public:
     static int compare(const JinjaValue& a, const JinjaValue& b);
     // Python's len(); throws for values without one.
     static std::int64_t length(const JinjaValue& value);
-
-private:
-    static bool method(const JinjaValue& obj, const std::string& name, JinjaValue& out);
-    static JinjaValue stringMethod(const std::string& self, const std::string& name, const JinjaArgs& args);
-    static JinjaValue dictMethod(const JinjaValue& self, const std::string& name, const JinjaArgs& args);
 };
 
 } // namespace tb

@@ -224,11 +224,8 @@ void checkTokenIdsBelow(const PreparedDataset& data, int64_t vocabSize, const st
             for (const int32_t id : example.ids) {
                 if (id >= 0 && id < vocabSize)
                     continue;
-                // Post-processor and padding ids need not name a token.
-                const std::string token = tokenizer.idToToken(id);
                 throw FormatError(file, (data.packed ? "the packed sequence starting at line " : "line ")
-                                            + std::to_string(example.sourceLine) + ": token id " + std::to_string(id)
-                                            + (token.empty() ? " (no token string)" : " (\"" + token + "\")")
+                                            + std::to_string(example.sourceLine) + ": token id " + tokenizer.describeId(id)
                                             + " is past the model's vocabulary: config.json has vocab_size "
                                             + std::to_string(vocabSize)
                                             + "; the model folder's tokenizer does not match its weights");

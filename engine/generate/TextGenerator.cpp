@@ -87,9 +87,8 @@ GenerationResult TextGenerator::generate(const std::vector<int64_t>& promptIds, 
     const int64_t vocabSize = m_model.config().vocabSize;
     for (const int64_t id : promptIds)
         if (id < 0 || id >= vocabSize)
-            throw std::invalid_argument("generate: prompt token id " + std::to_string(id) + " (\""
-                                        + m_tokenizer.idToToken(static_cast<int32_t>(id))
-                                        + "\") is past the model's vocabulary: config.json has vocab_size "
+            throw std::invalid_argument("generate: prompt token id " + m_tokenizer.describeId(id)
+                                        + " is past the model's vocabulary: config.json has vocab_size "
                                         + std::to_string(vocabSize) + "; the tokenizer does not match the model");
 
     const at::Device device = m_model.lmHeadWeight().device();

@@ -82,6 +82,7 @@ struct Tokenizer::Impl {
     AddedVocabulary added;
     Truncation truncation;
     Padding padding;
+    size_t vocabSize = 0; // see vocabSize(); fixed once loaded
 };
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -132,6 +133,14 @@ Tokenizer Tokenizer::fromJson(std::string_view json, const std::string& sourceNa
                                   impl->normalizer.get());
     impl->truncation = readTruncation(reader, root);
     impl->padding = readPadding(reader, root);
+    // Every id encode() can emit: the post-processor's and the padding's come from the file as
+    // written and may lie past the vocabulary (tokenizers emits them all the same).
+    int64_t largest = std::max<int64_t>(impl->model->maxId(), impl->added.maxId());
+    if (impl->postProcessor)
+        largest = std::max(largest, impl->postProcessor->maxId());
+    if (impl->padding.enabled)
+        largest = std::max<int64_t>(largest, impl->padding.padId);
+    impl->vocabSize = static_cast<size_t>(largest + 1);
     return Tokenizer(std::move(impl));
 }
 
@@ -219,15 +228,13 @@ std::string Tokenizer::idToToken(int32_t id) const
 
 size_t Tokenizer::vocabSize() const
 {
-    // Every id encode() can emit: the post-processor's and the padding's come from the file as
-    // written and may lie past the vocabulary (tokenizers emits them all the same).
-    const Impl& d = *m_impl;
-    int64_t largest = std::max<int64_t>(d.model->maxId(), d.added.maxId());
-    if (d.postProcessor)
-        largest = std::max(largest, d.postProcessor->maxId());
-    if (d.padding.enabled)
-        largest = std::max<int64_t>(largest, d.padding.padId);
-    return static_cast<size_t>(largest + 1);
+    return m_impl->vocabSize;
+}
+
+std::string Tokenizer::describeId(int64_t id) const
+{
+    const std::string token = id >= 0 && id <= INT32_MAX ? idToToken(static_cast<int32_t>(id)) : std::string();
+    return std::to_string(id) + (token.empty() ? " (no token string)" : " (\"" + token + "\")");
 }
 
 bool Tokenizer::isSpecial(int32_t id) const

@@ -32,6 +32,9 @@ public:
     // One past the largest id encode() can emit: model vocab, added tokens, and the ids the
     // post-processor and padding insert.
     size_t vocabSize() const;
+    // For messages: `12 ("<s>")`, or `12 (no token string)` for an id that names no token (a
+    // post-processor's or padding's id may not).
+    std::string describeId(int64_t id) const;
     bool isSpecial(int32_t id) const;                // an added token marked "special": true
 
 private:
