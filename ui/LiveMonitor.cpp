@@ -8,6 +8,7 @@
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSplitter>
 #include <QVBoxLayout>
 
@@ -145,7 +146,7 @@ LiveMonitor::LiveMonitor(QWidget* parent) : QWidget(parent)
         m_stop->setEnabled(false);
         m_pause->setEnabled(false);
         m_resume->setEnabled(false);
-        addLog(0, tr("Stopping after the current step ..."));
+        addLog(tb::LogLevel::Info, tr("Stopping after the current step ..."));
         Q_EMIT stopRequested();
     });
     setControls(false, false);
@@ -304,21 +305,27 @@ void LiveMonitor::addMemory(const tb::MemorySample& m)
     updateMemoryRange();
 }
 
-void LiveMonitor::addLog(int level, const QString& message)
+void LiveMonitor::addLog(tb::LogLevel level, const QString& message)
 {
-    const QString prefix = level == static_cast<int>(tb::LogLevel::Error)     ? tr("error: ")
-                           : level == static_cast<int>(tb::LogLevel::Warning) ? tr("warning: ")
-                                                                               : QString();
+    const QString prefix = level == tb::LogLevel::Error ? tr("error: ") : level == tb::LogLevel::Warning ? tr("warning: ") : QString();
     m_log->appendPlainText(prefix + message);
+    // Follow the newest line, as a terminal does.
+    m_log->verticalScrollBar()->setValue(m_log->verticalScrollBar()->maximum());
 }
 
-void LiveMonitor::endRun(int status, const QString& reason, const QString& adapterDir)
+void LiveMonitor::setPaused(bool paused, qint64 step)
 {
-    static const char* names[] = {"finished", "cancelled", "failed"};
-    const QString name = status >= 0 && status < 3 ? QString::fromLatin1(names[status]) : QString::number(status);
-    addLog(status == 2 ? static_cast<int>(tb::LogLevel::Error) : 0, reason.isEmpty() ? name : name + ": " + reason);
+    m_eta->setText(paused ? tr("paused after step %1").arg(step) : tr("resumed"));
+    addLog(tb::LogLevel::Info, paused ? tr("paused after step %1").arg(step) : tr("resumed at step %1").arg(step));
+    setControls(true, paused);
+}
+
+void LiveMonitor::endRun(tb::TrainStatus status, const QString& reason, const QString& adapterDir)
+{
+    const QString name = QString::fromLatin1(tb::trainStatusName(status));
+    addLog(status == tb::TrainStatus::Failed ? tb::LogLevel::Error : tb::LogLevel::Info, reason.isEmpty() ? name : name + ": " + reason);
     if (!adapterDir.isEmpty())
-        addLog(0, tr("saved %1").arg(adapterDir));
+        addLog(tb::LogLevel::Info, tr("saved %1").arg(adapterDir));
     m_eta->setText(name);
     setControls(false, false);
 }

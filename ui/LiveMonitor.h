@@ -46,8 +46,10 @@ public Q_SLOTS:
     void addStep(const tb::StepReport& report);
     void addEval(const tb::EvalReport& report);
     void addMemory(const tb::MemorySample& sample);
-    void addLog(int level, const QString& message);
-    void endRun(int status, const QString& reason, const QString& adapterDir);
+    void addLog(tb::LogLevel level, const QString& message);
+    // The run stopped before its next step (Pause) or goes on (Resume): the status line says so.
+    void setPaused(bool paused, qint64 step);
+    void endRun(tb::TrainStatus status, const QString& reason, const QString& adapterDir);
     void setLogScale(bool on);
     // The device the run uses and its total memory (-1: unknown), for "RSS of total" and the
     // optional capacity line on the memory plot.

@@ -4,6 +4,7 @@
 #include "DatasetPreview.h"
 #include "ExportDialog.h"
 #include "MemoryInspector.h"
+#include "CliLocation.h"
 #include "MethodComparisonDialog.h"
 #include "ModelChooser.h"
 #include "PlaygroundPanel.h"
@@ -87,8 +88,8 @@ MainWindow::MainWindow(const QString& modelDir, QWidget* parent, const QString& 
     // A run that ended (finished, cancelled or failed) changes the run list and may add an adapter.
     connect(worker, &TrainingWorker::finished, m_runs, &RunListPanel::refresh);
     connect(worker, &TrainingWorker::finished, m_playground, &PlaygroundPanel::refreshAdapters);
-    connect(worker, &TrainingWorker::finished, this, [this](int status, const QString& reason) {
-        if (status != 0 && !reason.isEmpty())
+    connect(worker, &TrainingWorker::finished, this, [this](tb::TrainStatus status, const QString& reason) {
+        if (status != tb::TrainStatus::Finished && !reason.isEmpty())
             statusBar()->showMessage(tr("Run ended: %1").arg(reason));
         if (m_closeWhenStopped)
             close();
@@ -97,6 +98,10 @@ MainWindow::MainWindow(const QString& modelDir, QWidget* parent, const QString& 
     connect(worker, &TrainingWorker::started, m_memory, [this](qint64 runId) { m_memory->followLive(runId); });
     connect(worker, &TrainingWorker::memorySampled, m_memory, &MemoryInspector::addSample);
     connect(m_train, &TrainPanel::runRefused, this, status);
+    connect(m_train, &TrainPanel::liveRunAttached, this, [this](qint64 runId) {
+        statusBar()->showMessage(tr("Run %1 is still training in a process of its own: following it").arg(runId), 10000);
+        m_tabs->setCurrentWidget(m_train);
+    });
     connect(m_train, &TrainPanel::datasetPreviewRequested, m_preview,
             [this](const QString& model, const QString& data, const tb::DatasetOptions& options) {
                 m_preview->setInputs(model, data, m_train->form()->validationEdit()->text(), options);
@@ -222,7 +227,7 @@ void MainWindow::exportRun(qint64 runId)
 void MainWindow::compareMethods()
 {
     if (!m_methods) {
-        m_methods = new MethodComparisonDialog(m_database, MethodComparisonDialog::defaultCliPath(), this);
+        m_methods = new MethodComparisonDialog(m_database, tunebenchCliPath(), this);
         connect(m_methods, &MethodComparisonDialog::comparisonFinished, m_runs, &RunListPanel::refresh);
     }
     if (!m_methods->isRunning()) {
@@ -242,13 +247,21 @@ void MainWindow::closeEvent(QCloseEvent* event)
     if (m_closeWhenStopped || m_closeQuestion)
         return; // already stopping, or already asking
     m_closeQuestion = new QMessageBox(QMessageBox::Question, tr("A run is training"),
-                                      tr("A training run is in progress. Stop it and quit?"), QMessageBox::NoButton, this);
+                                      tr("A training run is in progress."), QMessageBox::NoButton, this);
     m_closeQuestion->setInformativeText(
-        tr("The run stops after its current step and is saved as cancelled, with a checkpoint to resume from."));
+        tr("It runs in a process of its own: it can keep training after the window closes (the database and its "
+           "run folder get everything; the next start of the workbench follows it again), or stop after its "
+           "current step, saved as cancelled with a checkpoint to resume from."));
+    QPushButton* background = m_closeQuestion->addButton(tr("Keep training in the background"), QMessageBox::AcceptRole);
     QPushButton* stop = m_closeQuestion->addButton(tr("Stop and quit"), QMessageBox::DestructiveRole);
-    m_closeQuestion->addButton(tr("Keep training"), QMessageBox::RejectRole);
+    m_closeQuestion->addButton(tr("Cancel"), QMessageBox::RejectRole);
     m_closeQuestion->setAttribute(Qt::WA_DeleteOnClose);
-    connect(m_closeQuestion, &QMessageBox::buttonClicked, this, [this, stop](QAbstractButton* button) {
+    connect(m_closeQuestion, &QMessageBox::buttonClicked, this, [this, stop, background](QAbstractButton* button) {
+        if (button == background) {
+            m_train->detachRun();
+            QMetaObject::invokeMethod(this, &QWidget::close, Qt::QueuedConnection);
+            return;
+        }
         if (button != stop)
             return;
         if (!m_train->running()) { // ended while we asked

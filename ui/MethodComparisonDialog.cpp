@@ -1,5 +1,7 @@
 #include "MethodComparisonDialog.h"
 
+#include "CliLocation.h"
+
 #include "CompareView.h"
 #include "MethodComparisonWorker.h"
 #include "ModelChooser.h"
@@ -302,15 +304,6 @@ MethodComparisonDialog::~MethodComparisonDialog()
     m_worker->cancel();
     m_thread.quit();
     m_thread.wait();
-}
-
-QString MethodComparisonDialog::defaultCliPath()
-{
-    const QString beside = QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("tunebench-cli"));
-    const QFileInfo info(beside);
-    if (info.isFile() && info.isExecutable())
-        return beside;
-    return QStandardPaths::findExecutable(QStringLiteral("tunebench-cli"));
 }
 
 void MethodComparisonDialog::setInputs(const QString& modelDir, const QString& dataPath)

@@ -44,13 +44,9 @@ class MethodComparisonDialog : public QDialog {
     Q_OBJECT
 public:
     // databasePath: the experiment database ("": tb::StorePaths::resolve(), as the CLI).
-    // cliPath: the tunebench-cli that trains each method (see defaultCliPath()).
+    // cliPath: the tunebench-cli that trains each method (tunebenchCliPath() in the window).
     MethodComparisonDialog(const QString& databasePath, const QString& cliPath, QWidget* parent = nullptr);
     ~MethodComparisonDialog() override;
-
-    // The tunebench-cli beside this executable (QCoreApplication::applicationDirPath()), else
-    // the one found on PATH; "" when there is none (Start then says so).
-    static QString defaultCliPath();
 
     // Pre-fills the model folder (checked off the GUI thread) and the training data file; an
     // empty argument leaves its field as it is.

@@ -22,6 +22,8 @@
 #include <QRadioButton>
 #include <QRegularExpressionValidator>
 #include <QScrollArea>
+#include <QSet>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -137,6 +139,7 @@ RunForm::RunForm(const QString& workspace, QWidget* parent) : QWidget(parent), m
     connect(m_pack, &QCheckBox::toggled, this, &RunForm::datasetInputsChanged);
     connect(m_model, &ModelChooser::modelChanged, this, &RunForm::datasetInputsChanged);
     connect(m_method, &QComboBox::currentIndexChanged, this, &RunForm::updateEnabledFields);
+    connect(m_method, &QComboBox::currentIndexChanged, this, &RunForm::followMethodDefaults);
     connect(m_validation, &QLineEdit::textChanged, this, &RunForm::updateEnabledFields);
     connect(m_bySteps, &QRadioButton::toggled, this, &RunForm::updateEnabledFields);
 
@@ -342,10 +345,20 @@ void RunForm::watchFieldChanges()
     // Every field of the form, found once here rather than wired one by one, so a field added
     // later reports changed() too. The dataset preview (embedded later, in m_previewSlot) is not
     // a field.
-    auto soon = [this] { m_changedSoon->start(); };
+    // An edit also hides the error shown under that field: it was about the old value.
     for (QWidget* w : findChildren<QWidget*>()) {
         if (m_previewSlot->isAncestorOf(w) || m_model->isAncestorOf(w))
             continue; // the model chooser reports through modelChanged
+        QLabel* error = nullptr;
+        for (QWidget* up = w; up && !error; up = up->parentWidget())
+            error = m_errorOfField.value(up, nullptr);
+        auto soon = [this, error] {
+            if (error) {
+                error->clear();
+                error->hide();
+            }
+            m_changedSoon->start();
+        };
         if (auto* edit = qobject_cast<QLineEdit*>(w))
             connect(edit, &QLineEdit::textChanged, this, soon);
         else if (auto* s = qobject_cast<QSpinBox*>(w))
@@ -374,7 +387,12 @@ QString RunForm::defaultOutputDir() const
 
 tb::DatasetOptions RunForm::datasetOptions() const
 {
-    tb::DatasetOptions d = m_base.data; // split seed is not on the form
+    tb::TrainConfig seeded;
+    bool ok = false;
+    const qulonglong seed = m_seed->text().toULongLong(&ok);
+    seeded.seed = ok ? seed : m_base.seed;
+    seeded.data = m_base.data;
+    tb::DatasetOptions d = seeded.datasetOptions(); // the split follows the seed, as in every front end
     d.format = static_cast<tb::DatasetFormat>(m_format->currentData().toInt());
     d.maxSeqLen = m_seqLen->value();
     d.trainOnPrompt = m_trainOnPrompt->isChecked();
@@ -457,7 +475,11 @@ void RunForm::setConfig(const tb::TrainConfig& c)
     m_pack->setChecked(c.data.pack);
     m_validationFraction->setValue(c.data.validationFraction);
 
-    selectData(m_method, int(c.method));
+    {
+        const QSignalBlocker keepLearningRate(m_method); // setConfig's learning rate is the one wanted
+        selectData(m_method, int(c.method));
+    }
+    m_shownMethod = c.method;
     m_rank->setValue(clampToInt(c.lora.rank));
     m_alpha->setValue(c.lora.alpha);
     m_dropout->setValue(c.lora.dropout);
@@ -521,6 +543,18 @@ void RunForm::selectDevice(const QString& device)
     m_device->setCurrentIndex(i);
 }
 
+void RunForm::followMethodDefaults()
+{
+    // A learning rate still at the previous method's default becomes the new method's default
+    // (TrainConfig's: full fine-tuning trains lower); one the user typed is kept.
+    const auto method = static_cast<tb::TrainMethod>(m_method->currentData().toInt());
+    bool ok = false;
+    const double lr = m_learningRate->text().trimmed().toDouble(&ok);
+    if (ok && lr == tb::TrainConfig::defaultLearningRate(m_shownMethod))
+        m_learningRate->setText(exactNumber(tb::TrainConfig::defaultLearningRate(method)));
+    m_shownMethod = method;
+}
+
 void RunForm::updateEnabledFields()
 {
     const auto method = static_cast<tb::TrainMethod>(m_method->currentData().toInt());
@@ -545,6 +579,7 @@ QWidget* RunForm::withError(QWidget* field, const QString& key)
     column->addWidget(field);
     column->addWidget(error);
     m_errors.insert(key, error);
+    m_errorOfField.insert(w, error);
     return w;
 }
 
@@ -577,67 +612,45 @@ QString RunForm::fieldError(const QString& field) const
 bool RunForm::showProblems(const tb::TrainConfig& c)
 {
     clearErrors();
+    // TrainConfig's own rules first (the same ones the CLI applies), then what only the form
+    // knows; every problem is shown at its field, the first of each field kept.
+    std::vector<tb::ConfigProblem> problems;
     bool seedOk = false;
     m_seed->text().toULongLong(&seedOk);
-    if (!seedOk) {
-        setError("seed", tr("must be a whole number from 0 to 18446744073709551615"));
-        return false;
-    }
-    if (m_bySteps->isChecked() && c.maxSteps < 1) {
-        setError("max_steps", tr("must be at least 1 (or train for a number of epochs)"));
-        return false;
-    }
-    try {
-        c.validate();
-    } catch (const std::invalid_argument& e) {
-        // "field: why" as TrainConfig::validate names it.
-        const QString message = QString::fromStdString(e.what());
-        const int colon = message.indexOf(QStringLiteral(": "));
-        if (colon > 0 && m_errors.contains(message.left(colon)))
-            setError(message.left(colon), message.mid(colon + 2));
-        else
-            setError(QString(), message);
-        return false;
-    }
+    if (!seedOk)
+        problems.push_back({"seed", tr("must be a whole number from 0 to %1").arg(qulonglong(1) << 62).toStdString()});
+    if (m_bySteps->isChecked() && c.maxSteps < 1)
+        problems.push_back({"max_steps", tr("must be at least 1 (or train for a number of epochs)").toStdString()});
+    for (tb::ConfigProblem& p : c.problems())
+        problems.push_back(std::move(p));
     if (QString::fromStdString(c.modelDir) == m_model->modelDir()) {
-        if (m_model->isChecking()) {
-            setError("model", tr("still being checked"));
-            return false;
-        }
-        if (!m_model->isValid()) {
-            setError("model", m_model->error());
-            return false;
-        }
+        if (m_model->isChecking())
+            problems.push_back({"model", tr("still being checked").toStdString()});
+        else if (!m_model->isValid())
+            problems.push_back({"model", m_model->error().toStdString()});
     }
-    if (!QFileInfo(QString::fromStdString(c.dataPath)).isFile()) {
-        setError("data", tr("no such file"));
-        return false;
-    }
-    if (!c.validationPath.empty() && !QFileInfo(QString::fromStdString(c.validationPath)).isFile()) {
-        setError("validation_data", tr("no such file"));
-        return false;
-    }
-    if (c.method != tb::TrainMethod::Full && c.initialAdapter.empty() && c.lora.targets.empty()) {
-        setError("lora.targets", tr("choose at least one projection to adapt"));
-        return false;
-    }
-    const QDir output(QString::fromStdString(c.outputDir));
-    if (output.exists("train_config.json") || output.exists("checkpoints")) {
-        // Trainer would mix this run's checkpoints with the earlier run's.
-        setError("output_dir", tr("already holds a run: choose a new folder (or resume that run)"));
-        return false;
-    }
+    for (tb::ConfigProblem& p : c.fileProblems(false))
+        if (p.field != "model") // the model chooser has said what is wrong with the folder
+            problems.push_back(std::move(p));
     if (!m_devices.empty()) {
         QStringList known;
         for (const tb::DeviceMemoryInfo& d : m_devices)
             known << QString::fromStdString(d.device);
         const QString device = QString::fromStdString(c.device);
-        if (!known.contains(device) && !(device == QLatin1String("cuda") && known.contains(QStringLiteral("cuda:0")))) {
-            setError("device", tr("not on this machine (found: %1)").arg(known.join(", ")));
-            return false;
-        }
+        if (!known.contains(device) && !(device == QLatin1String("cuda") && known.contains(QStringLiteral("cuda:0"))))
+            problems.push_back({"device", tr("not on this machine (found: %1)").arg(known.join(", ")).toStdString()});
     }
-    return true;
+    QSet<QString> shown;
+    for (const tb::ConfigProblem& p : problems) {
+        QString key = QString::fromStdString(p.field);
+        if (!m_errors.contains(key) && key.startsWith(QLatin1String("quant")))
+            key = QStringLiteral("quant");
+        if (shown.contains(key))
+            continue;
+        shown.insert(key);
+        setError(key, QString::fromStdString(p.message));
+    }
+    return problems.empty();
 }
 
 bool RunForm::validate()

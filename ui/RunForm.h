@@ -50,10 +50,10 @@ public:
 
     // Validates config() and shows each problem at its field; true when a run can start.
     bool validate();
-    // Validates `c` (read from this form) with TrainConfig::validate() plus what only the form
-    // knows (an unreadable seed, missing files, no target module, a used output folder, a
-    // device this machine lacks, a model still being checked or refused); shows the first
-    // problem at its field.
+    // Checks `c` (read from this form) with TrainConfig's rules (problems(), fileProblems())
+    // plus what only the form knows (an unreadable seed, a device this machine lacks, a model
+    // still being checked or refused); shows every problem at its field. An edit of a field
+    // hides its error.
     bool showProblems(const tb::TrainConfig& c);
     // Shows `message` under the field `key` (as TrainConfig::validate() names it); a key of no
     // field on the form, or "", goes to generalErrorLabel(). The label is scrolled into view
@@ -99,6 +99,7 @@ private:
     QWidget* withError(QWidget* field, const QString& key);
     void watchFieldChanges();
     void updateEnabledFields();
+    void followMethodDefaults();
     void setDevices(const std::vector<tb::DeviceMemoryInfo>& devices);
     void selectDevice(const QString& device);
     QString defaultOutputDir() const;
@@ -107,6 +108,8 @@ private:
     tb::TrainConfig m_base; // fields the form does not show come from here
     std::vector<tb::DeviceMemoryInfo> m_devices; // empty until the device list arrives
     QHash<QString, QLabel*> m_errors; // field name -> its error label ("": generalErrorLabel())
+    QHash<QWidget*, QLabel*> m_errorOfField; // withError()'s container -> its error label
+    tb::TrainMethod m_shownMethod = tb::TrainMethod::Lora; // whose default learning rate the field may hold
     QTimer* m_changedSoon; // 0 ms: coalesces the edits of one event-loop turn into one changed()
 
     ModelChooser* m_model;

@@ -6,8 +6,11 @@
 #include "RunForm.h"
 #include "TrainingWorker.h"
 
+#include "store/RunStore.h"
 #include "store/StorePaths.h"
 
+#include <QFileInfo>
+#include <QFutureWatcher>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -16,19 +19,11 @@
 #include <QSplitter>
 #include <QTimer>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <stdexcept>
 
 namespace {
-
-// The form's starting point when nothing was remembered: the old compact form's defaults.
-tb::TrainConfig defaultForm()
-{
-    tb::TrainConfig c;
-    c.lora.alpha = 16;
-    c.maxSteps = 100;
-    return c;
-}
 
 QString workspaceOf(const QString& databasePath)
 {
@@ -91,12 +86,14 @@ TrainPanel::TrainPanel(const QString& databasePath, QWidget* parent, const QStri
     m_worker->moveToThread(&m_thread);
     connect(&m_thread, &QThread::finished, m_worker, &QObject::deleteLater);
     connect(this, &TrainPanel::startRequested, m_worker, &TrainingWorker::start); // queued
+    connect(this, &TrainPanel::followRequested, m_worker, &TrainingWorker::follow); // queued
     connect(m_worker, &TrainingWorker::started, m_monitor, [this](qint64, qint64 total) { m_monitor->beginRun(total); });
     connect(m_worker, &TrainingWorker::stepReported, m_monitor, &LiveMonitor::addStep);
     connect(m_worker, &TrainingWorker::evalReported, m_monitor, &LiveMonitor::addEval);
     connect(m_worker, &TrainingWorker::memorySampled, m_monitor, &LiveMonitor::addMemory);
     connect(m_worker, &TrainingWorker::deviceCapacity, m_monitor, &LiveMonitor::setDeviceCapacity);
     connect(m_worker, &TrainingWorker::logged, m_monitor, &LiveMonitor::addLog);
+    connect(m_worker, &TrainingWorker::pauseChanged, m_monitor, &LiveMonitor::setPaused);
     connect(m_worker, &TrainingWorker::finished, this, &TrainPanel::onFinished);
     // Direct calls from the GUI thread: the worker's own event loop is busy running.
     connect(m_monitor, &LiveMonitor::pauseRequested, this, [this] { m_worker->pause(); });
@@ -105,16 +102,53 @@ TrainPanel::TrainPanel(const QString& databasePath, QWidget* parent, const QStri
     m_thread.start();
 
     m_form->modelChooser()->setRecentModels(m_settings.recentModels());
-    tb::TrainConfig start = m_settings.loadForm().value_or(defaultForm());
+    tb::TrainConfig start = m_settings.loadForm().value_or(tb::TrainConfig::defaults(tb::TrainMethod::Lora));
     start.outputDir.clear(); // each run gets a new folder
     m_form->setConfig(start);
+    if (!databasePath.isEmpty())
+        findLiveRuns(databasePath);
+}
+
+void TrainPanel::findLiveRuns(const QString& databasePath)
+{
+    if (!QFileInfo::exists(databasePath))
+        return;
+    auto* watcher = new QFutureWatcher<std::vector<tb::LiveRun>>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher] {
+        const std::vector<tb::LiveRun> live = watcher->result();
+        watcher->deleteLater();
+        if (!live.empty() && attachRun(live.front().runId, live.front().owner.pid, QString::fromStdString(live.front().owner.startMarker)))
+            Q_EMIT liveRunAttached(live.front().runId);
+    });
+    watcher->setFuture(QtConcurrent::run([path = databasePath.toStdString()] {
+        try {
+            tb::RunStore store(path); // marks runs of dead processes interrupted first
+            return store.liveRuns();
+        } catch (const std::exception&) {
+            return std::vector<tb::LiveRun>{}; // the Runs tab reports a database it cannot open
+        }
+    }));
+}
+
+bool TrainPanel::attachRun(qint64 runId, qint64 pid, const QString& startMarker)
+{
+    if (m_running)
+        return false;
+    m_running = true;
+    updateStartButton();
+    m_start->setText(tr("Running..."));
+    m_monitor->beginRun(0);
+    Q_EMIT followRequested(runId, pid, startMarker);
+    return true;
 }
 
 TrainPanel::~TrainPanel()
 {
     saveSettings();
-    if (m_running)
-        m_worker->cancel(); // ends within one optimizer step
+    if (m_running) {
+        m_worker->cancel(); // the child ends within one optimizer step, with a checkpoint
+        m_worker->detach(); // ... on its own: the window does not wait for it
+    }
     m_thread.quit();
     m_thread.wait();
 }
@@ -208,7 +242,18 @@ bool TrainPanel::startRun(const tb::TrainConfig& config, bool resume)
     return true;
 }
 
-void TrainPanel::onFinished(int status, const QString& reason, const QString& adapterDir)
+void TrainPanel::detachRun()
+{
+    if (!m_running)
+        return;
+    m_worker->detach();
+    m_monitor->addLog(tb::LogLevel::Info, tr("the run goes on in the background; the Runs tab follows it from the database"));
+    m_running = false;
+    m_start->setText(tr("Start"));
+    updateStartButton();
+}
+
+void TrainPanel::onFinished(tb::TrainStatus status, const QString& reason, const QString& adapterDir)
 {
     m_monitor->endRun(status, reason, adapterDir);
     m_running = false;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "train/TrainConfig.h"
+#include "train/Trainer.h"
 #include "train/TrainerCallbacks.h"
 
 #include <QMetaType>
@@ -13,3 +14,5 @@ Q_DECLARE_METATYPE(tb::TrainConfig)
 Q_DECLARE_METATYPE(tb::StepReport)
 Q_DECLARE_METATYPE(tb::EvalReport)
 Q_DECLARE_METATYPE(tb::MemorySample)
+Q_DECLARE_METATYPE(tb::LogLevel)
+Q_DECLARE_METATYPE(tb::TrainStatus)

@@ -1,42 +1,73 @@
 #include "TrainingWorker.h"
 
-#include "core/DeviceMemory.h"
+#include "CliLocation.h"
 
+#include "core/ChildProcess.h"
+#include "core/FormatError.h"
+#include "store/ProcessIdentity.h"
+#include "store/RunQueries.h"
 #include "store/RunStore.h"
-#include "train/RunRecorder.h"
-#include "train/RunRegistration.h"
-#include "train/Trainer.h"
+#include "train/TrainEvents.h"
 
-#include <filesystem>
+#include <QFile>
+#include <QFileInfo>
+#include <QTemporaryDir>
+#include <QThread>
+
+#include <algorithm>
+#include <csignal>
+#include <map>
 #include <memory>
 #include <optional>
 
 namespace {
 
-// Turns each report into a signal of the worker; runs on the training thread and only queues.
-class SignalAdapter : public tb::TrainerCallbacks {
+// The child's events as the worker's signals; runs on the worker thread and only queues.
+class SignalForwarder : public tb::TrainEventSink {
 public:
-    explicit SignalAdapter(TrainingWorker* worker) : m_worker(worker) {}
+    explicit SignalForwarder(TrainingWorker* worker) : m_worker(worker) {}
+    void onRun(const tb::RunEvent& e) override
+    {
+        runId = e.runId;
+        Q_EMIT m_worker->runRegistered(e.runId, e.pid, QString::fromStdString(e.outputDir));
+    }
+    void onStart(const tb::StartReport& r) override
+    {
+        Q_EMIT m_worker->deviceCapacity(r.deviceTotalBytes, QString::fromStdString(r.deviceName.empty() ? r.device : r.deviceName));
+        Q_EMIT m_worker->started(runId, r.totalSteps);
+    }
     void onStep(const tb::StepReport& r) override { Q_EMIT m_worker->stepReported(r); }
     void onEval(const tb::EvalReport& r) override { Q_EMIT m_worker->evalReported(r); }
     void onMemory(const tb::MemorySample& m) override { Q_EMIT m_worker->memorySampled(m); }
     void onLog(tb::LogLevel level, const std::string& message) override
     {
-        Q_EMIT m_worker->logged(static_cast<int>(level), QString::fromStdString(message));
+        Q_EMIT m_worker->logged(level, QString::fromStdString(message));
     }
     void onCheckpoint(const std::string& dir, int64_t step) override
     {
-        Q_EMIT m_worker->logged(static_cast<int>(tb::LogLevel::Info),
+        Q_EMIT m_worker->logged(tb::LogLevel::Info,
                                 QStringLiteral("checkpoint at step %1: %2").arg(step).arg(QString::fromStdString(dir)));
     }
+    void onPauseChanged(bool paused, int64_t step) override { Q_EMIT m_worker->pauseChanged(paused, step); }
+    void onEnd(const tb::EndEvent& e) override { end = e; }
+
+    int64_t runId = -1;
+    std::optional<tb::EndEvent> end;
 
 private:
     TrainingWorker* m_worker;
 };
 
+// The last non-empty line of a child's stderr: a usage error or the reason it gave.
+QString lastLine(const std::string& text)
+{
+    const QStringList lines = QString::fromStdString(text).split('\n', Qt::SkipEmptyParts);
+    return lines.isEmpty() ? QString() : lines.last().trimmed();
+}
+
 } // namespace
 
-TrainingWorker::TrainingWorker()
+TrainingWorker::TrainingWorker() : m_cliPath(tunebenchCliPath())
 {
     registerMetaTypes();
 }
@@ -49,6 +80,14 @@ void TrainingWorker::registerMetaTypes()
     qRegisterMetaType<tb::StepReport>();
     qRegisterMetaType<tb::EvalReport>();
     qRegisterMetaType<tb::MemorySample>();
+    qRegisterMetaType<tb::LogLevel>();
+    qRegisterMetaType<tb::TrainStatus>();
+}
+
+void TrainingWorker::setCliPath(const QString& path)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_cliPath = path;
 }
 
 void TrainingWorker::setDatabasePath(const QString& path)
@@ -57,95 +96,250 @@ void TrainingWorker::setDatabasePath(const QString& path)
     m_databasePath = path;
 }
 
-void TrainingWorker::pause()
+void TrainingWorker::signalRun(int sig)
 {
     std::lock_guard<std::mutex> lock(m_mutex);
-    if (m_trainer)
-        m_trainer->pause();
+    if (m_child)
+        m_child->signal(sig);
+    else if (m_followedPid > 0 && tb::ProcessIdentity::isAlive(m_followedPid, m_followedMarker))
+        ::kill(static_cast<pid_t>(m_followedPid), sig);
+}
+
+void TrainingWorker::pause()
+{
+    signalRun(SIGUSR1);
 }
 
 void TrainingWorker::resume()
 {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    if (m_trainer)
-        m_trainer->resume();
+    signalRun(SIGUSR2);
 }
 
 void TrainingWorker::cancel()
 {
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (!m_child && m_followedPid == 0) {
+            m_cancelPending = true;
+            return;
+        }
+    }
+    signalRun(SIGUSR2); // a paused run must wake to see the stop
+    signalRun(SIGTERM);
+}
+
+void TrainingWorker::detach()
+{
+    m_detach.store(true);
+}
+
+qint64 TrainingWorker::childPid() const
+{
     std::lock_guard<std::mutex> lock(m_mutex);
-    if (m_trainer)
-        m_trainer->cancel();
-    else
-        m_cancelPending = true;
+    return m_child ? m_child->pid() : m_followedPid;
 }
 
 void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
 {
+    m_detach.store(false); // a new run: an earlier detach() was for the earlier one
     tb::TrainConfig config = requested;
     config.makePathsAbsolute();
-
-    QString databasePath;
+    QString databasePath, cliPath;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         databasePath = m_databasePath;
+        cliPath = m_cliPath;
         if (m_cancelPending) {
             m_cancelPending = false;
-            Q_EMIT finished(static_cast<int>(tb::TrainStatus::Cancelled), tr("cancelled before it started"), QString());
+            Q_EMIT finished(tb::TrainStatus::Cancelled, tr("cancelled before it started"), QString());
             return;
         }
     }
-
-    SignalAdapter adapter(this);
-    std::unique_ptr<tb::RunStore> store;
-    std::unique_ptr<tb::RunRecorder> recorder;
-    int64_t runId = -1;
-    try {
-        config.validate();
-        if (!databasePath.isEmpty()) {
-            store = std::make_unique<tb::RunStore>(databasePath.toStdString());
-            runId = tb::registerTrainingRun(*store, config, resume, std::filesystem::path(config.outputDir).filename().string());
-            recorder = std::make_unique<tb::RunRecorder>(*store, runId, config.method, &adapter);
-        }
-    } catch (const std::exception& e) {
-        Q_EMIT logged(static_cast<int>(tb::LogLevel::Error), QString::fromStdString(e.what()));
-        Q_EMIT finished(static_cast<int>(tb::TrainStatus::Failed), QString::fromStdString(e.what()), QString());
+    auto fail = [this](const QString& why) {
+        Q_EMIT logged(tb::LogLevel::Error, why);
+        Q_EMIT finished(tb::TrainStatus::Failed, why, QString());
+    };
+    if (cliPath.isEmpty()) {
+        fail(tr("tunebench-cli was not found beside the workbench or on PATH: it runs the training"));
         return;
     }
-    Q_EMIT started(runId, config.maxSteps);
-    try {
-        const tb::DeviceMemoryInfo device = tb::deviceMemory(config.device);
-        Q_EMIT deviceCapacity(device.totalBytes, QString::fromStdString(device.name));
-    } catch (const std::exception&) {
-        Q_EMIT deviceCapacity(-1, QString::fromStdString(config.device)); // the Trainer reports the error
+    // The description the child runs; its run folder keeps a copy (train_config.json).
+    QTemporaryDir scratch;
+    const QString configPath = scratch.filePath(QStringLiteral("run.json"));
+    QFile file(configPath);
+    if (!scratch.isValid() || !file.open(QIODevice::WriteOnly)
+        || file.write(QByteArray::fromStdString(config.toJson().dump(2))) < 0 || !file.flush()) {
+        fail(tr("cannot write the run's config to %1").arg(configPath));
+        return;
     }
+    file.close();
+    std::vector<std::string> args = {"train", "--config", configPath.toStdString(), "--json"};
+    if (resume)
+        args.insert(args.end(), {"--resume", config.outputDir});
+    if (databasePath.isEmpty())
+        args.push_back("--no-db");
+    else
+        args.insert(args.end(), {"--db", databasePath.toStdString(), "--name",
+                                 QFileInfo(QString::fromStdString(config.outputDir)).fileName().toStdString()});
 
-    tb::Trainer trainer(config);
+    tb::ChildOptions options;
+    options.ownSession = true; // not stopped by the terminal's Ctrl-C; may outlive the window
+    std::unique_ptr<tb::ChildProcess> child;
+    try {
+        child = std::make_unique<tb::ChildProcess>(cliPath.toStdString(), args, options);
+    } catch (const std::exception& e) {
+        fail(QString::fromStdString(e.what()));
+        return;
+    }
     bool cancelEarly = false;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        m_trainer = &trainer;
+        m_child = child.get();
         cancelEarly = m_cancelPending;
         m_cancelPending = false;
     }
     if (cancelEarly)
-        trainer.cancel();
-    const tb::TrainResult result =
-        trainer.run(recorder ? static_cast<tb::TrainerCallbacks&>(*recorder) : adapter, resume);
+        child->terminate();
+
+    SignalForwarder forward(this);
+    auto onLine = [&](const std::string& line) {
+        try {
+            if (const auto event = tb::decodeTrainEvent(line, "tunebench-cli train"))
+                tb::deliverTrainEvent(*event, forward);
+        } catch (const tb::FormatError& e) {
+            Q_EMIT logged(tb::LogLevel::Error, QString::fromStdString(e.what()));
+        }
+    };
+    while (!m_detach.load() && child->readLines(100, onLine)) {
+    }
+    if (m_detach.load()) {
+        // Kept training in the background: the child's stdout is closed with this object, and
+        // the child, which ignores SIGPIPE, drops its stream and goes on.
+        child->detach();
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_child = nullptr;
+        return;
+    }
+    const tb::ChildExit exit = child->wait();
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        m_trainer = nullptr;
-        m_cancelPending = false;
+        m_child = nullptr;
     }
-    QString reason = QString::fromStdString(result.reason);
-    if (recorder) {
+    if (forward.end) {
+        const tb::TrainResult& r = forward.end->result;
+        if (forward.end->runId >= 0)
+            Q_EMIT logged(tb::LogLevel::Info, tr("recorded as run %1 in %2").arg(forward.end->runId).arg(databasePath));
+        Q_EMIT finished(r.status, QString::fromStdString(r.reason), QString::fromStdString(r.adapterDir));
+        return;
+    }
+    // No end event: refused before it started (a usage error on stderr), or the process died.
+    QString reason = lastLine(child->standardError());
+    if (exit.signal != 0 || reason.isEmpty())
+        reason = tr("the training process %1").arg(QString::fromStdString(exit.describe()));
+    if (forward.runId >= 0 && !databasePath.isEmpty()) {
         try {
-            recorder->finish(result);
-            Q_EMIT logged(static_cast<int>(tb::LogLevel::Info),
-                          tr("recorded as run %1 in %2").arg(runId).arg(QString::fromStdString(store->path())));
+            // Opening the store marks the run of the dead process interrupted (resumable from
+            // its last checkpoint); then the reason is made specific.
+            tb::RunStore store(databasePath.toStdString());
+            store.explainInterruption(forward.runId, reason.toStdString());
         } catch (const std::exception& e) {
-            Q_EMIT logged(static_cast<int>(tb::LogLevel::Error), tr("recording the run's end failed: %1").arg(e.what()));
+            Q_EMIT logged(tb::LogLevel::Error, tr("recording why the run ended failed: %1").arg(e.what()));
         }
     }
-    Q_EMIT finished(static_cast<int>(result.status), reason, QString::fromStdString(result.adapterDir));
+    fail(reason);
+}
+
+void TrainingWorker::follow(qint64 runId, qint64 pid, const QString& startMarker)
+{
+    m_detach.store(false);
+    QString databasePath;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        databasePath = m_databasePath;
+        m_followedPid = pid;
+        m_followedMarker = startMarker.toStdString();
+        m_cancelPending = false;
+    }
+    auto stopFollowing = [this] {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_followedPid = 0;
+        m_followedMarker.clear();
+    };
+    try {
+        tb::RunStore store(databasePath.toStdString());
+        tb::RunQueries queries(store.database());
+        tb::RunDetails run = queries.getRun(runId);
+        Q_EMIT runRegistered(runId, pid, QString::fromStdString(run.runDir));
+        Q_EMIT deviceCapacity(-1, QString::fromStdString(run.device));
+        Q_EMIT started(runId, run.summary.totalSteps.value_or(0));
+        Q_EMIT logged(tb::LogLevel::Info, tr("following run %1, trained by process %2 (its curves come from the database)").arg(runId).arg(pid));
+        int64_t stepsSeen = -1, evalsSeen = -1, memorySeen = -1;
+        for (;;) {
+            // What the trainer committed since the last look (MetricBuffer commits every few
+            // records or a fraction of a second), in step order.
+            auto byStep = [&](const char* name, int64_t after) {
+                std::map<int64_t, double> values;
+                for (const tb::MetricPoint& p : queries.metricSeries(runId, name, after))
+                    values[p.step] = p.value;
+                return values;
+            };
+            const auto loss = byStep("loss", stepsSeen);
+            const auto lr = byStep("lr", stepsSeen), speed = byStep("tokens_per_second", stepsSeen), epoch = byStep("epoch", stepsSeen);
+            std::map<int64_t, tb::MemorySample> memory;
+            for (const char* category : {"base_weights", "adapters", "gradients", "optimizer", "rss", "peak_rss"}) {
+                for (const tb::MemoryPoint& p : queries.memorySeries(runId, category, memorySeen)) {
+                    tb::MemorySample& m = memory[p.step];
+                    m.step = p.step;
+                    m.elapsedSeconds = p.seconds.value_or(0);
+                    const std::string c = category;
+                    (c == "base_weights" ? m.baseWeightBytes : c == "adapters" ? m.adapterBytes : c == "gradients" ? m.gradientBytes
+                     : c == "optimizer" ? m.optimizerBytes : c == "rss" ? m.residentBytes : m.peakResidentBytes) = p.bytes;
+                }
+            }
+            for (const auto& [step, m] : memory) {
+                Q_EMIT memorySampled(m);
+                memorySeen = std::max(memorySeen, step);
+            }
+            for (const auto& [step, value] : loss) {
+                tb::StepReport r;
+                r.step = step;
+                r.totalSteps = run.summary.totalSteps.value_or(0);
+                r.loss = value;
+                r.learningRate = lr.count(step) ? lr.at(step) : 0;
+                r.tokensPerSecond = speed.count(step) ? speed.at(step) : 0;
+                r.epoch = epoch.count(step) ? epoch.at(step) : 0;
+                Q_EMIT stepReported(r);
+                stepsSeen = std::max(stepsSeen, step);
+            }
+            const auto validation = byStep("val_loss", evalsSeen);
+            const auto perplexity = byStep("val_perplexity", evalsSeen);
+            for (const auto& [step, value] : validation) {
+                Q_EMIT evalReported(tb::EvalReport{step, value, perplexity.count(step) ? perplexity.at(step) : 0, 0});
+                evalsSeen = std::max(evalsSeen, step);
+            }
+            if (run.summary.status != tb::RunStatus::Running)
+                break;
+            for (int slice = 0; slice < 6 && !m_detach.load(); ++slice)
+                QThread::msleep(50);
+            if (m_detach.load()) {
+                stopFollowing();
+                return;
+            }
+            store.recoverInterruptedRuns(); // the process died: its run becomes interrupted
+            run = queries.getRun(runId);
+        }
+        stopFollowing();
+        QString adapterDir;
+        for (const tb::ArtifactInfo& a : run.artifacts)
+            if (a.kind == tb::ArtifactKind::Adapter || a.kind == tb::ArtifactKind::Merged)
+                adapterDir = QString::fromStdString(a.path);
+        const tb::TrainStatus status = run.summary.status == tb::RunStatus::Finished  ? tb::TrainStatus::Finished
+                                       : run.summary.status == tb::RunStatus::Cancelled ? tb::TrainStatus::Cancelled
+                                                                                         : tb::TrainStatus::Failed;
+        Q_EMIT finished(status, QString::fromStdString(run.summary.reason), adapterDir);
+    } catch (const std::exception& e) {
+        stopFollowing();
+        Q_EMIT logged(tb::LogLevel::Error, QString::fromStdString(e.what()));
+        Q_EMIT finished(tb::TrainStatus::Failed, QString::fromStdString(e.what()), QString());
+    }
 }

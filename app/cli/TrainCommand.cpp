@@ -2,6 +2,7 @@
 #include "cli/Commands.h"
 #include "cli/TextFormat.h"
 
+#include "core/FormatError.h"
 #include "core/TorchCompat.h"
 #include "formats/ModelConfig.h"
 #include "store/ContentHash.h"
@@ -10,12 +11,15 @@
 #include "store/StorePaths.h"
 #include "train/RunRecorder.h"
 #include "train/RunRegistration.h"
+#include "train/TrainEvents.h"
 #include "train/Trainer.h"
 #include "train/TrainingCheckpoint.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cctype>
+#include <map>
+#include <set>
 #include <csignal>
 #include <ctime>
 #include <filesystem>
@@ -28,11 +32,14 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 namespace tbcli {
 
 namespace {
 
 std::atomic<bool> g_stopRequested{false};
+std::atomic<bool> g_pauseRequested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
 
 std::string clock(double seconds)
@@ -43,35 +50,12 @@ std::string clock(double seconds)
     return buffer;
 }
 
-nlohmann::json memoryJson(const tb::MemorySample& m)
-{
-    nlohmann::json j = {{"event", "memory"},         {"step", m.step},
-                        {"elapsed", m.elapsedSeconds}, {"base_weights", m.baseWeightBytes},
-                        {"adapters", m.adapterBytes}, {"gradients", m.gradientBytes},
-                        {"optimizer", m.optimizerBytes}, {"rss", m.residentBytes},
-                        {"peak_rss", m.peakResidentBytes}};
-    if (m.cudaAllocatedBytes >= 0) {
-        j["cuda_allocated"] = m.cudaAllocatedBytes;
-        j["cuda_reserved"] = m.cudaReservedBytes;
-        j["cuda_peak_allocated"] = m.cudaPeakAllocatedBytes;
-    }
-    return j;
-}
-
-// JSON Lines on stdout (one object per event), or a progress line on stderr for people.
-class CliReporter : public tb::TrainerCallbacks {
+// A progress line on stderr for people (without --json; with it, TrainEventWriter).
+class ProgressPrinter : public tb::TrainEventSink {
 public:
-    explicit CliReporter(bool json) : m_json(json) {}
-
     void onStep(const tb::StepReport& r) override
     {
-        if (m_json) {
-            emit({{"event", "step"}, {"step", r.step}, {"total_steps", r.totalSteps}, {"epoch", r.epoch},
-                  {"tokens", r.tokensSeen}, {"loss", r.loss}, {"lr", r.learningRate}, {"grad_norm", r.gradNorm},
-                  {"tokens_per_second", r.tokensPerSecond}, {"elapsed", r.elapsedSeconds}, {"skipped", r.skipped}});
-            return;
-        }
-        const double done = static_cast<double>(r.step) / static_cast<double>(r.totalSteps);
+        const double done = static_cast<double>(r.step) / static_cast<double>(std::max<int64_t>(1, r.totalSteps));
         const int width = 24;
         const int filled = static_cast<int>(done * width);
         const double perStep = r.elapsedSeconds / std::max<int64_t>(1, r.step - m_firstStep + 1);
@@ -89,155 +73,243 @@ public:
     void onEval(const tb::EvalReport& r) override
     {
         m_lastValLoss = r.loss;
-        if (m_json)
-            emit({{"event", "eval"}, {"step", r.step}, {"loss", r.loss}, {"perplexity", r.perplexity}, {"tokens", r.tokens}});
-        else
-            std::cerr << "\nvalidation at step " << r.step << ": loss " << r.loss << ", perplexity " << r.perplexity << "\n";
-    }
-    void onMemory(const tb::MemorySample& m) override
-    {
-        if (m_json)
-            emit(memoryJson(m));
+        std::cerr << "\nvalidation at step " << r.step << ": loss " << r.loss << ", perplexity " << r.perplexity << "\n";
     }
     void onLog(tb::LogLevel level, const std::string& message) override
     {
-        const char* name = level == tb::LogLevel::Info ? "info" : level == tb::LogLevel::Warning ? "warning" : "error";
-        if (m_json)
-            emit({{"event", "log"}, {"level", name}, {"message", message}});
-        else
-            std::cerr << (level == tb::LogLevel::Info ? "" : std::string(name) + ": ") << message << "\n";
+        std::cerr << (level == tb::LogLevel::Info ? "" : std::string(tb::logLevelName(level)) + ": ") << message << "\n";
     }
-    void onCheckpoint(const std::string& dir, int64_t step) override
-    {
-        if (m_json)
-            emit({{"event", "checkpoint"}, {"step", step}, {"path", dir}});
-    }
-    void emit(const nlohmann::json& j) { std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl; }
-    void setRunId(int64_t id) { m_runId = id; }
-    int64_t runId() const { return m_runId; }
 
 private:
-    bool m_json;
-    int64_t m_runId = -1;
     int64_t m_firstStep = -1;
     double m_lastValLoss = -1;
 };
 
 } // namespace
 
-int runTrain(const std::vector<std::string>& args)
+namespace {
+
+// The option that sets each TrainConfig field, so a problem TrainConfig reports by field is
+// shown by the option the user typed.
+const std::map<std::string, std::string>& optionOfField()
 {
-    const ArgList a(args,
-                    {"model", "data", "val-data", "method", "rank", "alpha", "dropout", "targets", "lr", "steps", "epochs",
-                     "batch-size", "grad-accum", "seq-len", "schedule", "warmup", "eval-every", "save-every", "seed", "threads",
-                     "out", "resume", "format", "val-fraction", "weight-decay", "max-grad-norm", "device", "max-bad-steps", "adapter", "db", "name", "quant", "blocksize", "quant-cache"},
-                    {"rslora", "json", "pack", "train-on-prompt", "gradient-checkpointing", "no-db", "double-quant",
-                     "no-double-quant"});
+    static const std::map<std::string, std::string> m = {
+        {"model", "--model"}, {"data", "--data"}, {"validation_data", "--val-data"}, {"output_dir", "--out"},
+        {"method", "--method"}, {"initial_adapter", "--adapter"}, {"quant", "--quant/--blocksize"},
+        {"lora.rank", "--rank"}, {"lora.alpha", "--alpha"}, {"lora.dropout", "--dropout"}, {"lora.targets", "--targets"},
+        {"dataset.seq_len", "--seq-len"}, {"dataset.validation_fraction", "--val-fraction"}, {"learning_rate", "--lr"},
+        {"warmup_steps", "--warmup"}, {"max_steps", "--steps"}, {"epochs", "--epochs"}, {"batch_size", "--batch-size"},
+        {"grad_accum", "--grad-accum"}, {"weight_decay", "--weight-decay"}, {"max_grad_norm", "--max-grad-norm"},
+        {"eval_every", "--eval-every"}, {"save_every", "--save-every"}, {"max_bad_steps", "--max-bad-steps"},
+        {"seed", "--seed"}, {"threads", "--threads"}, {"device", "--device"}};
+    return m;
+}
+
+// "option --rank (lora.rank): must be between 1 and 4096" for each problem, one per line; with a
+// config file, the file and the key instead.
+std::string describeProblems(const std::vector<tb::ConfigProblem>& problems, const std::string& configFile)
+{
+    std::string text;
+    for (const tb::ConfigProblem& p : problems) {
+        std::string where;
+        if (!configFile.empty())
+            where = configFile + ": key \"" + p.field + "\"";
+        else if (const auto it = optionOfField().find(p.field); it != optionOfField().end())
+            where = "option " + it->second + " (" + p.field + ")";
+        else
+            where = p.field;
+        text += (text.empty() ? "" : "\n") + (where.empty() ? p.message : where + ": " + p.message);
+    }
+    return text;
+}
+
+// Options that describe the run (everything but how it is recorded and reported); they
+// contradict --config, which is the whole description.
+const std::set<std::string>& settingOptions()
+{
+    static const std::set<std::string> s = {"model", "data", "val-data", "method", "rank", "alpha", "dropout", "targets", "lr",
+        "steps", "epochs", "batch-size", "grad-accum", "seq-len", "schedule", "warmup", "eval-every", "save-every", "seed",
+        "threads", "out", "format", "val-fraction", "weight-decay", "max-grad-norm", "device", "max-bad-steps", "adapter",
+        "quant", "blocksize", "quant-cache", "rslora", "pack", "train-on-prompt", "gradient-checkpointing", "double-quant",
+        "no-double-quant"};
+    return s;
+}
+
+// The run as the options describe it: TrainConfig's defaults for the method, then each option
+// given. Ranges are TrainConfig's rules (checked by the caller), not the parser's.
+tb::TrainConfig configFromOptions(const ArgList& a)
+{
+    constexpr long long kBig = 1LL << 62;
     tb::TrainConfig c;
-    const bool resume = a.has("resume");
-    if (resume)
-        c.outputDir = a.required("resume");
-    else if (a.has("out"))
-        c.outputDir = a.required("out");
-    else if (a.has("no-db"))
-        throw UsageError("option --out RUN_DIR is required with --no-db");
-    else // a new folder in the experiment database's workspace
-        c.outputDir = tb::defaultRunFolder(tb::StorePaths::resolve(a.text("db", "")).workspace, a.text("name", ""));
-    if (resume && a.has("out") && a.text("out", "") != c.outputDir)
-        throw UsageError("--resume RUN_DIR continues that run in place; leave out --out or give the same folder");
-    c.modelDir = a.required("model");
-    c.dataPath = a.required("data");
-    c.validationPath = a.text("val-data", "");
     try {
-        c.method = tb::trainMethodFromName(a.text("method", "lora"));
-        c.schedule = tb::lrScheduleFromName(a.text("schedule", "cosine"));
-        c.data.format = tb::datasetFormatFromName(a.text("format", "auto"));
+        c = tb::TrainConfig::defaults(tb::trainMethodFromName(a.text("method", "lora")));
+        c.schedule = tb::lrScheduleFromName(a.text("schedule", tb::lrScheduleName(c.schedule)));
+        c.data.format = tb::datasetFormatFromName(a.text("format", tb::datasetFormatName(c.data.format)));
     } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
     }
+    c.modelDir = a.required("model");
+    c.dataPath = a.required("data");
+    c.validationPath = a.text("val-data", c.validationPath);
     if (a.has("quant") || a.has("blocksize") || a.has("double-quant") || a.has("no-double-quant") || a.has("quant-cache")) {
         if (c.method != tb::TrainMethod::Qlora)
             throw UsageError("--quant, --blocksize, --[no-]double-quant and --quant-cache need --method qlora");
-        const auto type = tb::QuantSettings::typeFromName(a.text("quant", "nf4"));
+        const auto type = tb::QuantSettings::typeFromName(a.text("quant", tb::QuantSettings::typeName(c.quant.type)));
         if (!type)
             throw UsageError("option --quant: expected nf4 or int8");
         if (a.has("double-quant") && a.has("no-double-quant"))
             throw UsageError("give --double-quant or --no-double-quant, not both");
         c.quant.type = *type;
-        c.quant.doubleQuant = !a.has("no-double-quant");
-        c.quant.blockSize = a.integer("blocksize", 64, 32, 4096);
-        c.quantCacheDir = a.text("quant-cache", "");
+        if (a.has("no-double-quant") || a.has("double-quant"))
+            c.quant.doubleQuant = a.has("double-quant");
+        c.quant.blockSize = a.integer("blocksize", c.quant.blockSize, -kBig, kBig);
+        c.quantCacheDir = a.text("quant-cache", c.quantCacheDir);
     }
-    c.lora.rank = a.integer("rank", 8, 1, 4096);
-    c.lora.alpha = a.number("alpha", static_cast<double>(c.lora.rank) * 2, 1e-6, 1e6);
-    c.lora.dropout = a.number("dropout", 0.0, 0.0, 0.99);
-    c.lora.rslora = a.has("rslora");
-    c.initialAdapter = a.text("adapter", "");
+    c.lora.rank = a.integer("rank", c.lora.rank, -kBig, kBig);
+    c.lora.alpha = a.number("alpha", tb::TrainConfig::defaultAlpha(c.lora.rank), -1e300, 1e300);
+    c.lora.dropout = a.number("dropout", c.lora.dropout, -1e300, 1e300);
+    c.lora.rslora = a.has("rslora") || c.lora.rslora;
+    c.initialAdapter = a.text("adapter", c.initialAdapter);
     if (!c.initialAdapter.empty() && (a.has("rank") || a.has("alpha") || a.has("targets") || a.has("rslora") || a.has("dropout")))
         throw UsageError("--adapter continues an existing adapter, whose adapter_config.json sets rank, alpha, dropout and targets");
     if (a.has("targets"))
         c.lora.targets = splitCommaList(a.required("targets"));
-    c.learningRate = a.number("lr", c.method == tb::TrainMethod::Full ? 2e-5 : 2e-4, 1e-12, 1.0);
+    c.learningRate = a.number("lr", c.learningRate, -1e300, 1e300);
     if (a.has("steps") && a.has("epochs"))
         throw UsageError("give --steps or --epochs, not both");
-    c.maxSteps = a.integer("steps", 0, 1, 1LL << 40);
-    c.epochs = a.number("epochs", 1.0, 1e-6, 1e6);
-    c.batchSize = a.integer("batch-size", 4, 1, 1 << 20);
-    c.gradAccum = a.integer("grad-accum", 1, 1, 1 << 20);
-    c.data.maxSeqLen = a.integer("seq-len", 512, 2, 1 << 22);
-    c.data.pack = a.has("pack");
-    c.data.trainOnPrompt = a.has("train-on-prompt");
-    c.data.validationFraction = a.number("val-fraction", 0.1, 0.0, 0.99);
-    c.warmupSteps = a.integer("warmup", 0, 0, 1LL << 40);
-    c.evalEvery = a.integer("eval-every", 0, 0, 1LL << 40);
-    c.saveEvery = a.integer("save-every", 0, 0, 1LL << 40);
-    c.seed = static_cast<uint64_t>(a.integer("seed", 42, 0, 1LL << 62));
-    c.data.splitSeed = c.seed;
-    c.threads = static_cast<int>(a.integer("threads", 0, 0, 1024));
-    c.weightDecay = a.number("weight-decay", 0.0, 0.0, 10.0);
-    c.maxGradNorm = a.number("max-grad-norm", 1.0, 0.0, 1e9);
-    c.maxBadSteps = a.integer("max-bad-steps", 5, 1, 1 << 20);
-    c.gradientCheckpointing = a.has("gradient-checkpointing");
-    c.device = a.text("device", "cpu");
-    try {
-        c.validate();
-    } catch (const std::invalid_argument& e) {
-        throw UsageError(e.what());
-    }
-    c.makePathsAbsolute();
+    c.maxSteps = a.integer("steps", c.maxSteps, -kBig, kBig);
+    if (a.has("steps") && c.maxSteps < 1)
+        throw UsageError("option --steps: must be at least 1 (or train for --epochs)");
+    c.epochs = a.number("epochs", c.epochs, -1e300, 1e300);
+    c.batchSize = a.integer("batch-size", c.batchSize, -kBig, kBig);
+    c.gradAccum = a.integer("grad-accum", c.gradAccum, -kBig, kBig);
+    c.data.maxSeqLen = a.integer("seq-len", c.data.maxSeqLen, -kBig, kBig);
+    c.data.pack = a.has("pack") || c.data.pack;
+    c.data.trainOnPrompt = a.has("train-on-prompt") || c.data.trainOnPrompt;
+    c.data.validationFraction = a.number("val-fraction", c.data.validationFraction, -1e300, 1e300);
+    c.warmupSteps = a.integer("warmup", c.warmupSteps, -kBig, kBig);
+    c.evalEvery = a.integer("eval-every", c.evalEvery, -kBig, kBig);
+    c.saveEvery = a.integer("save-every", c.saveEvery, -kBig, kBig);
+    const long long seed = a.integer("seed", static_cast<long long>(c.seed), 0, kBig);
+    c.seed = static_cast<uint64_t>(seed);
+    c.threads = static_cast<int>(a.integer("threads", c.threads, -1024, 1 << 20));
+    c.weightDecay = a.number("weight-decay", c.weightDecay, -1e300, 1e300);
+    c.maxGradNorm = a.number("max-grad-norm", c.maxGradNorm, -1e300, 1e300);
+    c.maxBadSteps = a.integer("max-bad-steps", c.maxBadSteps, -kBig, kBig);
+    c.gradientCheckpointing = a.has("gradient-checkpointing") || c.gradientCheckpointing;
+    c.device = a.text("device", c.device);
+    return c;
+}
 
-    // Ctrl-C / SIGTERM cancel cleanly (the trainer checkpoints the last completed step). The
-    // handler only sets a lock-free flag (async-signal-safe, whichever thread LibTorch's pools
-    // let the signal land on); a watcher thread turns it into Trainer::cancel().
+} // namespace
+
+int runTrain(const std::vector<std::string>& args)
+{
+    std::set<std::string> values = {"config", "resume", "db", "name"}, flags = {"json", "no-db", "print-config"};
+    for (const std::string& o : settingOptions())
+        (o == "rslora" || o == "pack" || o == "train-on-prompt" || o == "gradient-checkpointing" || o == "double-quant"
+                 || o == "no-double-quant"
+             ? flags
+             : values)
+            .insert(o);
+    const ArgList a(args, values, flags);
+    const bool resume = a.has("resume");
+    const std::string configFile = a.text("config", "");
+    tb::TrainConfig c;
+    if (a.has("config")) {
+        for (const std::string& o : settingOptions())
+            if (a.has(o))
+                throw UsageError("--config RUN.json is the whole description of the run; option --" + o
+                                 + " contradicts it (edit the file instead)");
+        try {
+            c = tb::TrainConfig::fromFile(configFile);
+        } catch (const tb::FormatError& e) {
+            throw UsageError(e.what());
+        }
+        if (resume && !c.outputDir.empty()
+            && std::filesystem::absolute(c.outputDir).lexically_normal() != std::filesystem::absolute(a.required("resume")).lexically_normal())
+            throw UsageError("--resume " + a.required("resume") + ": " + configFile + " describes the run in " + c.outputDir);
+    } else {
+        c = configFromOptions(a);
+    }
+    if (resume)
+        c.outputDir = a.required("resume");
+    else if (a.has("out"))
+        c.outputDir = a.required("out");
+    if (resume && a.has("out") && a.text("out", "") != c.outputDir)
+        throw UsageError("--resume RUN_DIR continues that run in place; leave out --out or give the same folder");
+    if (c.outputDir.empty()) {
+        if (a.has("no-db"))
+            throw UsageError(configFile.empty() ? "option --out RUN_DIR is required with --no-db"
+                                                : configFile + ": key \"output_dir\" is required with --no-db");
+        // A new folder in the experiment database's workspace.
+        c.outputDir = tb::defaultRunFolder(tb::StorePaths::resolve(a.text("db", "")).workspace, a.text("name", ""));
+    }
+    std::vector<tb::ConfigProblem> problems = c.problems();
+    for (tb::ConfigProblem& p : c.fileProblems(resume))
+        problems.push_back(std::move(p));
+    if (!problems.empty())
+        throw UsageError(describeProblems(problems, configFile));
+    c.makePathsAbsolute();
+    if (a.has("print-config")) {
+        // The description as it would run, without running it: what `--config` takes back.
+        std::cout << c.toJson().dump(2) << std::endl;
+        return 0;
+    }
+
+    // Ctrl-C / SIGTERM cancel cleanly (the trainer checkpoints the last completed step);
+    // SIGUSR1 pauses and SIGUSR2 resumes: the workbench's controls, which reach a run it
+    // started and one it found still running after a restart alike. The handlers only set
+    // lock-free flags (async-signal-safe, whichever thread LibTorch's pools let the signal land
+    // on); a watcher thread turns them into Trainer calls.
     struct sigaction action {};
-    action.sa_handler = [](int) { g_stopRequested.store(true); };
     sigemptyset(&action.sa_mask);
+    action.sa_handler = [](int) { g_stopRequested.store(true); };
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
+    action.sa_handler = [](int) { g_pauseRequested.store(true); };
+    sigaction(SIGUSR1, &action, nullptr);
+    action.sa_handler = [](int) { g_pauseRequested.store(false); };
+    sigaction(SIGUSR2, &action, nullptr);
+    // The workbench reads the stream through a pipe and may close it (window closed, run kept
+    // training): writes then fail with EPIPE instead of killing the process.
+    std::signal(SIGPIPE, SIG_IGN);
     tb::Trainer trainer(c);
-    CliReporter reporter(a.has("json"));
+    const bool json = a.has("json");
+    ProgressPrinter printer;
+    tb::TrainEventWriter writer(stdout);
+    tb::TrainEventSink& reporter = json ? static_cast<tb::TrainEventSink&>(writer) : printer;
     // The experiment store records the run as it happens (--no-db to skip); a resumed run
     // continues its row.
     std::unique_ptr<tb::RunStore> store;
     std::unique_ptr<tb::RunRecorder> recorder;
+    int64_t runId = -1;
     if (!a.has("no-db")) {
         if (a.has("db") && a.required("db").empty())
             throw UsageError("option --db needs a path");
         store = std::make_unique<tb::RunStore>(tb::StorePaths::resolve(a.text("db", "")).database);
-        const int64_t runId = tb::registerTrainingRun(*store, c, resume, a.text("name", ""));
+        try {
+            runId = tb::registerTrainingRun(*store, c, resume, a.text("name", ""));
+        } catch (const tb::ConfigError& e) {
+            throw UsageError(describeProblems(e.problems(), configFile));
+        }
         recorder = std::make_unique<tb::RunRecorder>(*store, runId, c.method, &reporter);
-        reporter.setRunId(runId);
     } else if (a.has("db") || a.has("name")) {
         throw UsageError("--db and --name record the run; they contradict --no-db");
     }
+    reporter.onRun({runId, static_cast<int64_t>(::getpid()), c.outputDir, tb::trainMethodName(c.method)});
     std::atomic<bool> finished{false};
     std::thread signalWatcher([&] {
+        bool paused = false;
         while (!finished.load()) {
-            if (g_stopRequested.load()) {
+            if (g_stopRequested.load())
                 trainer.cancel();
-                return;
+            const bool wantPaused = g_pauseRequested.load();
+            if (wantPaused != paused) {
+                paused = wantPaused;
+                paused ? trainer.pause() : trainer.resume();
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
     });
 
@@ -247,12 +319,8 @@ int runTrain(const std::vector<std::string>& args)
     if (recorder)
         recorder->finish(r);
 
-    if (a.has("json")) {
-        reporter.emit({{"event", "end"}, {"run_id", reporter.runId()}, {"status", tb::trainStatusName(r.status)}, {"reason", r.reason}, {"step", r.step},
-                       {"total_steps", r.totalSteps}, {"tokens", r.tokensSeen}, {"trainable_parameters", r.trainableParameters},
-                       {"last_loss", r.lastLoss}, {"last_validation_loss", r.lastValidationLoss},
-                       {"best_validation_loss", r.bestValidationLoss}, {"wall_seconds", r.wallSeconds},
-                       {"adapter", r.adapterDir}, {"checkpoint", r.lastCheckpoint}});
+    if (json) {
+        writer.onEnd({runId, r});
     } else {
         std::cerr << "\n" << tb::trainStatusName(r.status);
         if (!r.reason.empty())
@@ -260,8 +328,8 @@ int runTrain(const std::vector<std::string>& args)
         std::cerr << "\n";
         if (!r.adapterDir.empty())
             std::cerr << "saved " << r.adapterDir << "\n";
-        if (reporter.runId() >= 0)
-            std::cerr << "recorded as run " << reporter.runId() << " in " << store->path() << "\n";
+        if (runId >= 0)
+            std::cerr << "recorded as run " << runId << " in " << store->path() << "\n";
     }
     return r.status == tb::TrainStatus::Failed ? 1 : 0;
 }

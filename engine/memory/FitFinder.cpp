@@ -2,7 +2,8 @@
 
 #include "core/DeviceMemory.h"
 #include "core/TorchCompat.h"
-#include "memory/MemoryCappedRun.h"
+#include "core/ChildProcess.h"
+#include "core/ScratchFolder.h"
 #include "model/ModelLoader.h"
 #include "train/Trainer.h"
 
@@ -10,6 +11,7 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -36,35 +38,6 @@ std::string humanBytes(int64_t bytes)
     char buffer[32];
     std::snprintf(buffer, sizeof buffer, "%.0f MiB", static_cast<double>(bytes) / (1 << 20));
     return buffer;
-}
-
-// A fresh folder for one confirming run, removed when it goes out of scope.
-class RunFolder {
-public:
-    explicit RunFolder(const std::string& root)
-    {
-        const fs::path base = root.empty() ? fs::temp_directory_path() : fs::path(root);
-        static std::atomic<int> counter{0};
-        m_path = base / ("tunebench-fit-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::create_directories(m_path);
-    }
-    ~RunFolder()
-    {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    const fs::path& path() const { return m_path; }
-
-private:
-    fs::path m_path;
-};
-
-std::string joined(const std::vector<std::string>& items)
-{
-    std::string out;
-    for (const auto& s : items)
-        out += (out.empty() ? "" : ",") + s;
-    return out;
 }
 
 } // namespace
@@ -150,6 +123,25 @@ int64_t FitFinder::longestSeqLenByEstimate(MemoryEstimateRequest r, int64_t budg
     return good;
 }
 
+TrainConfig FitFinder::trialConfig(const MemoryEstimateRequest& r, const std::string& outputDir) const
+{
+    TrainConfig c = TrainConfig::defaults(r.method);
+    c.modelDir = m_request.modelDir;
+    c.dataPath = m_request.dataPath;
+    c.outputDir = outputDir;
+    c.lora = r.lora;
+    c.quant = r.quant;
+    c.quantCacheDir = m_request.quantCacheDir;
+    c.batchSize = r.batchSize;
+    c.data.maxSeqLen = r.seqLen;
+    c.data.pack = true; // every sequence full length: the peak the estimate is about
+    c.maxSteps = m_request.confirmSteps;
+    c.gradientCheckpointing = r.gradientCheckpointing;
+    c.device = m_request.device;
+    c.threads = m_request.threads;
+    return c;
+}
+
 FitAttempt FitFinder::tryRunInProcess(const MemoryEstimateRequest& r)
 {
     FitAttempt attempt;
@@ -166,22 +158,8 @@ FitAttempt FitFinder::tryRunInProcess(const MemoryEstimateRequest& r)
     const at::Device device = parseDevice(m_request.device);
     compat::emptyCudaCache();
     compat::resetCudaPeak(device);
-    RunFolder folder(m_request.workDir);
-    TrainConfig c;
-    c.modelDir = m_request.modelDir;
-    c.dataPath = m_request.dataPath;
-    c.outputDir = (folder.path() / "run").string();
-    c.method = r.method;
-    c.lora = r.lora;
-    c.quant = r.quant;
-    c.quantCacheDir = m_request.quantCacheDir;
-    c.batchSize = r.batchSize;
-    c.data.maxSeqLen = r.seqLen;
-    c.data.pack = true;
-    c.maxSteps = m_request.confirmSteps;
-    c.gradientCheckpointing = r.gradientCheckpointing;
-    c.device = m_request.device;
-    c.threads = m_request.threads;
+    const ScratchFolder folder(m_request.workDir, "tunebench-fit-");
+    const TrainConfig c = trialConfig(r, (folder.path() / "run").string());
     TrainerCallbacks quiet;
     TrainResult result;
     {
@@ -231,31 +209,17 @@ FitAttempt FitFinder::tryRun(const MemoryEstimateRequest& r, const Progress& pro
         attempt.estimatedBytes = estimated;
         return attempt;
     }
-    RunFolder folder(m_request.workDir);
-    std::vector<std::string> args = {"train",
-                                     "--model", m_request.modelDir,
-                                     "--data", m_request.dataPath,
-                                     "--method", trainMethodName(r.method),
-                                     "--batch-size", std::to_string(r.batchSize),
-                                     "--seq-len", std::to_string(r.seqLen),
-                                     "--steps", std::to_string(m_request.confirmSteps),
-                                     "--pack", "--no-db",
-                                     "--out", (folder.path() / "run").string()};
-    if (m_request.threads > 0)
-        args.insert(args.end(), {"--threads", std::to_string(m_request.threads)});
-    if (r.method != TrainMethod::Full) {
-        args.insert(args.end(), {"--rank", std::to_string(r.lora.rank), "--targets", joined(r.lora.targets)});
-        if (r.lora.dropout > 0)
-            args.insert(args.end(), {"--dropout", std::to_string(r.lora.dropout)});
+    const ScratchFolder folder(m_request.workDir, "tunebench-fit-");
+    // The trial run is described by a TrainConfig like any other (TrainConfig's defaults for
+    // what the request leaves open) and run from that file: no second spelling of the options.
+    const std::string configPath = (folder.path() / "run.json").string();
+    {
+        std::ofstream out(configPath);
+        out << trialConfig(r, (folder.path() / "run").string()).toJson().dump(2) << "\n";
+        if (!out)
+            throw std::runtime_error(configPath + ": cannot write the trial run's config");
     }
-    if (r.method == TrainMethod::Qlora) {
-        args.insert(args.end(), {"--quant", QuantSettings::typeName(r.quant.type), "--blocksize", std::to_string(r.quant.blockSize),
-                                 r.quant.doubleQuant ? "--double-quant" : "--no-double-quant"});
-        if (!m_request.quantCacheDir.empty())
-            args.insert(args.end(), {"--quant-cache", m_request.quantCacheDir});
-    }
-    if (r.gradientCheckpointing)
-        args.push_back("--gradient-checkpointing");
+    const std::vector<std::string> args = {"train", "--config", configPath, "--no-db"};
     const std::string log = (folder.path() / "train.log").string();
     const CappedRunResult run = runMemoryCapped(m_request.cliExecutable, args, m_budget, log, &m_cancel);
     attempt.measuredBytes = run.peakResidentBytes;

@@ -108,6 +108,8 @@ private:
                           const Progress& progress);
     FitAttempt tryRun(const MemoryEstimateRequest& r, const Progress& progress);
     FitAttempt tryRunInProcess(const MemoryEstimateRequest& r);
+    // The trial run of `r` as a TrainConfig, into outputDir.
+    TrainConfig trialConfig(const MemoryEstimateRequest& r, const std::string& outputDir) const;
 
     FitRequest m_request;
     int64_t m_budget = 0;

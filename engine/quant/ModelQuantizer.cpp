@@ -12,7 +12,8 @@ const char* ModelQuantizer::projectionOwner(const std::string& name)
     return name.size() == 6 && name[1] == '_' && name.compare(2, 4, "proj") == 0 ? "self_attn" : "mlp";
 }
 
-QuantizeReport ModelQuantizer::quantizeBase(LlamaForCausalLM& model, const QuantSettings& settings)
+QuantizeReport ModelQuantizer::quantizeBase(LlamaForCausalLM& model, const QuantSettings& settings,
+                                            const std::function<bool()>& cancelled)
 {
     const std::string problem = settings.validate();
     if (!problem.empty())
@@ -21,6 +22,8 @@ QuantizeReport ModelQuantizer::quantizeBase(LlamaForCausalLM& model, const Quant
     for (size_t i = 0; i < model.model->layers.size(); ++i) {
         LlamaDecoderLayer& layer = *model.model->layers[i];
         for (const std::string& name : LlamaDecoderLayer::projectionNames()) {
+            if (cancelled && cancelled())
+                throw QuantizeCancelled();
             const std::shared_ptr<Projection> current = layer.projection(name);
             if (std::dynamic_pointer_cast<QuantizedLinear>(current))
                 continue;

@@ -8,6 +8,8 @@
 #include "quant/QuantSettings.h"
 
 #include <cstdint>
+#include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -27,13 +29,20 @@ struct QuantizeReport {
     }
 };
 
+struct QuantizeCancelled : std::runtime_error {
+    QuantizeCancelled() : std::runtime_error("quantization cancelled") {}
+};
+
 class ModelQuantizer {
 public:
     // Replaces every plain Linear projection (already quantized ones are left alone; a
     // LoRA-wrapped projection is an error: quantize first, then add adapters). Each layer's
     // bf16 weight is released as soon as its replacement exists, so peak memory grows by one
     // projection, not by a model.
-    static QuantizeReport quantizeBase(LlamaForCausalLM& model, const QuantSettings& settings);
+    // `cancelled` (may be empty) is asked before each projection; when it says yes,
+    // QuantizeCancelled is thrown and the model is left part-quantized (the caller drops it).
+    static QuantizeReport quantizeBase(LlamaForCausalLM& model, const QuantSettings& settings,
+                                       const std::function<bool()>& cancelled = {});
 
     // "model.layers.3.self_attn.q_proj" -> the layer, for every quantized projection, in model
     // order (looking through LoRA wrappers).

@@ -314,7 +314,7 @@ QuantCacheResult QuantizedBaseCache::loadOrQuantize(LlamaForCausalLM& model, con
         }
     }
 
-    result.report = ModelQuantizer::quantizeBase(model, settings);
+    result.report = ModelQuantizer::quantizeBase(model, settings, options.cancelled);
     if (!options.write)
         return result;
     try {

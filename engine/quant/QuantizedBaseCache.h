@@ -43,6 +43,7 @@ struct QuantCacheOptions {
     bool write = true;    // false: read a valid cache if there is one, never write
     std::function<void(const std::string&)> onInfo;    // may be empty
     std::function<void(const std::string&)> onWarning; // may be empty
+    std::function<bool()> cancelled; // may be empty; asked per projection while quantizing (QuantizeCancelled)
 };
 
 struct QuantCacheResult {

@@ -1,18 +1,22 @@
 #include "report/MethodComparison.h"
 
 #include "core/DeviceMemory.h"
-#include "report/ChildProcess.h"
+#include "core/ChildProcess.h"
+#include "core/FormatError.h"
+#include "core/ScratchFolder.h"
 #include "report/MethodBudget.h"
 #include "report/ReportRows.h"
 #include "store/RunQueries.h"
 #include "store/RunStore.h"
 #include "store/StorePaths.h"
+#include "train/TrainEvents.h"
 
 #include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <unistd.h>
@@ -55,6 +59,7 @@ struct ChildOutcome {
     std::string endStatus; // "finished", "failed", "cancelled"; "" when no end event came
     std::string endReason;
     int exitCode = -1;
+    std::string exitText; // ChildExit::describe()
     std::string stderrText;
 };
 
@@ -83,35 +88,35 @@ void MethodComparison::checkInputs() const
                                     ": not an executable file (it trains each method)");
 }
 
-std::vector<std::string> MethodComparison::trainArguments(const std::string& method, const std::string& database) const
+TrainConfig MethodComparison::runConfig(const std::string& method) const
 {
     const MethodComparisonRequest& q = m_request;
+    // TrainConfig's defaults for the method (learning rate, alpha = 2 x rank, ...), then what
+    // the request sets.
+    TrainConfig c = TrainConfig::defaults(trainMethodFromName(method));
+    c.modelDir = q.modelDir;
+    c.dataPath = q.dataPath;
+    c.validationPath = q.validationPath;
+    c.maxSteps = q.steps;
+    c.data.maxSeqLen = q.seqLen;
+    c.batchSize = q.batchSize;
+    c.seed = q.seed;
     // Evaluate about five times, so the validation curve has a shape.
-    const int64_t evalEvery = std::max<int64_t>(1, (q.steps + 4) / 5);
-    std::vector<std::string> args = {"train",        "--model",   q.modelDir,
-                                     "--data",       q.dataPath,  "--method",
-                                     method,         "--steps",   std::to_string(q.steps),
-                                     "--seq-len",    std::to_string(q.seqLen),
-                                     "--batch-size", std::to_string(q.batchSize),
-                                     "--seed",       std::to_string(q.seed),
-                                     "--eval-every", std::to_string(evalEvery),
-                                     "--device",     q.device};
-    if (method != "full") {
-        args.push_back("--rank");
-        args.push_back(std::to_string(q.rank));
+    c.evalEvery = std::max<int64_t>(1, (q.steps + 4) / 5);
+    c.device = q.device;
+    c.threads = q.threads;
+    if (c.method != TrainMethod::Full) {
+        c.lora.rank = q.rank;
+        c.lora.alpha = TrainConfig::defaultAlpha(q.rank);
     }
-    if (!q.validationPath.empty()) {
-        args.push_back("--val-data");
-        args.push_back(q.validationPath);
-    }
-    if (q.threads > 0) {
-        args.push_back("--threads");
-        args.push_back(std::to_string(q.threads));
-    }
-    for (const std::string& a : {std::string("--db"), database, std::string("--name"), "report-" + method,
-                                 std::string("--json")})
-        args.push_back(a);
-    return args;
+    c.makePathsAbsolute();
+    return c;
+}
+
+std::vector<std::string> MethodComparison::trainArguments(const std::string& configPath, const std::string& method,
+                                                          const std::string& database) const
+{
+    return {"train", "--config", configPath, "--db", database, "--name", "report-" + method, "--json"};
 }
 
 MethodReport MethodComparison::run(MethodComparisonCallbacks& callbacks)
@@ -138,6 +143,7 @@ MethodReport MethodComparison::run(MethodComparisonCallbacks& callbacks)
     RunStore store(database);
     RunQueries queries(store.database());
 
+    const ScratchFolder configFolder("", "tunebench-report-"); // the runs' config files
     std::vector<MethodMeasurement> measurements;
     std::string firstFailure;
     const size_t count = m_request.methods.size();
@@ -160,11 +166,26 @@ MethodReport MethodComparison::run(MethodComparisonCallbacks& callbacks)
                               ", does not fit the budget of " + reportBytesText(report.budgetBytes);
             callbacks.onLog(m.column.title() + " is not run: " + m.column.reason);
         } else {
-            const std::vector<std::string> args = trainArguments(method, database);
+            // The child runs the method's TrainConfig from a file (its run folder keeps a copy
+            // as train_config.json); the report shows the command with the file's contents.
+            const TrainConfig config = runConfig(method);
+            const std::string configPath = (configFolder.path() / ("report-" + method + ".json")).string();
+            {
+                std::ofstream out(configPath);
+                out << config.toJson().dump(2) << "\n";
+                if (!out)
+                    throw std::runtime_error(configPath + ": cannot write the run's config");
+            }
+            const std::vector<std::string> args = trainArguments(configPath, method, database);
             std::string command = "tunebench-cli";
             for (const auto& a : args)
-                command += " " + shellWord(a);
-            m.column.trainCommand = command;
+                command += " " + (a == configPath ? std::string("report-" + method + ".json") : shellWord(a));
+            m.column.trainCommand = command + "\n# report-" + method + ".json (output_dir left out: a new run folder)\n"
+                                    + [&] {
+                                          nlohmann::json j = config.toJson();
+                                          j.erase("output_dir");
+                                          return j.dump(2);
+                                      }();
             // Ids of runs that exist now: a child that dies before its end event is found as
             // the newest run of its name created after them.
             const auto before = queries.listRuns(RunFilter{std::nullopt, "", 1});
@@ -174,23 +195,37 @@ MethodReport MethodComparison::run(MethodComparisonCallbacks& callbacks)
             {
                 ChildProcess child(m_cli, args);
                 bool asked = false;
+                struct Forward : TrainEventSink {
+                    MethodComparisonCallbacks* callbacks = nullptr;
+                    const std::string* method = nullptr;
+                    std::string title;
+                    int64_t defaultTotal = 0;
+                    ChildOutcome* outcome = nullptr;
+                    void onStep(const StepReport& r) override
+                    {
+                        callbacks->onStep(*method, r.step, r.totalSteps > 0 ? r.totalSteps : defaultTotal, r.loss);
+                    }
+                    void onEval(const EvalReport& r) override { callbacks->onEval(*method, r.step, r.loss); }
+                    void onLog(LogLevel, const std::string& message) override { callbacks->onLog(title + ": " + message); }
+                    void onEnd(const EndEvent& e) override
+                    {
+                        if (e.runId >= 0)
+                            outcome->runId = e.runId;
+                        outcome->endStatus = trainStatusName(e.result.status);
+                        outcome->endReason = e.result.reason;
+                    }
+                } forward;
+                forward.callbacks = &callbacks;
+                forward.method = &method;
+                forward.title = m.column.title();
+                forward.defaultTotal = m_request.steps;
+                forward.outcome = &outcome;
                 auto onLine = [&](const std::string& line) {
-                    const nlohmann::json e = nlohmann::json::parse(line, nullptr, false);
-                    if (e.is_discarded() || !e.is_object())
-                        return; // not an event (a library printing to stdout)
-                    const std::string event = e.value("event", "");
-                    if (event == "step")
-                        callbacks.onStep(method, e.value("step", int64_t{0}), e.value("total_steps", m_request.steps),
-                                         e.value("loss", 0.0));
-                    else if (event == "eval")
-                        callbacks.onEval(method, e.value("step", int64_t{0}), e.value("loss", 0.0));
-                    else if (event == "log")
-                        callbacks.onLog(m.column.title() + ": " + e.value("message", ""));
-                    else if (event == "end") {
-                        if (e.contains("run_id") && e.at("run_id").is_number_integer() && e.at("run_id").get<int64_t>() >= 0)
-                            outcome.runId = e.at("run_id").get<int64_t>();
-                        outcome.endStatus = e.value("status", "");
-                        outcome.endReason = e.value("reason", "");
+                    try {
+                        if (const auto event = decodeTrainEvent(line, "tunebench-cli train --json"))
+                            deliverTrainEvent(*event, forward);
+                    } catch (const FormatError& e) {
+                        callbacks.onLog(m.column.title() + ": " + e.what());
                     }
                 };
                 while (child.readLines(100, onLine))
@@ -198,7 +233,9 @@ MethodReport MethodComparison::run(MethodComparisonCallbacks& callbacks)
                         child.terminate();
                         asked = true;
                     }
-                outcome.exitCode = child.wait();
+                const ChildExit exit = child.wait();
+                outcome.exitCode = exit.signal != 0 ? 128 + exit.signal : exit.exitCode;
+                outcome.exitText = exit.describe();
                 outcome.stderrText = child.standardError();
             }
             if (!outcome.runId) {
@@ -224,11 +261,8 @@ MethodReport MethodComparison::run(MethodComparisonCallbacks& callbacks)
                 std::string why = outcome.endReason;
                 if (why.empty())
                     why = lastLine(outcome.stderrText);
-                if (why.empty() && outcome.exitCode > 128)
-                    why = "killed by signal " + std::to_string(outcome.exitCode - 128) +
-                          (outcome.exitCode - 128 == SIGKILL ? " (the system may have run out of memory)" : "");
                 if (why.empty())
-                    why = "tunebench-cli train exited with code " + std::to_string(outcome.exitCode);
+                    why = "tunebench-cli train " + outcome.exitText;
                 m.column.reason = why;
                 if (firstFailure.empty() && !cancelled())
                     firstFailure = m.column.title() + ": " + why;

@@ -15,6 +15,8 @@
 #include "report/MethodComparisonRequest.h"
 #include "report/MethodReport.h"
 
+#include "train/TrainConfig.h"
+
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -57,9 +59,14 @@ public:
     void cancel() { m_cancel.store(true); }
     bool cancelled() const { return m_cancel.load(); }
 
-    // The arguments after the executable that train `method` for this request, e.g.
-    // {"train", "--model", ..., "--method", "qlora", ..., "--json"}.
-    std::vector<std::string> trainArguments(const std::string& method, const std::string& database) const;
+    // The run that trains `method` for this request: TrainConfig's defaults for the method
+    // with the request's model, data, steps, sequence, batch, rank, seed, device and threads;
+    // output_dir empty (the child makes a new run folder in the database's workspace).
+    TrainConfig runConfig(const std::string& method) const;
+    // The arguments after the executable that run the config file `configPath` for `method`:
+    // {"train", "--config", configPath, "--db", database, "--name", "report-METHOD", "--json"}.
+    std::vector<std::string> trainArguments(const std::string& configPath, const std::string& method,
+                                            const std::string& database) const;
 
 private:
     MethodComparisonRequest m_request;

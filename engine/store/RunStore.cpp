@@ -237,6 +237,24 @@ std::vector<int64_t> RunStore::deadOwnerRuns()
     return dead;
 }
 
+std::vector<LiveRun> RunStore::liveRuns()
+{
+    const ProcessIdentity self = ProcessIdentity::current();
+    std::vector<LiveRun> live;
+    SqliteStatement running =
+        m_db.prepare("SELECT id, owner_pid, owner_start FROM runs WHERE status = 'running' ORDER BY id DESC");
+    while (running.step()) {
+        LiveRun r;
+        r.runId = running.columnInt(0);
+        r.owner.pid = running.isNull(1) ? 0 : running.columnInt(1);
+        r.owner.startMarker = running.columnText(2);
+        const bool ours = r.owner.pid == self.pid && (r.owner.startMarker.empty() || r.owner.startMarker == self.startMarker);
+        if (!ours && r.owner.pid > 0 && ProcessIdentity::isAlive(r.owner.pid, r.owner.startMarker))
+            live.push_back(r);
+    }
+    return live;
+}
+
 std::vector<int64_t> RunStore::recoverInterruptedRuns()
 {
     // A read first: a GUI opening the store while a trainer commits takes no write lock unless
@@ -263,6 +281,12 @@ std::vector<int64_t> RunStore::recoverInterruptedRuns()
     }
     transaction.commit();
     return recovered;
+}
+
+void RunStore::explainInterruption(int64_t runId, const std::string& reason)
+{
+    SqliteStatement update = m_db.prepare("UPDATE runs SET reason = ?2 WHERE id = ?1 AND status = 'interrupted'");
+    update.bindInt(1, runId).bindText(2, reason).run();
 }
 
 void RunStore::renameRun(int64_t runId, const std::string& name)

@@ -16,6 +16,7 @@
 // Errors throw StoreError naming the database file.
 #pragma once
 
+#include "store/ProcessIdentity.h"
 #include "store/SqliteDatabase.h"
 #include "store/StoreTypes.h"
 
@@ -25,6 +26,12 @@
 #include <vector>
 
 namespace tb {
+
+// A run marked running and the process that trains it.
+struct LiveRun {
+    int64_t runId = 0;
+    ProcessIdentity owner;
+};
 
 struct StoreOptions {
     int busyTimeoutMs = 5000;
@@ -65,6 +72,12 @@ public:
     // another start marker: the pid was reused) become interrupted; they keep the step their
     // committed metrics reached and their last checkpoint. Returns their ids.
     std::vector<int64_t> recoverInterruptedRuns();
+    // Runs marked running whose owner process is alive and is not this process (a run kept
+    // training after the workbench closed, or a CLI run), newest first.
+    std::vector<LiveRun> liveRuns();
+    // The reason of an interrupted run, when the one who saw its process end knows more than
+    // recoverInterruptedRuns() ("killed by signal 9"). Runs in another state are left alone.
+    void explainInterruption(int64_t runId, const std::string& reason);
 
     void renameRun(int64_t runId, const std::string& name);
     void addTag(int64_t runId, const std::string& tag);

@@ -49,6 +49,20 @@ void RunRecorder::onMemory(const MemorySample& m)
         m_next->onMemory(m);
 }
 
+void RunRecorder::onStart(const StartReport& r)
+{
+    if (m_next)
+        m_next->onStart(r);
+}
+
+void RunRecorder::onPauseChanged(bool paused, int64_t step)
+{
+    if (paused)
+        m_buffer->flush(); // the database shows everything up to the pause while it lasts
+    if (m_next)
+        m_next->onPauseChanged(paused, step);
+}
+
 void RunRecorder::onLog(LogLevel level, const std::string& message)
 {
     if (m_next)

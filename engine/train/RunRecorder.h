@@ -26,11 +26,13 @@ public:
     RunRecorder(RunStore& store, int64_t runId, TrainMethod method, TrainerCallbacks* next);
     ~RunRecorder() override;
 
+    void onStart(const StartReport& r) override;
     void onStep(const StepReport& r) override;
     void onEval(const EvalReport& r) override;
     void onMemory(const MemorySample& m) override;
     void onLog(LogLevel level, const std::string& message) override;
     void onCheckpoint(const std::string& dir, int64_t step) override;
+    void onPauseChanged(bool paused, int64_t step) override;
 
     // Commits what is buffered, records the adapter (or full model) folder and how the run
     // ended.

@@ -41,6 +41,11 @@ int64_t registerTrainingRun(RunStore& store, const TrainConfig& c, bool resume, 
             return *existing;
         }
     }
+    // Every front end registers here, so this is where a folder that already holds a run is
+    // refused: a second run there would mix its checkpoints with the first one's.
+    for (const ConfigProblem& p : c.fileProblems(false))
+        if (p.field == "output_dir")
+            throw ConfigError({p});
     namespace fs = std::filesystem;
     const ModelConfig model = ModelConfig::fromFile((fs::path(c.modelDir) / "config.json").string());
     ModelRecord modelRecord;

@@ -2,7 +2,9 @@
 
 #include "core/FormatError.h"
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <stdexcept>
 
@@ -46,6 +48,55 @@ LrScheduleKind lrScheduleFromName(const std::string& name)
     throw std::invalid_argument("schedule \"" + name + "\": expected constant, linear or cosine");
 }
 
+namespace {
+
+std::string joinProblems(const std::vector<ConfigProblem>& problems)
+{
+    std::string text;
+    for (const ConfigProblem& p : problems)
+        text += (text.empty() ? "" : "; ") + (p.field.empty() ? p.message : p.field + ": " + p.message);
+    return text;
+}
+
+} // namespace
+
+ConfigError::ConfigError(std::vector<ConfigProblem> problems)
+    : std::invalid_argument(joinProblems(problems)), m_problems(std::move(problems))
+{
+}
+
+TrainConfig::TrainConfig()
+{
+    lora.alpha = defaultAlpha(lora.rank);
+}
+
+TrainConfig TrainConfig::defaults(TrainMethod method)
+{
+    TrainConfig c;
+    c.method = method;
+    c.learningRate = defaultLearningRate(method);
+    return c;
+}
+
+double TrainConfig::defaultLearningRate(TrainMethod method)
+{
+    // QLoRA paper and PEFT's examples train adapters at 1e-4..2e-4; a full fine-tune moves every
+    // weight and is usually run an order of magnitude lower.
+    return method == TrainMethod::Full ? 2e-5 : 2e-4;
+}
+
+double TrainConfig::defaultAlpha(int64_t rank)
+{
+    return 2.0 * static_cast<double>(rank);
+}
+
+DatasetOptions TrainConfig::datasetOptions() const
+{
+    DatasetOptions d = data;
+    d.splitSeed = seed;
+    return d;
+}
+
 json TrainConfig::toJson() const
 {
     return {
@@ -59,7 +110,7 @@ json TrainConfig::toJson() const
         {"quant_cache_dir", quantCacheDir},
         {"lora", {{"rank", lora.rank}, {"alpha", lora.alpha}, {"dropout", lora.dropout}, {"rslora", lora.rslora}, {"targets", lora.targets}}},
         {"dataset", {{"format", datasetFormatName(data.format)}, {"seq_len", data.maxSeqLen}, {"train_on_prompt", data.trainOnPrompt},
-                     {"pack", data.pack}, {"validation_fraction", data.validationFraction}, {"split_seed", data.splitSeed}}},
+                     {"pack", data.pack}, {"validation_fraction", data.validationFraction}, {"split_seed", datasetOptions().splitSeed}}},
         {"learning_rate", learningRate},
         {"schedule", lrScheduleName(schedule)},
         {"warmup_steps", warmupSteps},
@@ -128,6 +179,7 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
         if (j.contains("method")) {
             get(j, "", "method", text);
             c.method = trainMethodFromName(text);
+            c.learningRate = defaultLearningRate(c.method);
         }
         if (j.contains("schedule")) {
             get(j, "", "schedule", text);
@@ -139,6 +191,7 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
     if (j.contains("lora")) {
         const json& l = j["lora"];
         get(l, "lora.", "rank", c.lora.rank);
+        c.lora.alpha = defaultAlpha(c.lora.rank);
         get(l, "lora.", "alpha", c.lora.alpha);
         get(l, "lora.", "dropout", c.lora.dropout);
         get(l, "lora.", "rslora", c.lora.rslora);
@@ -158,7 +211,9 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
         get(d, "dataset.", "train_on_prompt", c.data.trainOnPrompt);
         get(d, "dataset.", "pack", c.data.pack);
         get(d, "dataset.", "validation_fraction", c.data.validationFraction);
-        get(d, "dataset.", "split_seed", c.data.splitSeed);
+        // "split_seed" is written for the record; the split follows "seed" (datasetOptions()).
+        uint64_t ignoredSplitSeed = 0;
+        get(d, "dataset.", "split_seed", ignoredSplitSeed);
     }
     get(j, "", "learning_rate", c.learningRate);
     get(j, "", "warmup_steps", c.warmupSteps);
@@ -182,37 +237,95 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
     return c;
 }
 
-void TrainConfig::validate() const
+TrainConfig TrainConfig::fromFile(const std::string& path)
 {
-    auto bad = [](const std::string& field, const std::string& why) { throw std::invalid_argument(field + ": " + why); };
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw FormatError(path, "cannot read the file");
+    const json j = json::parse(in, nullptr, false);
+    if (j.is_discarded())
+        throw FormatError(path, "not valid JSON");
+    return fromJson(j, path);
+}
+
+std::vector<ConfigProblem> TrainConfig::problems() const
+{
+    std::vector<ConfigProblem> out;
+    auto bad = [&](const char* field, const std::string& why) { out.push_back({field, why}); };
+    // NaN fails every comparison: say so rather than quoting a range it is not outside of.
+    auto number = [&](const char* field, double v) {
+        if (std::isnan(v) || std::isinf(v)) {
+            bad(field, "must be a number");
+            return false;
+        }
+        return true;
+    };
     if (modelDir.empty()) bad("model", "required");
     if (dataPath.empty()) bad("data", "required");
-    if (outputDir.empty()) bad("output_dir", "required");
+    if (data.maxSeqLen < 2) bad("dataset.seq_len", "must be at least 2 tokens");
+    if (number("dataset.validation_fraction", data.validationFraction)
+        && (data.validationFraction < 0 || data.validationFraction >= 1))
+        bad("dataset.validation_fraction", "must be at least 0 and below 1");
+    if (!initialAdapter.empty() && method == TrainMethod::Full) bad("initial_adapter", "only LoRA training continues an adapter");
+    if (method != TrainMethod::Full) {
+        if (lora.rank < 1 || lora.rank > 4096) bad("lora.rank", "must be between 1 and 4096");
+        if (number("lora.alpha", lora.alpha) && !(lora.alpha > 0)) bad("lora.alpha", "must be positive");
+        if (number("lora.dropout", lora.dropout) && (lora.dropout < 0 || lora.dropout >= 1))
+            bad("lora.dropout", "must be at least 0 and below 1");
+        if (initialAdapter.empty() && lora.targets.empty()) bad("lora.targets", "choose at least one projection to adapt");
+    }
     if (method == TrainMethod::Qlora) {
         const std::string why = quant.validate();
         if (!why.empty()) bad("quant", why);
     }
-    if (!initialAdapter.empty() && method == TrainMethod::Full) bad("initial_adapter", "only LoRA training continues an adapter");
-    if (lora.rank < 1 || lora.rank > 4096) bad("lora.rank", "must be between 1 and 4096");
-    if (!(lora.alpha > 0)) bad("lora.alpha", "must be positive");
-    if (lora.dropout < 0 || lora.dropout >= 1) bad("lora.dropout", "must be in [0, 1)");
-    if (data.maxSeqLen < 2) bad("dataset.seq_len", "must be at least 2");
-    if (data.validationFraction < 0 || data.validationFraction >= 1) bad("dataset.validation_fraction", "must be in [0, 1)");
-    if (!(learningRate > 0) || learningRate > 1) bad("learning_rate", "must be in (0, 1]");
+    if (number("learning_rate", learningRate) && (!(learningRate > 0) || learningRate > 1))
+        bad("learning_rate", "must be above 0 and at most 1");
     if (warmupSteps < 0) bad("warmup_steps", "must not be negative");
     if (maxSteps < 0) bad("max_steps", "must not be negative");
-    if (maxSteps == 0 && !(epochs > 0)) bad("epochs", "must be positive when max_steps is 0");
+    if (maxSteps == 0 && number("epochs", epochs) && !(epochs > 0)) bad("epochs", "must be positive when max_steps is 0");
     if (batchSize < 1) bad("batch_size", "must be at least 1");
     if (gradAccum < 1) bad("grad_accum", "must be at least 1");
-    if (weightDecay < 0) bad("weight_decay", "must not be negative");
-    if (adamBeta1 < 0 || adamBeta1 >= 1) bad("adam_beta1", "must be in [0, 1)");
-    if (adamBeta2 < 0 || adamBeta2 >= 1) bad("adam_beta2", "must be in [0, 1)");
-    if (!(adamEps > 0)) bad("adam_eps", "must be positive");
+    if (number("weight_decay", weightDecay) && weightDecay < 0) bad("weight_decay", "must not be negative");
+    if (number("max_grad_norm", maxGradNorm) && maxGradNorm < 0) bad("max_grad_norm", "must not be negative (0: no clipping)");
+    if (number("adam_beta1", adamBeta1) && (adamBeta1 < 0 || adamBeta1 >= 1)) bad("adam_beta1", "must be at least 0 and below 1");
+    if (number("adam_beta2", adamBeta2) && (adamBeta2 < 0 || adamBeta2 >= 1)) bad("adam_beta2", "must be at least 0 and below 1");
+    if (number("adam_eps", adamEps) && !(adamEps > 0)) bad("adam_eps", "must be positive");
     if (evalEvery < 0) bad("eval_every", "must not be negative");
     if (saveEvery < 0) bad("save_every", "must not be negative");
     if (maxBadSteps < 1) bad("max_bad_steps", "must be at least 1");
+    if (seed > (uint64_t(1) << 62)) bad("seed", "must be at most 2^62");
+    if (threads < 0) bad("threads", "must not be negative (0: every core this process may use)");
+    if (device != "cpu" && device != "cuda" && device.rfind("cuda:", 0) != 0) bad("device", "expected cpu, cuda or cuda:N");
     if (baseDtype != "bf16" && baseDtype != "fp32" && baseDtype != "bfloat16" && baseDtype != "float32")
         bad("base_dtype", "expected bf16 or fp32");
+    if (outputDir.empty()) bad("output_dir", "required");
+    return out;
+}
+
+std::vector<ConfigProblem> TrainConfig::fileProblems(bool resume) const
+{
+    namespace fs = std::filesystem;
+    std::vector<ConfigProblem> out;
+    std::error_code ec;
+    if (!modelDir.empty() && !fs::is_regular_file(fs::path(modelDir) / "config.json", ec))
+        out.push_back({"model", modelDir + ": not a Hugging Face model folder (config.json is missing)"});
+    if (!dataPath.empty() && !fs::is_regular_file(dataPath, ec))
+        out.push_back({"data", dataPath + ": no such file"});
+    if (!validationPath.empty() && !fs::is_regular_file(validationPath, ec))
+        out.push_back({"validation_data", validationPath + ": no such file"});
+    if (!initialAdapter.empty() && !fs::is_regular_file(fs::path(initialAdapter) / "adapter_config.json", ec))
+        out.push_back({"initial_adapter", initialAdapter + ": not a PEFT adapter folder (adapter_config.json is missing)"});
+    if (!resume && !outputDir.empty()
+        && (fs::exists(fs::path(outputDir) / "train_config.json", ec) || fs::exists(fs::path(outputDir) / "checkpoints", ec)))
+        out.push_back({"output_dir", outputDir + " already holds a run: choose a new folder (or resume that run)"});
+    return out;
+}
+
+void TrainConfig::validate() const
+{
+    std::vector<ConfigProblem> found = problems();
+    if (!found.empty())
+        throw ConfigError(std::move(found));
 }
 
 void TrainConfig::makePathsAbsolute()

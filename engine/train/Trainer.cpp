@@ -1,5 +1,6 @@
 #include "train/Trainer.h"
 
+#include "core/DeviceMemory.h"
 #include "core/FormatError.h"
 #include "core/ThreadSettings.h"
 #include "core/TorchCompat.h"
@@ -94,17 +95,48 @@ void Trainer::cancel()
     m_pauseChanged.notify_all();
 }
 
-bool Trainer::waitWhilePaused()
+bool Trainer::waitWhilePaused(const std::function<void(bool)>& onPauseChanged)
 {
     std::unique_lock<std::mutex> lock(m_pauseMutex);
+    if (!m_paused.load() || m_cancel.load())
+        return !m_cancel.load();
+    // Reported outside the lock: a callback may take its time (the database flush).
+    lock.unlock();
+    onPauseChanged(true);
+    lock.lock();
     m_pauseChanged.wait(lock, [this] { return !m_paused.load() || m_cancel.load(); });
-    return !m_cancel.load();
+    const bool goOn = !m_cancel.load();
+    lock.unlock();
+    if (goOn)
+        onPauseChanged(false);
+    return goOn;
+}
+
+namespace {
+
+// Thrown between setup phases when cancel() came: the run ends `cancelled`, not `failed`.
+struct CancelledDuringSetup {
+    std::string phase;
+};
+
+} // namespace
+
+void Trainer::checkCancelled(const char* phase) const
+{
+    if (m_cancel.load())
+        throw CancelledDuringSetup{phase};
 }
 
 TrainResult Trainer::run(TrainerCallbacks& callbacks, bool resume)
 {
     try {
         return runOrThrow(callbacks, resume);
+    } catch (const CancelledDuringSetup& c) {
+        TrainResult cancelled;
+        cancelled.status = TrainStatus::Cancelled;
+        cancelled.reason = "cancelled " + c.phase;
+        callbacks.onLog(LogLevel::Info, cancelled.reason);
+        return cancelled;
     } catch (const std::exception& e) {
         TrainResult failed;
         failed.status = TrainStatus::Failed;
@@ -134,14 +166,17 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
                                                                                                       : at::kBFloat16;
     cb.onLog(LogLevel::Info, "Loading " + cfg.modelDir + " (" + scalarTypeName(load.dtype) + ", " + cfg.device + ", "
                                  + std::to_string(threads) + " threads)");
+    checkCancelled("before loading the model");
     LoadedModel loaded = loadModel(cfg.modelDir, load);
+    checkCancelled("while loading the model");
     for (const auto& w : loaded.warnings)
         cb.onLog(LogLevel::Warning, w);
     LlamaForCausalLM& model = *loaded.model;
     const at::Device device = parseDevice(cfg.device);
     const Tokenizer tokenizer = Tokenizer::fromFile((fs::path(cfg.modelDir) / "tokenizer.json").string());
     const TokenizerConfig tokenizerConfig = TokenizerConfig::fromFile((fs::path(cfg.modelDir) / "tokenizer_config.json").string());
-    const PreparedDataset data = prepareDataset(cfg.dataPath, cfg.validationPath, tokenizer, tokenizerConfig, cfg.data);
+    checkCancelled("while loading the model");
+    const PreparedDataset data = prepareDataset(cfg.dataPath, cfg.validationPath, tokenizer, tokenizerConfig, cfg.datasetOptions());
     checkTokenIdsBelow(data, model.config().vocabSize, cfg.dataPath, cfg.validationPath, tokenizer);
     cb.onLog(LogLevel::Info, std::string("Dataset format ") + datasetFormatName(data.format) + "; "
                                  + describeStats("train", data.trainStats) + "; " + describeStats("validation", data.validationStats));
@@ -154,11 +189,18 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
 
     if (cfg.method == TrainMethod::Qlora) {
         // QLoRA: the frozen base in 4-bit NF4 (or 8-bit), quantized once and cached.
+        checkCancelled("while preparing the data");
         QuantCacheOptions cache;
         cache.cacheDir = cfg.quantCacheDir;
+        cache.cancelled = [this] { return m_cancel.load(); };
         cache.onInfo = [&](const std::string& m) { cb.onLog(LogLevel::Info, m); };
         cache.onWarning = [&](const std::string& m) { cb.onLog(LogLevel::Warning, m); };
-        const QuantCacheResult q = QuantizedBaseCache::loadOrQuantize(model, cfg.modelDir, cfg.quant, cache);
+        QuantCacheResult q;
+        try {
+            q = QuantizedBaseCache::loadOrQuantize(model, cfg.modelDir, cfg.quant, cache);
+        } catch (const QuantizeCancelled&) {
+            throw CancelledDuringSetup{"while quantizing the base"};
+        }
         std::ostringstream info;
         info << "Base quantized (" << cfg.quant.tag() << (q.fromCache ? ", from " : ", cached in ") << q.path << "): "
              << q.report.quantizedParameters << " weights in " << q.report.bytesAfter << " bytes, " << std::fixed
@@ -170,6 +212,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
         }
     }
 
+    checkCancelled("while quantizing the base");
     // What trains.
     LoraSettings lora = cfg.lora;
     const bool adapters = cfg.method == TrainMethod::Lora || cfg.method == TrainMethod::Qlora;
@@ -314,11 +357,25 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
         }
     };
 
+    StartReport start;
+    start.totalSteps = result.totalSteps;
+    start.startStep = result.step;
+    start.trainableParameters = result.trainableParameters;
+    start.device = cfg.device;
+    try {
+        const DeviceMemoryInfo info = deviceMemory(cfg.device);
+        start.deviceName = info.name;
+        start.deviceTotalBytes = info.totalBytes;
+    } catch (const std::exception&) {
+        start.deviceName = cfg.device; // known to LibTorch (the model is on it), not to the query
+    }
+    checkCancelled("before the first step");
+    cb.onStart(start);
     memorySample(result.step);
     if (result.step == 0)
         evaluate(0); // the untrained model's validation loss, the baseline every curve starts from
     while (result.step < result.totalSteps) {
-        if (!waitWhilePaused())
+        if (!waitWhilePaused([&](bool paused) { cb.onPauseChanged(paused, result.step); }))
             break;
         const auto stepStart = Clock::now();
         const double lr = learningRateAt(result.step, result.totalSteps, cfg.warmupSteps, cfg.learningRate, lrScheduleName(cfg.schedule));

@@ -5,7 +5,9 @@
 // Thread contract: run() blocks and does all the work on the calling thread (a worker thread in
 // the GUI, the main thread in the CLI); callbacks are called on that thread. pause(), resume()
 // and cancel() may be called from any thread; cancel takes effect before the next micro-batch,
-// so within one optimizer step, and leaves a checkpoint of the last completed step.
+// so within one optimizer step, and leaves a checkpoint of the last completed step; during setup
+// it takes effect between phases (loading, data, quantizing: per layer) and ends the run
+// `cancelled` without a checkpoint.
 #pragma once
 
 #include "train/TrainConfig.h"
@@ -13,6 +15,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -51,8 +54,12 @@ public:
 
 private:
     TrainResult runOrThrow(TrainerCallbacks& callbacks, bool resume);
-    // Blocks while paused; returns false when cancelled.
-    bool waitWhilePaused();
+    // Throws (caught by run(), which ends the run cancelled) when cancel() came; called between
+    // the setup phases, so a cancel while loading or quantizing is not left until the first step.
+    void checkCancelled(const char* phase) const;
+    // Blocks while paused, telling onPauseChanged(true) before and (false) after; returns false
+    // when cancelled.
+    bool waitWhilePaused(const std::function<void(bool)>& onPauseChanged);
 
     TrainConfig m_config;
     std::atomic<bool> m_cancel{false};

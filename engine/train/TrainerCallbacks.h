@@ -9,6 +9,17 @@
 
 namespace tb {
 
+// Once the run is set up (model, data, what trains; resumed state restored) and before its
+// first step: what the progress bar and the plots need to size themselves.
+struct StartReport {
+    int64_t totalSteps = 0;   // the run's optimizer steps (epochs converted to steps)
+    int64_t startStep = 0;    // > 0 when resumed
+    int64_t trainableParameters = 0;
+    std::string device;       // "cpu", "cuda:0"
+    std::string deviceName;   // "CPU", "NVIDIA H200"
+    int64_t deviceTotalBytes = -1; // the device's memory (RAM on the CPU); -1 unknown
+};
+
 struct StepReport {
     int64_t step = 0;        // optimizer steps completed (1-based after the first step)
     int64_t totalSteps = 0;
@@ -34,11 +45,15 @@ enum class LogLevel { Info, Warning, Error };
 class TrainerCallbacks {
 public:
     virtual ~TrainerCallbacks() = default;
+    virtual void onStart(const StartReport&) {}
     virtual void onStep(const StepReport&) {}
     virtual void onEval(const EvalReport&) {}
     virtual void onMemory(const MemorySample&) {}
     virtual void onLog(LogLevel, const std::string&) {}
     virtual void onCheckpoint(const std::string& /*dir*/, int64_t /*step*/) {}
+    // The run stopped before its next step because pause() came (paused = true), or goes on
+    // after resume() (false); `step` is the last completed step.
+    virtual void onPauseChanged(bool /*paused*/, int64_t /*step*/) {}
 };
 
 } // namespace tb

@@ -389,6 +389,73 @@ private Q_SLOTS:
         QVERIFY(bad.err.contains("none.jsonl"));
     }
 
+    void trainRunsADescriptionFile()
+    {
+        const QString data = QString(TB_SOURCE_DIR) + "/resources/datasets/reviews-val.jsonl";
+        // --print-config: the description the options make, with TrainConfig's defaults.
+        const Run printed = cli({"train", "--model", m_model, "--data", data, "--out", m_tmp.filePath("described"), "--steps", "2",
+                                 "--batch-size", "2", "--seq-len", "64", "--rank", "4", "--print-config"});
+        QVERIFY2(printed.exitCode == 0, printed.err.constData());
+        QJsonObject config = QJsonDocument::fromJson(printed.out).object();
+        QCOMPARE(config["lora"].toObject()["alpha"].toDouble(), 8.0); // 2 x rank
+        QCOMPARE(config["learning_rate"].toDouble(), 2e-4);
+        QCOMPARE(config["max_steps"].toInt(), 2);
+        QVERIFY(!QFile::exists(m_tmp.filePath("described"))); // nothing ran
+        const Run fullPrinted = cli({"train", "--model", m_model, "--data", data, "--out", m_tmp.filePath("x"), "--method", "full", "--print-config"});
+        QCOMPARE(QJsonDocument::fromJson(fullPrinted.out).object()["learning_rate"].toDouble(), 2e-5);
+
+        // That file runs exactly that description; the run folder keeps it.
+        const QString file = m_tmp.filePath("described.json");
+        QFile out(file);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(printed.out);
+        out.close();
+        const Run run = cli({"train", "--config", file, "--no-db", "--json"});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        QFile kept(m_tmp.filePath("described/train_config.json"));
+        QVERIFY(kept.open(QIODevice::ReadOnly));
+        QCOMPARE(QJsonDocument::fromJson(kept.readAll()).object(), config);
+        const QList<QByteArray> lines = run.out.trimmed().split('\n');
+        QCOMPARE(QJsonDocument::fromJson(lines.first()).object()["event"].toString(), QString("run"));
+        QCOMPARE(QJsonDocument::fromJson(lines.first()).object()["v"].toInt(), 1);
+        bool started = false;
+        for (const QByteArray& line : lines) {
+            const QJsonObject e = QJsonDocument::fromJson(line).object();
+            QCOMPARE(e["v"].toInt(), 1); // every line carries the stream's version
+            if (e["event"] == "start") {
+                started = true;
+                QCOMPARE(e["total_steps"].toInt(), 2);
+            }
+        }
+        QVERIFY(started);
+
+        // The same folder again is refused before anything runs, naming the key.
+        const Run again = cli({"train", "--config", file, "--no-db"});
+        QCOMPARE(again.exitCode, 2);
+        QVERIFY2(again.err.contains("described.json: key \"output_dir\"") && again.err.contains("already holds a run"), again.err.constData());
+        // ... and at registration, for a run recorded in the database too.
+        const Run recorded = cli({"train", "--config", file, "--db", m_tmp.filePath("config.db")});
+        QCOMPARE(recorded.exitCode, 2);
+        QVERIFY2(recorded.err.contains("already holds a run"), recorded.err.constData());
+        // Options that describe the run contradict the file.
+        const Run both = cli({"train", "--config", file, "--steps", "3"});
+        QCOMPARE(both.exitCode, 2);
+        QVERIFY2(both.err.contains("--steps contradicts it"), both.err.constData());
+    }
+
+    void everyConfigProblemIsNamedByItsOption()
+    {
+        const Run r = cli({"train", "--model", m_model, "--data", m_tmp.filePath("nothing.jsonl"), "--out", m_tmp.filePath("p"),
+                           "--lr", "2", "--rank", "0", "--seq-len", "0", "--no-db"});
+        QCOMPARE(r.exitCode, 2);
+        const QString err = QString::fromUtf8(r.err);
+        for (const char* expected : {"option --lr (learning_rate): must be above 0 and at most 1",
+                                     "option --rank (lora.rank): must be between 1 and 4096",
+                                     "option --seq-len (dataset.seq_len): must be at least 2 tokens",
+                                     "option --data (data):"})
+            QVERIFY2(err.contains(expected), qPrintable(err));
+    }
+
     void runFolderDefaultsToTheWorkspace()
     {
         const QString db = m_tmp.filePath("ws/tb.db");

@@ -164,7 +164,7 @@ private Q_SLOTS:
         QVERIFY(finished.wait(60000));
         thread.quit();
         thread.wait();
-        QCOMPARE(finished.at(0).at(0).toInt(), 0);
+        QCOMPARE(finished.at(0).at(0).value<tb::TrainStatus>(), tb::TrainStatus::Finished);
         m_adapter = QDir::cleanPath(finished.at(0).at(2).toString());
         QVERIFY(QFileInfo::exists(m_adapter + "/adapter_model.safetensors"));
         m_runName = "reviews-run";

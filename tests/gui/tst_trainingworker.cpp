@@ -1,7 +1,12 @@
-// TrainingWorker and LiveMonitor, offscreen: a real 6-step LoRA run of the tiny demo model on
-// the shipped reviews dataset goes through the worker thread into the monitor while the GUI
-// thread keeps processing events; a run is cancelled mid-way; the Train tab's form refuses
-// an invalid run at its field. Runs are recorded in a temporary database.
+// TrainingWorker and LiveMonitor, offscreen: each run is a real `tunebench-cli train` child
+// process (the build's, through TUNEBENCH_CLI). A 6-step LoRA run of the tiny demo model on the
+// shipped reviews dataset goes through the worker thread into the monitor while the GUI thread
+// keeps processing events; a run is paused, resumed and cancelled through signals to its
+// process; a run killed with SIGKILL leaves this process running, is recorded as interrupted
+// with the reason and resumes; LoRA then QLoRA of the small demo in one process each report
+// their own peak memory (QLoRA the lower); a run kept training in the background when its panel
+// goes finishes on its own; the Train tab's form refuses an invalid run at its field. Runs are
+// recorded in a temporary database.
 #include "LiveMonitor.h"
 #include "StallMeter.h"
 #include "MainWindow.h"
@@ -10,6 +15,8 @@
 #include "TrainingWorker.h"
 
 #include "demo/DemoModelMaker.h"
+#include "store/RunQueries.h"
+#include "store/RunStore.h"
 #include "train/Trainer.h"
 
 #include "QCustomPlotCompat.h"
@@ -17,6 +24,7 @@
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -26,7 +34,10 @@
 #include <QTimer>
 
 #include <atomic>
+#include <csignal>
 #include <memory>
+
+#include <sys/wait.h>
 
 namespace {
 
@@ -46,12 +57,17 @@ struct WorkerOnThread {
         thread.quit();
         thread.wait();
     }
-    void start(const tb::TrainConfig& c)
+    void start(const tb::TrainConfig& c, bool resume = false)
     {
         TrainingWorker* target = worker;
-        QMetaObject::invokeMethod(target, [target, c] { target->start(c, false); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(target, [target, c, resume] { target->start(c, resume); }, Qt::QueuedConnection);
     }
 };
+
+tb::TrainStatus statusOf(const QSignalSpy& finished, int i = 0)
+{
+    return finished.at(i).at(0).value<tb::TrainStatus>();
+}
 
 } // namespace
 
@@ -60,6 +76,20 @@ class TestTrainingWorker : public QObject {
 private:
     QTemporaryDir m_tmp;
     QString m_model;
+    QString m_small;
+
+    tb::RunSummary runIn(const QString& database, const QString& runDir)
+    {
+        tb::RunStore store(database.toStdString());
+        tb::RunQueries queries(store.database());
+        const auto id = queries.findRunByDir(QFileInfo(runDir).absoluteFilePath().toStdString());
+        if (!id)
+            throw std::runtime_error("no run recorded for " + runDir.toStdString());
+        for (const tb::RunSummary& s : queries.listRuns())
+            if (s.id == *id)
+                return s;
+        throw std::runtime_error("run vanished");
+    }
 
     tb::TrainConfig config(const QString& run, int steps)
     {
@@ -83,6 +113,10 @@ private Q_SLOTS:
         QVERIFY(m_tmp.isValid());
         m_model = m_tmp.filePath("demo");
         tb::makeDemoModel(m_model.toStdString(), "tiny", 0);
+        m_small = m_tmp.filePath("small");
+        tb::makeDemoModel(m_small.toStdString(), "small", 0);
+        QVERIFY2(QFileInfo(TB_CLI_PATH).isExecutable(), TB_CLI_PATH);
+        QCOMPARE(qEnvironmentVariable("TUNEBENCH_CLI"), QString(TB_CLI_PATH));
     }
 
     void runReportsInOrderFromTheWorkerThread()
@@ -122,7 +156,7 @@ private Q_SLOTS:
         QCoreApplication::processEvents(); // deliver what was queued just before finished
         const qint64 longestGap = stalls.longest();
 
-        QCOMPARE(finished.first().at(0).toInt(), int(tb::TrainStatus::Finished));
+        QCOMPARE(statusOf(finished), tb::TrainStatus::Finished);
         QVERIFY2(finished.first().at(1).toString().isEmpty(), qPrintable(finished.first().at(1).toString()));
         QVERIFY(QFileInfo::exists(finished.first().at(2).toString() + "/adapter_config.json"));
         QCOMPARE(steps.count(), 6);
@@ -166,10 +200,166 @@ private Q_SLOTS:
         w.worker->cancel();
         const int stepsAtCancel = steps.load();
         QVERIFY(finished.wait(120000));
-        QCOMPARE(finished.first().at(0).toInt(), int(tb::TrainStatus::Cancelled));
-        QVERIFY2(steps.load() <= stepsAtCancel + 1, qPrintable(QString("%1 steps after cancel").arg(steps.load() - stepsAtCancel)));
+        QCOMPARE(statusOf(finished), tb::TrainStatus::Cancelled);
+        // Within one step: the child finishes the step it is on; one more step's event may be
+        // on its way through the pipe when the signal is sent.
+        QVERIFY2(steps.load() <= stepsAtCancel + 2, qPrintable(QString("%1 steps after cancel").arg(steps.load() - stepsAtCancel)));
         QVERIFY(steps.load() < 200);
         QVERIFY2(stalls.longest() < 500, qPrintable(QString("GUI thread stalled for %1 ms").arg(stalls.longest())));
+    }
+
+    void pauseAndResumeReachTheChild()
+    {
+        WorkerOnThread w;
+        w.worker->setDatabasePath(m_tmp.filePath("experiments.db"));
+        LiveMonitor monitor;
+        connect(w.worker, &TrainingWorker::pauseChanged, &monitor, &LiveMonitor::setPaused);
+        std::atomic<int> steps{0};
+        connect(w.worker, &TrainingWorker::stepReported, w.worker, [&] { ++steps; }, Qt::DirectConnection);
+        QSignalSpy paused(w.worker, &TrainingWorker::pauseChanged);
+        QSignalSpy finished(w.worker, &TrainingWorker::finished);
+        w.start(config("paused", 200));
+        QTRY_VERIFY_WITH_TIMEOUT(steps.load() >= 2, 240000);
+        w.worker->pause();
+        QTRY_VERIFY_WITH_TIMEOUT(paused.count() >= 1, 60000); // within one step
+        QCOMPARE(paused.at(0).at(0).toBool(), true);
+        const qint64 pausedAfter = paused.at(0).at(1).toLongLong();
+        QVERIFY(pausedAfter >= 2);
+        QTRY_VERIFY(monitor.etaLabel()->text().contains("paused after step"));
+        QVERIFY(monitor.resumeButton()->isEnabled());
+        const int stepsWhilePaused = steps.load();
+        QTest::qWait(1500); // several tiny steps' time: none may come
+        QCOMPARE(steps.load(), stepsWhilePaused);
+        QCOMPARE(qint64(stepsWhilePaused), pausedAfter);
+
+        w.worker->resume();
+        QTRY_VERIFY_WITH_TIMEOUT(paused.count() >= 2, 60000);
+        QCOMPARE(paused.at(1).at(0).toBool(), false);
+        QTRY_VERIFY_WITH_TIMEOUT(steps.load() > stepsWhilePaused, 60000);
+        w.worker->cancel();
+        QVERIFY(finished.wait(120000));
+        QCOMPARE(statusOf(finished), tb::TrainStatus::Cancelled);
+    }
+
+    void aKilledRunLeavesThisProcessAndResumes()
+    {
+        const QString database = m_tmp.filePath("experiments.db");
+        WorkerOnThread w;
+        w.worker->setDatabasePath(database);
+        std::atomic<int> steps{0};
+        connect(w.worker, &TrainingWorker::stepReported, w.worker, [&] { ++steps; }, Qt::DirectConnection);
+        QSignalSpy finished(w.worker, &TrainingWorker::finished);
+        tb::TrainConfig c = config("killed", 8);
+        c.saveEvery = 2;
+        w.start(c);
+        QTRY_VERIFY_WITH_TIMEOUT(steps.load() >= 3, 240000); // past the checkpoint of step 2
+        const qint64 pid = w.worker->childPid();
+        QVERIFY(pid > 0);
+        QVERIFY(pid != QCoreApplication::applicationPid());
+        QCOMPARE(::kill(static_cast<pid_t>(pid), SIGKILL), 0); // as the kernel's out-of-memory killer does
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(statusOf(finished), tb::TrainStatus::Failed);
+        const QString reason = finished.first().at(1).toString();
+        QVERIFY2(reason.contains("signal 9"), qPrintable(reason));
+
+        const tb::RunSummary killed = runIn(database, QString::fromStdString(c.outputDir));
+        QCOMPARE(killed.status, tb::RunStatus::Interrupted);
+        QVERIFY2(killed.reason.find("signal 9") != std::string::npos, killed.reason.c_str());
+
+        // Resumable from its last checkpoint, as the Runs tab's Resume does.
+        finished.clear();
+        w.start(c, true);
+        QVERIFY(finished.wait(240000));
+        QCOMPARE(statusOf(finished), tb::TrainStatus::Finished);
+        const tb::RunSummary resumed = runIn(database, QString::fromStdString(c.outputDir));
+        QCOMPARE(resumed.id, killed.id);
+        QCOMPARE(resumed.status, tb::RunStatus::Finished);
+        QCOMPARE(resumed.lastStep, int64_t(8));
+    }
+
+    void eachRunsMemoryIsItsOwn()
+    {
+        // The case: LoRA then QLoRA of the same settings on the small demo (batch 4,
+        // sequence 128, rank 8) in one workbench process. In-process, QLoRA inherited LoRA's
+        // freed heap and read larger; each in its own process, QLoRA's peak is the lower.
+        const QString database = m_tmp.filePath("memory.db");
+        WorkerOnThread w;
+        w.worker->setDatabasePath(database);
+        QSignalSpy finished(w.worker, &TrainingWorker::finished);
+        tb::RunSummary peaks[2];
+        int i = 0;
+        for (tb::TrainMethod method : {tb::TrainMethod::Lora, tb::TrainMethod::Qlora}) {
+            tb::TrainConfig c = tb::TrainConfig::defaults(method);
+            c.modelDir = m_small.toStdString();
+            c.dataPath = TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl";
+            c.outputDir = m_tmp.filePath(QString("memory-%1").arg(tb::trainMethodName(method))).toStdString();
+            c.quantCacheDir = m_tmp.filePath("quant-cache").toStdString();
+            c.maxSteps = 2;
+            c.batchSize = 4;
+            c.data.maxSeqLen = 128;
+            c.data.pack = true;
+            c.threads = 1;
+            finished.clear();
+            w.start(c);
+            QVERIFY(finished.wait(300000));
+            QCOMPARE(statusOf(finished), tb::TrainStatus::Finished);
+            peaks[i++] = runIn(database, QString::fromStdString(c.outputDir));
+        }
+        QVERIFY(peaks[0].peakResidentBytes && peaks[1].peakResidentBytes);
+        QVERIFY2(*peaks[1].peakResidentBytes < *peaks[0].peakResidentBytes,
+                 qPrintable(QString("QLoRA %1 MiB, LoRA %2 MiB").arg(*peaks[1].peakResidentBytes >> 20).arg(*peaks[0].peakResidentBytes >> 20)));
+    }
+
+    void aRunKeptTrainingIsFollowedAtTheNextStart()
+    {
+        // Close the window mid-run with "Keep training in the background": the process goes
+        // on; the next window finds it through the database and follows it to its end.
+        const QString database = m_tmp.filePath("background.db");
+        tb::TrainConfig c = config("background", 40);
+        qint64 pid = 0;
+        {
+            MainWindow window(m_model, nullptr, database);
+            window.show();
+            TrainPanel* panel = window.trainPanel();
+            QSignalSpy registered(panel->worker(), &TrainingWorker::runRegistered);
+            QSignalSpy steps(panel->worker(), &TrainingWorker::stepReported);
+            QVERIFY(panel->startRun(c, false));
+            QTRY_VERIFY_WITH_TIMEOUT(steps.count() >= 2, 240000);
+            pid = registered.first().at(1).toLongLong();
+            QTimer::singleShot(0, [&window] {
+                window.close(); // asks
+            });
+            QTRY_VERIFY(window.findChild<QMessageBox*>());
+            QMessageBox* question = window.findChild<QMessageBox*>();
+            QAbstractButton* background = nullptr;
+            for (QAbstractButton* b : question->buttons())
+                if (b->text().contains("background"))
+                    background = b;
+            QVERIFY(background);
+            background->click();
+            QTRY_VERIFY(!window.isVisible());
+            QVERIFY(!panel->running());
+        }
+        QVERIFY(pid > 0);
+        QVERIFY2(::kill(static_cast<pid_t>(pid), 0) == 0, "the run's process ended with its window");
+        QCOMPARE(runIn(database, QString::fromStdString(c.outputDir)).status, tb::RunStatus::Running);
+
+        TrainPanel next(database, nullptr, m_tmp.filePath("next.ini"));
+        QSignalSpy attached(&next, &TrainPanel::liveRunAttached);
+        QSignalSpy finished(next.worker(), &TrainingWorker::finished);
+        QTRY_VERIFY_WITH_TIMEOUT(attached.count() == 1, 30000);
+        QVERIFY(next.running());
+        QTRY_COMPARE(next.worker()->childPid(), pid); // follow() runs queued on the worker thread
+        QVERIFY(finished.wait(240000));
+        QCOMPARE(statusOf(finished), tb::TrainStatus::Finished);
+        QVERIFY(QFileInfo::exists(finished.first().at(2).toString() + "/adapter_config.json"));
+        QCoreApplication::processEvents();
+        QCOMPARE(next.monitor()->lossGraph()->dataCount(), 40); // from the database, earlier steps too
+        QVERIFY(next.monitor()->validationGraph()->dataCount() >= 2);
+        QTRY_VERIFY(!next.running());
+        int status = 0;
+        QCOMPARE(::waitpid(static_cast<pid_t>(pid), &status, 0), static_cast<pid_t>(pid)); // reaped: still this test's child
+        QVERIFY(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
 
     void trainTabValidatesAtTheField()
@@ -185,11 +375,15 @@ private Q_SLOTS:
         QCOMPARE(panel->fieldError("data"), QString("required"));
         panel->form()->datasetEdit()->setText(m_tmp.filePath("missing.jsonl"));
         QVERIFY(!panel->validateForm());
-        QCOMPARE(panel->fieldError("data"), QString("no such file"));
+        QVERIFY2(panel->fieldError("data").endsWith("missing.jsonl: no such file"), qPrintable(panel->fieldError("data")));
 
         // A valid form starts; a second start is refused while it runs.
-        panel->form()->datasetEdit()->setText(TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl");
-        panel->form()->stepsSpin()->setValue(2);
+        tb::TrainConfig shortRun = panel->config();
+        shortRun.dataPath = TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl";
+        shortRun.maxSteps = 2; // the form's default is one epoch
+        shortRun.data.maxSeqLen = 64;
+        shortRun.threads = 1;
+        panel->setConfig(shortRun);
         QSignalSpy finished(panel->worker(), &TrainingWorker::finished);
         QTest::mouseClick(panel->startButton(), Qt::LeftButton);
         QVERIFY(panel->running());

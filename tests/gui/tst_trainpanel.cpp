@@ -21,6 +21,7 @@
 #include <QGroupBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QProcess>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -29,6 +30,8 @@
 #include <QTest>
 
 #include <functional>
+
+#include <nlohmann/json.hpp>
 
 class TestTrainPanel : public QObject {
     Q_OBJECT
@@ -97,6 +100,16 @@ private:
     }
 
     static QString dump(const tb::TrainConfig& c) { return QString::fromStdString(c.toJson().dump()); }
+
+    // `tunebench-cli train OPTIONS --print-config --no-db`: the run the CLI would start.
+    static QString cliConfig(QStringList options)
+    {
+        QProcess p;
+        p.start(TB_CLI_PATH, QStringList{"train"} + options + QStringList{"--print-config", "--no-db"});
+        if (!p.waitForFinished(60000) || p.exitCode() != 0)
+            return "failed: " + QString::fromUtf8(p.readAllStandardError());
+        return QString::fromStdString(nlohmann::json::parse(p.readAllStandardOutput().toStdString()).dump());
+    }
 
 private Q_SLOTS:
     void initTestCase()
@@ -261,20 +274,20 @@ private Q_SLOTS:
         marker.close();
         const std::vector<Case> cases = {
             {"lora.rank", "must be between 1 and 4096", false, [](tb::TrainConfig& c) { c.lora.rank = 0; }},
-            {"lora.dropout", "must be in [0, 1)", false, [](tb::TrainConfig& c) { c.lora.dropout = 1.0; }},
+            {"lora.dropout", "must be at least 0 and below 1", false, [](tb::TrainConfig& c) { c.lora.dropout = 1.0; }},
             {"data", "required", false, [](tb::TrainConfig& c) { c.dataPath.clear(); }},
-            {"data", "no such file", false, [this](tb::TrainConfig& c) { c.dataPath = m_tmp.filePath("missing.jsonl").toStdString(); }},
-            {"validation_data", "no such file", false,
+            {"data", "missing.jsonl: no such file", true, [this](tb::TrainConfig& c) { c.dataPath = m_tmp.filePath("missing.jsonl").toStdString(); }},
+            {"validation_data", "missing-val.jsonl: no such file", true,
              [this](tb::TrainConfig& c) { c.validationPath = m_tmp.filePath("missing-val.jsonl").toStdString(); }},
             {"quant", "power of two", true,
              [](tb::TrainConfig& c) {
                  c.method = tb::TrainMethod::Qlora;
                  c.quant.blockSize = 48;
              }},
-            {"dataset.seq_len", "must be at least 2", false, [](tb::TrainConfig& c) { c.data.maxSeqLen = 1; }},
+            {"dataset.seq_len", "must be at least 2 tokens", false, [](tb::TrainConfig& c) { c.data.maxSeqLen = 1; }},
             {"batch_size", "must be at least 1", false, [](tb::TrainConfig& c) { c.batchSize = 0; }},
             {"grad_accum", "must be at least 1", false, [](tb::TrainConfig& c) { c.gradAccum = 0; }},
-            {"learning_rate", "must be in (0, 1]", false, [](tb::TrainConfig& c) { c.learningRate = 2.0; }},
+            {"learning_rate", "must be above 0 and at most 1", false, [](tb::TrainConfig& c) { c.learningRate = 2.0; }},
             {"epochs", "must be positive when max_steps is 0", false,
              [](tb::TrainConfig& c) {
                  c.maxSteps = 0;
@@ -298,7 +311,7 @@ private Q_SLOTS:
         QCOMPARE(panel.form()->learningRateEdit()->text(), QString("2e-4"));
         panel.form()->learningRateEdit()->setText("fast");
         QVERIFY(!panel.validateForm());
-        QCOMPARE(panel.fieldError("learning_rate"), QString("must be in (0, 1]"));
+        QCOMPARE(panel.fieldError("learning_rate"), QString("must be a number")); // not a range "fast" is outside of
         panel.setConfig(validLoraConfig());
         panel.form()->seedEdit()->clear();
         QVERIFY(!panel.validateForm());
@@ -353,6 +366,94 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(second.form()->modelChooser()->isValid(), 30000);
     }
 
+    void everyProblemIsShownAndAnEditClearsItsOwn()
+    {
+        TrainPanel panel(m_tmp.filePath("experiments.db"), nullptr, settingsFile("all-problems"));
+        tb::TrainConfig c = validLoraConfig();
+        c.lora.rank = 0;
+        c.batchSize = 0;
+        c.data.maxSeqLen = 1;
+        panel.setConfig(c);
+        QTRY_VERIFY_WITH_TIMEOUT(panel.form()->modelChooser()->isValid(), 30000);
+        QVERIFY(!panel.validateForm());
+        // All three at once, not one per press of Start.
+        QVERIFY(!panel.fieldError("lora.rank").isEmpty());
+        QVERIFY(!panel.fieldError("batch_size").isEmpty());
+        QVERIFY(!panel.fieldError("dataset.seq_len").isEmpty());
+        // Fixing one value hides that error at once; the others stay until they are fixed.
+        QSpinBox* rank = nullptr;
+        for (QSpinBox* spin : panel.form()->loraBox()->findChildren<QSpinBox*>())
+            if (spin->value() == 0)
+                rank = spin;
+        QVERIFY(rank);
+        rank->setValue(8);
+        QVERIFY(panel.fieldError("lora.rank").isEmpty());
+        QVERIFY(!panel.fieldError("batch_size").isEmpty());
+    }
+
+    void learningRateFollowsTheMethodUntilTyped()
+    {
+        TrainPanel panel(QString(), nullptr, settingsFile("method-lr"));
+        panel.setConfig(validLoraConfig());
+        QComboBox* method = panel.form()->methodCombo();
+        method->setCurrentIndex(method->findData(int(tb::TrainMethod::Full)));
+        QCOMPARE(panel.config().learningRate, tb::TrainConfig::defaultLearningRate(tb::TrainMethod::Full));
+        method->setCurrentIndex(method->findData(int(tb::TrainMethod::Qlora)));
+        QCOMPARE(panel.config().learningRate, tb::TrainConfig::defaultLearningRate(tb::TrainMethod::Qlora));
+        panel.form()->learningRateEdit()->setText("1e-3"); // typed: kept
+        method->setCurrentIndex(method->findData(int(tb::TrainMethod::Full)));
+        QCOMPARE(panel.config().learningRate, 1e-3);
+    }
+
+    void defaultsAreTheSameEverywhere()
+    {
+        // A first start (nothing remembered): the form shows TrainConfig's defaults.
+        TrainPanel panel(m_tmp.filePath("experiments.db"), nullptr, settingsFile("fresh-defaults"));
+        tb::TrainConfig shown = panel.config();
+        tb::TrainConfig expected = tb::TrainConfig::defaults(tb::TrainMethod::Lora);
+        expected.modelDir = shown.modelDir; // the built-in demo
+        expected.outputDir = shown.outputDir; // a new folder in the workspace
+        QCOMPARE(dump(shown), dump(expected));
+        // The CLI with only what it requires describes the same run.
+        const QString data = m_data;
+        expected.modelDir = m_model.toStdString();
+        expected.dataPath = data.toStdString();
+        expected.outputDir = m_tmp.filePath("cli-defaults").toStdString();
+        QCOMPARE(cliConfig({"--model", m_model, "--data", data, "--out", m_tmp.filePath("cli-defaults")}), dump(expected));
+        for (tb::TrainMethod method : {tb::TrainMethod::Qlora, tb::TrainMethod::Full}) {
+            tb::TrainConfig m = tb::TrainConfig::defaults(method);
+            m.modelDir = expected.modelDir;
+            m.dataPath = expected.dataPath;
+            m.outputDir = expected.outputDir;
+            QCOMPARE(cliConfig({"--model", m_model, "--data", data, "--out", m_tmp.filePath("cli-defaults"), "--method",
+                                QString::fromLatin1(tb::trainMethodName(method))}),
+                     dump(m));
+        }
+    }
+
+    void formAndCliGiveTheSameRun()
+    {
+        // The same settings typed into the form and given as options: equal descriptions, so
+        // the same validation split (it follows the seed in both).
+        TrainPanel panel(m_tmp.filePath("experiments.db"), nullptr, settingsFile("same-run"));
+        tb::TrainConfig c = validLoraConfig();
+        c.outputDir = m_tmp.filePath("same-run").toStdString();
+        panel.setConfig(c);
+        RunForm* form = panel.form();
+        form->methodCombo()->setCurrentIndex(form->methodCombo()->findData(int(tb::TrainMethod::Qlora)));
+        form->stepsSpin()->setValue(30);
+        form->seedEdit()->setText("7");
+        form->learningRateEdit()->setText("5e-4");
+        for (QSpinBox* spin : form->loraBox()->findChildren<QSpinBox*>())
+            spin->setValue(4); // the rank
+        const tb::TrainConfig fromForm = panel.config();
+        QCOMPARE(fromForm.seed, uint64_t(7));
+        QCOMPARE(fromForm.datasetOptions().splitSeed, uint64_t(7));
+        const QString fromCli = cliConfig({"--model", m_model, "--data", m_data, "--out", m_tmp.filePath("same-run"), "--method",
+                                           "qlora", "--steps", "30", "--seed", "7", "--lr", "5e-4", "--rank", "4", "--alpha", "16"});
+        QCOMPARE(dump(fromForm), fromCli);
+    }
+
     void shortRunFromTheFormEndsFinished()
     {
         const QString file = settingsFile("run");
@@ -380,7 +481,7 @@ private Q_SLOTS:
         QVERIFY(!panel.startRun(c, true));
         QCOMPARE(refused.count(), 1);
         QVERIFY(finished.wait(240000));
-        QCOMPARE(finished.first().at(0).toInt(), int(tb::TrainStatus::Finished));
+        QCOMPARE(finished.first().at(0).value<tb::TrainStatus>(), tb::TrainStatus::Finished);
         QVERIFY2(finished.first().at(1).toString().isEmpty(), qPrintable(finished.first().at(1).toString()));
         QVERIFY(QFileInfo::exists(finished.first().at(2).toString() + "/adapter_config.json"));
         QTRY_VERIFY(!panel.running());

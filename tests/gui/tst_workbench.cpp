@@ -91,7 +91,7 @@ private Q_SLOTS:
 
         startRun(window, tb::TrainMethod::Lora, 4);
         QVERIFY(finished.wait(240000));
-        QCOMPARE(finished.last().at(0).toInt(), 0);
+        QCOMPARE(finished.last().at(0).value<tb::TrainStatus>(), tb::TrainStatus::Finished);
         QCOMPARE(panel->monitor()->lossGraph()->dataCount(), 4);
         QCOMPARE(panel->monitor()->learningRateGraph()->dataCount(), 4);
         QVERIFY(panel->monitor()->learningRateLabel()->text().startsWith("lr "));
@@ -103,7 +103,7 @@ private Q_SLOTS:
 
         startRun(window, tb::TrainMethod::Qlora, 4);
         QVERIFY(finished.wait(240000));
-        QCOMPARE(finished.last().at(0).toInt(), 0);
+        QCOMPARE(finished.last().at(0).value<tb::TrainStatus>(), tb::TrainStatus::Finished);
 
         // Both runs are in the Runs tab and in the database with their metrics.
         RunListPanel* runs = window.runListPanel();
@@ -175,20 +175,24 @@ private Q_SLOTS:
         QVERIFY(steps.wait(120000));
         const qint64 runId = started.first().at(0).toLongLong();
 
-        // The first close only asks; answering "Keep training" keeps the run going.
+        // The first close only asks; answering "Cancel" keeps the window and the run going
+        // ("Keep training in the background" is tst_trainingworker's).
         window->close();
         QVERIFY(window->isVisible());
         QMessageBox* question = window->closeQuestion();
         QVERIFY(question);
         QPushButton* keep = nullptr;
         QPushButton* stop = nullptr;
+        QPushButton* background = nullptr;
         for (QAbstractButton* b : question->buttons()) {
-            if (b->text() == "Keep training")
+            if (b->text() == "Cancel")
                 keep = qobject_cast<QPushButton*>(b);
             if (b->text() == "Stop and quit")
                 stop = qobject_cast<QPushButton*>(b);
+            if (b->text() == "Keep training in the background")
+                background = qobject_cast<QPushButton*>(b);
         }
-        QVERIFY(keep && stop);
+        QVERIFY(keep && stop && background);
         keep->click();
         QTRY_VERIFY(!window->closeQuestion());
         QVERIFY(panel->running());
@@ -199,7 +203,7 @@ private Q_SLOTS:
             if (b->text() == "Stop and quit")
                 b->click();
         QVERIFY(finished.wait(120000) || !finished.isEmpty());
-        QCOMPARE(finished.last().at(0).toInt(), 1); // cancelled
+        QCOMPARE(finished.last().at(0).value<tb::TrainStatus>(), tb::TrainStatus::Cancelled);
         QTRY_VERIFY(!window->isVisible());
 
         tb::RunStore store(m_db.toStdString());

@@ -3,7 +3,7 @@
 // the cap is killed (not this process) and the finder steps down, nothing fits below the
 // framework's own memory, cancel stops the running child; and MemoryCappedRun on its own.
 #include "memory/FitFinder.h"
-#include "memory/MemoryCappedRun.h"
+#include "core/ChildProcess.h"
 
 #include <QTemporaryDir>
 #include <QTest>

@@ -6,7 +6,7 @@
 // GPU is present the same comparison runs on cuda:0 (skipped on the CPU-only machine).
 #include "GpuRequirement.h"
 #include "core/TorchCompat.h"
-#include "memory/MemoryCappedRun.h"
+#include "core/ChildProcess.h"
 #include "memory/MemoryEstimator.h"
 
 #include <QTemporaryDir>

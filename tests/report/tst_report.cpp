@@ -180,7 +180,9 @@ private Q_SLOTS:
             QCOMPARE(c.status, std::string("finished"));
             QCOMPARE(c.loss.size(), size_t(3));
             QVERIFY(!c.valLoss.empty());
-            QVERIFY(c.trainCommand.find("--method " + c.method) != std::string::npos);
+            // The command runs a config file whose contents the report shows.
+            QVERIFY(c.trainCommand.find("train --config report-" + c.method + ".json") != std::string::npos);
+            QVERIFY(c.trainCommand.find("\"method\": \"" + c.method + "\"") != std::string::npos);
 
             // Figures equal the database's, or follow from them.
             const tb::RunDetails d = queries.getRun(*c.runId);

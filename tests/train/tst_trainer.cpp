@@ -35,8 +35,11 @@ struct Recorder : TrainerCallbacks {
     std::vector<EvalReport> evals;
     std::vector<MemorySample> memory;
     std::vector<std::string> logs;
+    std::vector<StartReport> starts;
     std::function<void(const StepReport&)> onStepHook;
+    std::function<void(const std::string&)> onLogHook;
 
+    void onStart(const StartReport& r) override { starts.push_back(r); }
     void onStep(const StepReport& r) override
     {
         steps.push_back(r);
@@ -45,7 +48,12 @@ struct Recorder : TrainerCallbacks {
     }
     void onEval(const EvalReport& r) override { evals.push_back(r); }
     void onMemory(const MemorySample& m) override { memory.push_back(m); }
-    void onLog(LogLevel, const std::string& m) override { logs.push_back(m); }
+    void onLog(LogLevel, const std::string& m) override
+    {
+        logs.push_back(m);
+        if (onLogHook)
+            onLogHook(m);
+    }
 };
 
 std::string dataset(const char* name)
@@ -353,6 +361,59 @@ private Q_SLOTS:
         // The adapter is a plain PEFT adapter: it loads onto the unquantized base.
         LoadedModel fresh = loadModel(m_model);
         loadPeftAdapter(*fresh.model, r.adapterDir);
+    }
+
+    void startReportsTheStepsOfAnEpochsRun()
+    {
+        // maxSteps 0: the run is sized by epochs, and onStart says how many steps that is.
+        TrainConfig c = baseConfig("epochs");
+        c.maxSteps = 0;
+        c.epochs = 0.25;
+        Recorder rec;
+        const TrainResult r = Trainer(c).run(rec);
+        QCOMPARE(r.status, TrainStatus::Finished);
+        QCOMPARE(rec.starts.size(), size_t(1));
+        QVERIFY(rec.starts.front().totalSteps > 0);
+        QCOMPARE(rec.starts.front().totalSteps, r.totalSteps);
+        QCOMPARE(rec.starts.front().startStep, int64_t(0));
+        QCOMPARE(rec.starts.front().trainableParameters, r.trainableParameters);
+        QCOMPARE(rec.starts.front().device, std::string("cpu"));
+        QCOMPARE(int64_t(rec.steps.size()), r.totalSteps);
+    }
+
+    void cancelWhileQuantizingEndsWithinTwoSeconds()
+    {
+        // The small demo's base takes a while to quantize; cancel comes once the data is
+        // prepared (the log line before quantizing), from another thread, as the GUI's does.
+        const std::string small = m_tmp.filePath("small").toStdString();
+        makeDemoModel(small, "small", 0);
+        TrainConfig c = baseConfig("cancel-quantizing");
+        c.modelDir = small;
+        c.method = TrainMethod::Qlora;
+        c.quantCacheDir = m_tmp.filePath("cancel-cache").toStdString(); // empty: it really quantizes
+        Trainer trainer(c);
+        Recorder rec;
+        std::thread canceller;
+        std::chrono::steady_clock::time_point cancelledAt;
+        rec.onLogHook = [&](const std::string& m) {
+            if (m.rfind("Dataset format", 0) == 0)
+                canceller = std::thread([&] {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                    cancelledAt = std::chrono::steady_clock::now();
+                    trainer.cancel();
+                });
+        };
+        const TrainResult r = trainer.run(rec);
+        const auto returnedAt = std::chrono::steady_clock::now();
+        QVERIFY(canceller.joinable());
+        canceller.join();
+        QCOMPARE(r.status, TrainStatus::Cancelled);
+        QVERIFY2(r.reason.find("cancelled while quantizing the base") != std::string::npos
+                     || r.reason.find("cancelled before the first step") != std::string::npos,
+                 r.reason.c_str());
+        QVERIFY(rec.steps.empty());
+        const double seconds = std::chrono::duration<double>(returnedAt - cancelledAt).count();
+        QVERIFY2(seconds < 2.0, qPrintable(QString("%1 s from cancel to return").arg(seconds)));
     }
 
     void badConfigFailsWithReason()
