@@ -102,6 +102,13 @@ MainWindow::MainWindow(const QString& modelDir, QWidget* parent, const QString& 
         statusBar()->showMessage(tr("Run %1 is still training in a process of its own: following it").arg(runId), 10000);
         m_tabs->setCurrentWidget(m_train);
     });
+    // A dataset the preview rejects is refused at Start, with the preview's reason at the field.
+    connect(m_preview, &DatasetPreview::previewFailed, this, [this](const QString& message) {
+        m_train->form()->setDatasetProblem(m_train->form()->datasetEdit()->text(), message);
+    });
+    connect(m_preview, &DatasetPreview::previewReady, this, [this] { m_train->form()->setDatasetProblem(QString(), QString()); });
+    // A run that starts (or resumes) changes its row: running again.
+    connect(worker, &TrainingWorker::runRegistered, m_runs, &RunListPanel::refresh);
     connect(m_train, &TrainPanel::datasetPreviewRequested, m_preview,
             [this](const QString& model, const QString& data, const tb::DatasetOptions& options) {
                 m_preview->setInputs(model, data, m_train->form()->validationEdit()->text(), options);

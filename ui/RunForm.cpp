@@ -2,10 +2,11 @@
 
 #include "ModelChooser.h"
 
+#include "train/RunRegistration.h"
+
 #include <QButtonGroup>
 #include <QCheckBox>
 #include <QComboBox>
-#include <QDateTime>
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -316,6 +317,8 @@ QWidget* RunForm::buildRun()
     m_threads = spin(0, 4096, 0, tr("All cores"));
     m_device = new QComboBox;
     m_device->addItem(tr("CPU"), "cpu"); // refined when the device list arrives
+    m_name = new QLineEdit;
+    m_name->setPlaceholderText(tr("e.g. lora-r16-reviews (the Runs tab's name; default: the folder's)"));
     m_output = new QLineEdit;
     m_output->setPlaceholderText(m_workspace.isEmpty() ? tr("Required: the run folder")
                                                        : tr("New run folder in %1").arg(QDir::toNativeSeparators(m_workspace)));
@@ -323,6 +326,7 @@ QWidget* RunForm::buildRun()
 
     auto* box = new QGroupBox(tr("Run"));
     auto* form = new QFormLayout(box);
+    form->addRow(tr("Run name"), withError(m_name, "name"));
     form->addRow(tr("Evaluate every"), withError(m_evalEvery, "eval_every"));
     form->addRow(tr("Save a checkpoint every"), withError(m_saveEvery, "save_every"));
     form->addRow(tr("Seed"), withError(m_seed, "seed"));
@@ -376,13 +380,9 @@ QString RunForm::defaultOutputDir() const
 {
     if (m_workspace.isEmpty())
         return QString();
-    // Named by the second; a run started in the same second (or a folder already there) gets
-    // a suffix, so a new run never lands in another run's folder.
-    const QString base = QDir(m_workspace).filePath(QStringLiteral("run-") + QDateTime::currentDateTimeUtc().toString("yyyyMMdd-HHmmss"));
-    QString dir = base;
-    for (int n = 2; QFileInfo::exists(dir); ++n)
-        dir = base + QStringLiteral("-%1").arg(n);
-    return dir;
+    // The CLI's rule: "<name>-<UTC time>" ("run" without a name), with a suffix when taken, so a
+    // new run never lands in another run's folder.
+    return QString::fromStdString(tb::defaultRunFolder(m_workspace.toStdString(), m_name->text().trimmed().toStdString()));
 }
 
 tb::DatasetOptions RunForm::datasetOptions() const
@@ -404,6 +404,7 @@ tb::DatasetOptions RunForm::datasetOptions() const
 tb::TrainConfig RunForm::config() const
 {
     tb::TrainConfig c = m_base;
+    c.name = m_name->text().trimmed().toStdString();
     c.modelDir = m_model->modelDir().toStdString();
     c.dataPath = m_dataset->text().trimmed().toStdString();
     c.validationPath = m_validation->text().trimmed().toStdString();
@@ -469,6 +470,7 @@ void RunForm::setConfig(const tb::TrainConfig& c)
     m_dataset->setText(QString::fromStdString(c.dataPath));
     m_validation->setText(QString::fromStdString(c.validationPath));
     m_output->setText(QString::fromStdString(c.outputDir));
+    m_name->setText(QString::fromStdString(c.name));
     selectData(m_format, int(c.data.format));
     m_seqLen->setValue(clampToInt(c.data.maxSeqLen));
     m_trainOnPrompt->setChecked(c.data.trainOnPrompt);
@@ -632,6 +634,8 @@ bool RunForm::showProblems(const tb::TrainConfig& c)
     for (tb::ConfigProblem& p : c.fileProblems(false))
         if (p.field != "model") // the model chooser has said what is wrong with the folder
             problems.push_back(std::move(p));
+    if (!m_datasetProblem.isEmpty() && QString::fromStdString(c.dataPath) == m_datasetProblemPath)
+        problems.push_back({"data", m_datasetProblem.toStdString()}); // the preview's verdict
     if (!m_devices.empty()) {
         QStringList known;
         for (const tb::DeviceMemoryInfo& d : m_devices)
@@ -651,6 +655,12 @@ bool RunForm::showProblems(const tb::TrainConfig& c)
         setError(key, QString::fromStdString(p.message));
     }
     return problems.empty();
+}
+
+void RunForm::setDatasetProblem(const QString& dataPath, const QString& message)
+{
+    m_datasetProblemPath = dataPath.trimmed();
+    m_datasetProblem = message;
 }
 
 bool RunForm::validate()

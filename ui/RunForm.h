@@ -48,6 +48,10 @@ public:
     // The dataset options as the form has them (what DatasetPreview renders with).
     tb::DatasetOptions datasetOptions() const;
 
+    // What the dataset preview found wrong with `dataPath` ("" : nothing): while the data field
+    // still names that file, showProblems() refuses the run with it at the data field.
+    void setDatasetProblem(const QString& dataPath, const QString& message);
+
     // Validates config() and shows each problem at its field; true when a run can start.
     bool validate();
     // Checks `c` (read from this form) with TrainConfig's rules (problems(), fileProblems())
@@ -75,6 +79,7 @@ public:
     QLineEdit* datasetEdit() const { return m_dataset; }
     QLineEdit* validationEdit() const { return m_validation; }
     QLineEdit* outputEdit() const { return m_output; }
+    QLineEdit* nameEdit() const { return m_name; }
     QComboBox* methodCombo() const { return m_method; }
     QGroupBox* loraBox() const { return m_loraBox; }
     QGroupBox* qloraBox() const { return m_qloraBox; }
@@ -109,6 +114,7 @@ private:
     std::vector<tb::DeviceMemoryInfo> m_devices; // empty until the device list arrives
     QHash<QString, QLabel*> m_errors; // field name -> its error label ("": generalErrorLabel())
     QHash<QWidget*, QLabel*> m_errorOfField; // withError()'s container -> its error label
+    QString m_datasetProblemPath, m_datasetProblem; // setDatasetProblem()
     tb::TrainMethod m_shownMethod = tb::TrainMethod::Lora; // whose default learning rate the field may hold
     QTimer* m_changedSoon; // 0 ms: coalesces the edits of one event-loop turn into one changed()
 
@@ -154,4 +160,5 @@ private:
     QSpinBox* m_threads;
     QComboBox* m_device;
     QLineEdit* m_output;
+    QLineEdit* m_name;
 };

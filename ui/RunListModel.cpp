@@ -80,6 +80,8 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const
     }
     if (role == Qt::ToolTipRole && index.column() == Model)
         return QString::fromStdString(r.modelPath);
+    if (role == Qt::ToolTipRole && (index.column() == Status || index.column() == Reason) && !r.reason.empty())
+        return QString::fromStdString(r.reason);
     if (role != Qt::DisplayRole && role != SortRole)
         return {};
     const bool sort = role == SortRole;
@@ -96,6 +98,11 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const
         return sort ? QVariant(qlonglong(*r.loraRank)) : QVariant(QString::number(*r.loraRank));
     case Status:
         return QString::fromLatin1(tb::runStatusName(r.status));
+    case Reason: {
+        // One line in the table; the tooltip has it all.
+        const QString reason = QString::fromStdString(r.reason).section('\n', 0, 0);
+        return reason.size() > 120 ? reason.left(117) + QStringLiteral("...") : reason;
+    }
     case ValLoss:
         if (!r.finalValLoss)
             return sort ? QVariant(std::numeric_limits<double>::infinity()) : QVariant(QString());
@@ -127,6 +134,7 @@ QVariant RunListModel::headerData(int section, Qt::Orientation orientation, int 
     case Method: return tr("Method");
     case Rank: return tr("Rank");
     case Status: return tr("Status");
+    case Reason: return tr("Reason");
     case ValLoss: return tr("Val loss");
     case PeakMemory: return tr("Peak memory");
     case Started: return tr("Started");

@@ -1,7 +1,8 @@
 // The run list as a table model: one row per run of RunQueries::listRuns() (newest first),
-// re-read by refresh(). Columns: name, model (folder name), method, rank, status, final
-// validation loss, peak memory (shown human-readable, sorted by bytes through SortRole),
-// started date.
+// re-read by refresh(). Columns: name, model (folder name), method, rank, status, reason (why a
+// run failed, was cancelled or interrupted; the whole text as the status's and reason's
+// tooltip), final validation loss, peak memory (shown human-readable, sorted by bytes through
+// SortRole), started date.
 //
 // Thread contract: GUI thread only. The model opens its own RunStore connection on the GUI
 // thread and queries it there. That is acceptable only because listRuns is cheap: ~0.2 ms for
@@ -24,7 +25,7 @@ class RunStore;
 class RunListModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Name, Model, Method, Rank, Status, ValLoss, PeakMemory, Started, ColumnCount };
+    enum Column { Name, Model, Method, Rank, Status, Reason, ValLoss, PeakMemory, Started, ColumnCount };
     static constexpr int SortRole = Qt::UserRole + 1; // numbers for numeric columns
     static constexpr int RunIdRole = Qt::UserRole + 2;
 

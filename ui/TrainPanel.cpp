@@ -104,6 +104,7 @@ TrainPanel::TrainPanel(const QString& databasePath, QWidget* parent, const QStri
     m_form->modelChooser()->setRecentModels(m_settings.recentModels());
     tb::TrainConfig start = m_settings.loadForm().value_or(tb::TrainConfig::defaults(tb::TrainMethod::Lora));
     start.outputDir.clear(); // each run gets a new folder
+    start.name.clear();      // ... and a name of its own
     m_form->setConfig(start);
     if (!databasePath.isEmpty())
         findLiveRuns(databasePath);

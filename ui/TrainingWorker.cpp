@@ -179,8 +179,7 @@ void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
     if (databasePath.isEmpty())
         args.push_back("--no-db");
     else
-        args.insert(args.end(), {"--db", databasePath.toStdString(), "--name",
-                                 QFileInfo(QString::fromStdString(config.outputDir)).fileName().toStdString()});
+        args.insert(args.end(), {"--db", databasePath.toStdString()}); // named by config.name, else its folder
 
     tb::ChildOptions options;
     options.ownSession = true; // not stopped by the terminal's Ctrl-C; may outlive the window

@@ -243,8 +243,10 @@ int runTrain(const std::vector<std::string>& args)
             throw UsageError(configFile.empty() ? "option --out RUN_DIR is required with --no-db"
                                                 : configFile + ": key \"output_dir\" is required with --no-db");
         // A new folder in the experiment database's workspace.
-        c.outputDir = tb::defaultRunFolder(tb::StorePaths::resolve(a.text("db", "")).workspace, a.text("name", ""));
+        c.outputDir = tb::defaultRunFolder(tb::StorePaths::resolve(a.text("db", "")).workspace, a.text("name", c.name));
     }
+    if (a.has("name"))
+        c.name = a.required("name");
     std::vector<tb::ConfigProblem> problems = c.problems();
     for (tb::ConfigProblem& p : c.fileProblems(resume))
         problems.push_back(std::move(p));

@@ -59,7 +59,8 @@ int64_t registerTrainingRun(RunStore& store, const TrainConfig& c, bool resume, 
     dataRecord.contentHash = contentHash(c.dataPath);
 
     NewRun run;
-    run.name = name;
+    // --name (or the caller's) first, then the config's own, then the run folder's name.
+    run.name = !name.empty() ? name : !c.name.empty() ? c.name : fs::path(c.outputDir).filename().string();
     run.method = trainMethodName(c.method);
     run.config = c.toJson();
     run.modelId = store.registerModel(modelRecord);

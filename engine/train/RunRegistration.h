@@ -16,7 +16,8 @@ struct TrainConfig;
 // "-2", "-3", ... appended if taken): the run folder when the user names none.
 std::string defaultRunFolder(const std::string& workspace, const std::string& name);
 
-// Returns the run's id. config.outputDir, modelDir and dataPath should be absolute. A new run
+// Returns the run's id. The run's name: `name` when given, else config.name, else the run
+// folder's name. config.outputDir, modelDir and dataPath should be absolute. A new run
 // (not resume) whose output folder already holds a run is refused with a ConfigError naming
 // "output_dir", whichever front end asks.
 int64_t registerTrainingRun(RunStore& store, const TrainConfig& config, bool resume, const std::string& name);

@@ -100,6 +100,7 @@ DatasetOptions TrainConfig::datasetOptions() const
 json TrainConfig::toJson() const
 {
     return {
+        {"name", name},
         {"model", modelDir},
         {"data", dataPath},
         {"validation_data", validationPath},
@@ -149,13 +150,14 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
             throw FormatError(source, "key \"" + prefix + key + "\": wrong type (" + it->dump() + ")");
         }
     };
-    static const std::set<std::string> known = {"model", "data", "validation_data", "output_dir", "method", "lora", "dataset",
+    static const std::set<std::string> known = {"name", "model", "data", "validation_data", "output_dir", "method", "lora", "dataset",
         "learning_rate", "schedule", "warmup_steps", "max_steps", "epochs", "batch_size", "grad_accum", "max_grad_norm",
         "weight_decay", "adam_beta1", "adam_beta2", "adam_eps", "gradient_checkpointing", "eval_every", "save_every",
         "max_bad_steps", "seed", "threads", "device", "base_dtype", "initial_adapter", "quant", "quant_cache_dir"};
     for (const auto& item : j.items())
         if (!known.count(item.key()))
             throw FormatError(source, "unknown key \"" + item.key() + "\"");
+    get(j, "", "name", c.name);
     get(j, "", "model", c.modelDir);
     get(j, "", "data", c.dataPath);
     get(j, "", "validation_data", c.validationPath);

@@ -56,6 +56,7 @@ struct TrainConfig {
     static double defaultLearningRate(TrainMethod method); // adapters 2e-4, full fine-tuning 2e-5
     static double defaultAlpha(int64_t rank);              // 2 x rank, the usual LoRA setting
 
+    std::string name;           // shown in the Runs tab; "": the run folder's name
     std::string modelDir;
     std::string dataPath;
     std::string validationPath; // empty: split off dataPath

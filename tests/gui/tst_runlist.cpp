@@ -170,6 +170,17 @@ private Q_SLOTS:
         }
         RunListPanel panel(m_db);
         panel.show();
+        {
+            // Why a run did not finish is in the table, and whole in the tooltip.
+            int row = -1;
+            for (int r = 0; r < panel.proxy()->rowCount(); ++r)
+                if (panel.proxy()->index(r, 0).data(RunListModel::RunIdRole).toLongLong() == cancelled)
+                    row = r;
+            QVERIFY(row >= 0);
+            QCOMPARE(panel.proxy()->headerData(RunListModel::Reason, Qt::Horizontal).toString(), QString("Reason"));
+            QCOMPARE(cell(panel.proxy(), row, RunListModel::Reason), QString("stopped by the user"));
+            QCOMPARE(panel.proxy()->index(row, RunListModel::Status).data(Qt::ToolTipRole).toString(), QString("stopped by the user"));
+        }
         QSignalSpy compare(&panel, &RunListPanel::compareRequested);
         QSignalSpy rerun(&panel, &RunListPanel::rerunRequested);
         QSignalSpy resume(&panel, &RunListPanel::resumeRequested);

@@ -46,6 +46,7 @@ private:
     tb::TrainConfig unusualConfig() const
     {
         tb::TrainConfig c;
+        c.name = "unusual run";
         c.modelDir = m_model.toStdString();
         c.dataPath = m_data.toStdString();
         c.validationPath = m_data.toStdString();
@@ -360,6 +361,8 @@ private Q_SLOTS:
         QVERIFY2(QString::fromStdString(shown.outputDir).contains("/run-"), shown.outputDir.c_str());
         QVERIFY(second.form()->outputEdit()->text().isEmpty());
         shown.outputDir = c.outputDir;
+        QVERIFY(shown.name.empty()); // nor the run's name: each run is named anew
+        shown.name = c.name;
         QCOMPARE(dump(shown), dump(c));
         QCOMPARE(second.form()->modelChooser()->recentModels(), QStringList{m_model});
         QVERIFY(second.form()->modelChooser()->combo()->findData(m_model) >= 0);
@@ -389,6 +392,36 @@ private Q_SLOTS:
         rank->setValue(8);
         QVERIFY(panel.fieldError("lora.rank").isEmpty());
         QVERIFY(!panel.fieldError("batch_size").isEmpty());
+    }
+
+    void aDatasetThePreviewRejectedIsRefusedAtStart()
+    {
+        TrainPanel panel(m_tmp.filePath("experiments.db"), nullptr, settingsFile("rejected"));
+        panel.setConfig(validLoraConfig());
+        QTRY_VERIFY_WITH_TIMEOUT(panel.form()->modelChooser()->isValid(), 30000);
+        QVERIFY(panel.validateForm());
+        panel.form()->setDatasetProblem(m_data, "reviews-train.jsonl: line 3: not valid JSON");
+        QVERIFY(!panel.validateForm());
+        QCOMPARE(panel.fieldError("data"), QString("reviews-train.jsonl: line 3: not valid JSON"));
+        QTest::mouseClick(panel.startButton(), Qt::LeftButton);
+        QVERIFY(!panel.running());
+        // About another file, or cleared by a good preview: no longer in the way.
+        panel.form()->setDatasetProblem(m_tmp.filePath("other.jsonl"), "other.jsonl: line 1: not valid JSON");
+        QVERIFY(panel.validateForm());
+        panel.form()->setDatasetProblem(QString(), QString());
+        QVERIFY(panel.validateForm());
+    }
+
+    void runNameNamesTheFolderAndTheRun()
+    {
+        TrainPanel panel(m_tmp.filePath("named.db"), nullptr, settingsFile("named"));
+        tb::TrainConfig c = validLoraConfig();
+        c.outputDir.clear(); // a new folder in the workspace
+        panel.setConfig(c);
+        panel.form()->nameEdit()->setText("lora r16");
+        const tb::TrainConfig shown = panel.config();
+        QCOMPARE(shown.name, std::string("lora r16"));
+        QVERIFY2(QFileInfo(QString::fromStdString(shown.outputDir)).fileName().startsWith("lora-r16-"), shown.outputDir.c_str());
     }
 
     void learningRateFollowsTheMethodUntilTyped()
@@ -481,8 +514,8 @@ private Q_SLOTS:
         QVERIFY(!panel.startRun(c, true));
         QCOMPARE(refused.count(), 1);
         QVERIFY(finished.wait(240000));
-        QCOMPARE(finished.first().at(0).value<tb::TrainStatus>(), tb::TrainStatus::Finished);
         QVERIFY2(finished.first().at(1).toString().isEmpty(), qPrintable(finished.first().at(1).toString()));
+        QCOMPARE(finished.first().at(0).value<tb::TrainStatus>(), tb::TrainStatus::Finished);
         QVERIFY(QFileInfo::exists(finished.first().at(2).toString() + "/adapter_config.json"));
         QTRY_VERIFY(!panel.running());
         QVERIFY(panel.startButton()->isEnabled());
