@@ -1,6 +1,8 @@
-// Fine-tunes a model as a TrainConfig says: LoRA (frozen bf16 base, fp32 adapters) or full
-// fine-tuning (every weight trainable, fp32). Engine code: no Qt; reports through
-// TrainerCallbacks.
+// Fine-tunes a model as a TrainConfig says: LoRA (frozen bf16 base, fp32 adapters), QLoRA
+// (frozen NF4 base) or full fine-tuning (every weight trainable, fp32). Engine code: no Qt;
+// reports through TrainerCallbacks. The recipe's steps are a TrainingSession's (setup, restore,
+// step, evaluate, save); Trainer drives them: pause, cancel, when to evaluate and save, and how
+// the run ends.
 //
 // Thread contract: run() blocks and does all the work on the calling thread (a worker thread in
 // the GUI, the main thread in the CLI); callbacks are called on that thread. pause(), resume()

@@ -14,6 +14,7 @@
 #include "model/TensorIO.h"
 #include "train/Trainer.h"
 #include "train/TrainingCheckpoint.h"
+#include "train/TrainingSession.h"
 
 #include <nlohmann/json.hpp>
 
@@ -361,6 +362,44 @@ private Q_SLOTS:
         // The adapter is a plain PEFT adapter: it loads onto the unquantized base.
         LoadedModel fresh = loadModel(m_model);
         loadPeftAdapter(*fresh.model, r.adapterDir);
+    }
+
+    void aSessionStepsAsTheTrainerDoes()
+    {
+        // The recipe's pieces driven by hand give the Trainer's run, step for step.
+        TrainConfig c = baseConfig("by-hand");
+        c.maxSteps = 3;
+        Recorder byHand;
+        TrainingSession session(c, byHand, [] { return false; });
+        session.setup();
+        const StartReport start = session.begin();
+        QCOMPARE(start.totalSteps, int64_t(3));
+        std::vector<double> losses;
+        while (!session.done()) {
+            const std::optional<StepReport> r = session.step();
+            QVERIFY(r);
+            QCOMPARE(r->step, int64_t(losses.size() + 1));
+            losses.push_back(r->loss);
+        }
+        session.evaluate();
+        QCOMPARE(byHand.evals.size(), size_t(1));
+        QCOMPARE(byHand.evals.front().step, int64_t(3));
+        QCOMPARE(byHand.memory.size(), size_t(3)); // one per step, while the gradients are alive
+
+        c.outputDir = m_tmp.filePath("by-trainer").toStdString();
+        Recorder byTrainer;
+        QCOMPARE(Trainer(c).run(byTrainer).status, TrainStatus::Finished);
+        QCOMPARE(byTrainer.steps.size(), size_t(3));
+        for (size_t i = 0; i < 3; ++i)
+            QCOMPARE(byTrainer.steps[i].loss, losses[i]);
+        // A session cancelled before its micro-batch applies nothing.
+        TrainingSession cancelled(c, byHand, [] { return true; });
+        try {
+            cancelled.setup();
+            QFAIL("setup ignored the cancel");
+        } catch (const SetupCancelled& e) {
+            QCOMPARE(e.phase, std::string("before loading the model"));
+        }
     }
 
     void startReportsTheStepsOfAnEpochsRun()

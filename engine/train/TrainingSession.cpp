@@ -1,0 +1,391 @@
+#include "train/TrainingSession.h"
+
+#include "core/DeviceMemory.h"
+#include "core/FormatError.h"
+#include "core/ThreadSettings.h"
+#include "core/TorchCompat.h"
+#include "lora/LoraInjector.h"
+#include "lora/PeftAdapter.h"
+#include "model/TensorIO.h"
+#include "quant/ModelQuantizer.h"
+#include "quant/QuantizedBaseCache.h"
+#include "tokenizer/Tokenizer.h"
+#include "tokenizer/TokenizerConfig.h"
+#include "train/CausalLmLoss.h"
+#include "train/TrainingCheckpoint.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+namespace tb {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double secondsBetween(Clock::time_point a, Clock::time_point b)
+{
+    return std::chrono::duration<double>(b - a).count();
+}
+
+// The settings a resumed run must share with the run that wrote the checkpoint; the rest
+// (threads, how often to evaluate or save, the step budget, the name) may change between
+// sessions.
+nlohmann::json identityOf(const nlohmann::json& config)
+{
+    nlohmann::json id;
+    for (const char* key : {"model", "data", "validation_data", "method", "lora", "dataset", "learning_rate", "schedule",
+                            "warmup_steps", "batch_size", "grad_accum", "initial_adapter", "quant", "max_grad_norm", "weight_decay", "adam_beta1",
+                            "adam_beta2", "adam_eps", "seed", "base_dtype"})
+        if (config.contains(key))
+            id[key] = config[key];
+    return id;
+}
+
+std::string describeStats(const char* split, const DatasetStats& s)
+{
+    std::ostringstream out;
+    out << split << ": " << s.records << " records, " << s.tokens << " tokens (" << s.lossTokens << " in the loss), "
+        << s.truncated << " truncated, " << s.skipped << " skipped";
+    return out.str();
+}
+
+} // namespace
+
+TrainingSession::TrainingSession(TrainConfig config, TrainerCallbacks& callbacks, std::function<bool()> cancelled)
+    : m_config(std::move(config)), m_cb(callbacks), m_cancelled(std::move(cancelled))
+{
+}
+
+void TrainingSession::checkCancelled(const char* phase) const
+{
+    if (m_cancelled && m_cancelled())
+        throw SetupCancelled{phase};
+}
+
+void TrainingSession::setup()
+{
+    const TrainConfig& cfg = m_config;
+    cfg.validate();
+    resetPeakResident(); // this run's peak RSS, even in a process that trained before
+    const int threads = configureThreads(cfg.threads);
+    at::manual_seed(cfg.seed);
+    fs::create_directories(cfg.outputDir);
+    m_configJson = cfg.toJson();
+
+    // Model, tokenizer, data.
+    LoadOptions load;
+    // QLoRA on a GPU: loaded and quantized on the host, then moved, so the device never holds
+    // the bf16 base; that is what lets QLoRA train a model whose bf16 weights do not fit.
+    m_quantizeOnHost = cfg.method == TrainMethod::Qlora && parseDevice(cfg.device).is_cuda();
+    load.device = m_quantizeOnHost ? "cpu" : cfg.device;
+    load.dtype = cfg.method == TrainMethod::Full || cfg.baseDtype == "fp32" || cfg.baseDtype == "float32" ? at::kFloat
+                                                                                                      : at::kBFloat16;
+    m_cb.onLog(LogLevel::Info, "Loading " + cfg.modelDir + " (" + scalarTypeName(load.dtype) + ", " + cfg.device + ", "
+                                   + std::to_string(threads) + " threads)");
+    checkCancelled("before loading the model");
+    m_loaded = loadModel(cfg.modelDir, load);
+    checkCancelled("while loading the model");
+    for (const auto& w : m_loaded.warnings)
+        m_cb.onLog(LogLevel::Warning, w);
+    m_device = parseDevice(cfg.device);
+    const Tokenizer tokenizer = Tokenizer::fromFile((fs::path(cfg.modelDir) / "tokenizer.json").string());
+    const TokenizerConfig tokenizerConfig = TokenizerConfig::fromFile((fs::path(cfg.modelDir) / "tokenizer_config.json").string());
+    m_data = prepareDataset(cfg.dataPath, cfg.validationPath, tokenizer, tokenizerConfig, cfg.datasetOptions());
+    checkTokenIdsBelow(m_data, m_loaded.model->config().vocabSize, cfg.dataPath, cfg.validationPath, tokenizer);
+    m_cb.onLog(LogLevel::Info, std::string("Dataset format ") + datasetFormatName(m_data.format) + "; "
+                                   + describeStats("train", m_data.trainStats) + "; " + describeStats("validation", m_data.validationStats));
+    for (const auto& w : m_data.trainStats.warnings)
+        m_cb.onLog(LogLevel::Warning, w);
+    if (m_data.train.empty())
+        throw std::runtime_error(cfg.dataPath + ": no training examples");
+    if (m_data.validation.empty())
+        m_cb.onLog(LogLevel::Warning, "no validation examples: validation loss will not be reported");
+    checkCancelled("while preparing the data");
+
+    if (cfg.method == TrainMethod::Qlora)
+        quantizeBase();
+    checkCancelled("while quantizing the base");
+    chooseWhatTrains();
+
+    AdamW::Options adamOptions;
+    adamOptions.beta1 = cfg.adamBeta1;
+    adamOptions.beta2 = cfg.adamBeta2;
+    adamOptions.eps = cfg.adamEps;
+    adamOptions.weightDecay = cfg.weightDecay;
+    m_optimizer = std::make_unique<AdamW>(m_trainable, adamOptions);
+    for (const auto& [name, p] : m_trainable)
+        m_result.trainableParameters += p.numel();
+    m_stream = std::make_unique<BatchStream>(m_data.train, cfg.batchSize, cfg.seed);
+    const int64_t examplesPerStep = cfg.batchSize * cfg.gradAccum;
+    m_result.totalSteps = cfg.maxSteps > 0
+        ? cfg.maxSteps
+        : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(cfg.epochs * static_cast<double>(m_data.train.size()) / examplesPerStep)));
+    m_sessionStart = Clock::now();
+}
+
+void TrainingSession::quantizeBase()
+{
+    // QLoRA: the frozen base in 4-bit NF4 (or 8-bit), quantized once and cached.
+    const TrainConfig& cfg = m_config;
+    QuantCacheOptions cache;
+    cache.cacheDir = cfg.quantCacheDir;
+    cache.onInfo = [&](const std::string& m) { m_cb.onLog(LogLevel::Info, m); };
+    cache.onWarning = [&](const std::string& m) { m_cb.onLog(LogLevel::Warning, m); };
+    cache.cancelled = m_cancelled;
+    LlamaForCausalLM& model = *m_loaded.model;
+    QuantCacheResult q;
+    try {
+        q = QuantizedBaseCache::loadOrQuantize(model, cfg.modelDir, cfg.quant, cache);
+    } catch (const QuantizeCancelled&) {
+        throw SetupCancelled{"while quantizing the base"};
+    }
+    std::ostringstream info;
+    info << "Base quantized (" << cfg.quant.tag() << (q.fromCache ? ", from " : ", cached in ") << q.path << "): "
+         << q.report.quantizedParameters << " weights in " << q.report.bytesAfter << " bytes, " << std::fixed
+         << std::setprecision(3) << q.report.bitsPerParameter() << " bits each";
+    m_cb.onLog(LogLevel::Info, info.str());
+    if (m_quantizeOnHost) {
+        model.to(m_device); // QuantizedLinear::to moves its codes without converting them
+        m_cb.onLog(LogLevel::Info, "Quantized model moved to " + cfg.device);
+    }
+}
+
+void TrainingSession::chooseWhatTrains()
+{
+    const TrainConfig& cfg = m_config;
+    LlamaForCausalLM& model = *m_loaded.model;
+    m_lora = cfg.lora;
+    m_adapters = cfg.method == TrainMethod::Lora || cfg.method == TrainMethod::Qlora;
+    if (m_adapters && !cfg.initialAdapter.empty()) {
+        m_lora = loadPeftAdapter(model, cfg.initialAdapter).settings;
+        for (auto& p : model.parameters())
+            p.set_requires_grad(false);
+        for (const auto& ref : loraLayers(model)) {
+            ref.layer->lora_A->weight.set_requires_grad(true);
+            ref.layer->lora_B->weight.set_requires_grad(true);
+        }
+        m_cb.onLog(LogLevel::Info, "Continuing adapter " + cfg.initialAdapter + " (r=" + std::to_string(m_lora.rank) + ", alpha "
+                                       + std::to_string(m_lora.alpha) + ")");
+    } else if (m_adapters) {
+        const auto layers = applyLora(model, m_lora, cfg.seed);
+        m_cb.onLog(LogLevel::Info, "LoRA r=" + std::to_string(m_lora.rank) + " on " + std::to_string(layers.size()) + " projections");
+    } else {
+        for (auto& p : model.parameters())
+            p.set_requires_grad(true);
+    }
+    model.setGradientCheckpointing(cfg.gradientCheckpointing);
+    model.train();
+    for (const auto& item : model.named_parameters(true))
+        if (item.value().requires_grad())
+            m_trainable.emplace_back(item.key(), item.value());
+}
+
+void TrainingSession::restore()
+{
+    const std::string dir = latestCheckpoint(m_config.outputDir);
+    if (dir.empty())
+        throw std::runtime_error(m_config.outputDir + ": no checkpoint to resume from");
+    CheckpointContents c = loadTrainingCheckpoint(dir);
+    if (identityOf(c.config) != identityOf(m_configJson))
+        throw FormatError(dir + "/train_config.json", "the checkpoint was written by a run with other settings; resume with the same "
+                                                      "model, data, method and hyper-parameters");
+    at::NoGradGuard noGrad;
+    for (auto& [name, p] : m_trainable) {
+        auto it = c.trainable.find(name);
+        if (it == c.trainable.end() || it->second.sizes() != p.sizes())
+            throw FormatError(dir + "/trainable.safetensors", "tensor \"" + name + "\" is missing or has the wrong shape");
+        p.copy_(it->second);
+    }
+    m_optimizer->loadState(c.optimizerState, c.trainerState.value("optimizer_steps", int64_t(0)));
+    compat::setRngState(at::kCPU, c.rngState);
+    if (m_device.is_cuda() && c.cudaRngState.defined())
+        compat::setRngState(m_device, c.cudaRngState);
+    m_result.step = c.step;
+    m_result.tokensSeen = c.trainerState.value("tokens_seen", int64_t(0));
+    m_result.lastLoss = c.trainerState.value("last_loss", 0.0);
+    m_result.bestValidationLoss = c.trainerState.value("best_validation_loss", -1.0);
+    m_result.lastValidationLoss = c.trainerState.value("last_validation_loss", -1.0);
+    m_badSteps = c.trainerState.value("bad_steps", int64_t(0));
+    m_cb.onLog(LogLevel::Info, "Resumed from " + dir + " at step " + std::to_string(c.step));
+}
+
+void TrainingSession::writeConfig() const
+{
+    std::ofstream out(fs::path(m_config.outputDir) / "train_config.json", std::ios::trunc);
+    out << m_configJson.dump(2) << "\n";
+}
+
+StartReport TrainingSession::begin()
+{
+    m_sessionStart = Clock::now();
+    StartReport start;
+    start.totalSteps = m_result.totalSteps;
+    start.startStep = m_result.step;
+    start.trainableParameters = m_result.trainableParameters;
+    start.device = m_config.device;
+    try {
+        const DeviceMemoryInfo info = deviceMemory(m_config.device);
+        start.deviceName = info.name;
+        start.deviceTotalBytes = info.totalBytes;
+    } catch (const std::exception&) {
+        start.deviceName = m_config.device; // known to LibTorch (the model is on it), not to the query
+    }
+    return start;
+}
+
+void TrainingSession::sampleMemory(int64_t step)
+{
+    LlamaForCausalLM& model = *m_loaded.model;
+    MemorySample s;
+    s.step = step;
+    s.elapsedSeconds = secondsBetween(m_sessionStart, Clock::now());
+    for (const auto& p : model.parameters()) {
+        const int64_t bytes = p.numel() * static_cast<int64_t>(p.element_size());
+        (p.requires_grad() ? s.adapterBytes : s.baseWeightBytes) += bytes;
+        if (p.grad().defined())
+            s.gradientBytes += p.grad().numel() * static_cast<int64_t>(p.grad().element_size());
+    }
+    s.baseWeightBytes += ModelQuantizer::quantizedBytes(model); // QLoRA: codes, scales, maps
+    s.optimizerBytes = m_optimizer->stateBytes();
+    const ProcessMemory pm = processMemory();
+    s.residentBytes = pm.residentBytes;
+    s.peakResidentBytes = pm.peakResidentBytes;
+    const compat::CudaMemoryStats cuda = compat::cudaMemoryStats(m_device);
+    s.cudaAllocatedBytes = cuda.allocated;
+    s.cudaReservedBytes = cuda.reserved;
+    s.cudaPeakAllocatedBytes = cuda.peakAllocated;
+    m_cb.onMemory(s);
+}
+
+void TrainingSession::evaluate()
+{
+    if (m_data.validation.empty())
+        return;
+    EvalReport report = evaluateLoss(*m_loaded.model, m_data.validation, m_config.batchSize, m_device);
+    if (report.tokens == 0)
+        return;
+    report.step = m_result.step;
+    m_result.lastValidationLoss = report.loss;
+    if (m_result.bestValidationLoss < 0 || report.loss < m_result.bestValidationLoss)
+        m_result.bestValidationLoss = report.loss;
+    m_cb.onEval(report);
+}
+
+std::optional<StepReport> TrainingSession::step()
+{
+    const TrainConfig& cfg = m_config;
+    const auto stepStart = Clock::now();
+    const double lr = learningRateAt(m_result.step, m_result.totalSteps, cfg.warmupSteps, cfg.learningRate, lrScheduleName(cfg.schedule));
+    std::vector<TrainingBatch> micro;
+    int64_t stepLossTokens = 0, stepTokens = 0;
+    for (int64_t k = 0; k < cfg.gradAccum; ++k) {
+        micro.push_back(BatchStream::collate(m_stream->microBatch(m_result.step * cfg.gradAccum + k), 0, m_device));
+        stepLossTokens += micro.back().lossTokens;
+        stepTokens += micro.back().tokens;
+    }
+    double lossTotal = 0;
+    for (const TrainingBatch& batch : micro) {
+        if (m_cancelled && m_cancelled()) {
+            m_optimizer->zeroGrad();
+            return std::nullopt;
+        }
+        if (batch.lossTokens == 0 || stepLossTokens == 0)
+            continue;
+        const at::Tensor lossSum = summedTokenLoss(*m_loaded.model, batch);
+        // Token-weighted mean over the whole optimizer step, however the tokens fall into
+        // micro-batches.
+        (lossSum / static_cast<double>(stepLossTokens)).backward();
+        lossTotal += lossSum.item<double>();
+    }
+    const double loss = stepLossTokens > 0 ? lossTotal / static_cast<double>(stepLossTokens) : 0.0;
+    // Summed on the device, read once: one .item() per tensor would wait for the GPU hundreds
+    // of times a step. Per-tensor float sums added in double, as before.
+    at::Tensor gradNormSq;
+    for (const auto& [name, p] : m_trainable)
+        if (p.grad().defined()) {
+            const at::Tensor s = p.grad().to(at::kFloat).pow(2).sum().to(at::kDouble);
+            gradNormSq = gradNormSq.defined() ? gradNormSq + s : s;
+        }
+    const double gradNorm = gradNormSq.defined() ? std::sqrt(gradNormSq.item<double>()) : 0.0;
+
+    StepReport report;
+    report.skipped = !std::isfinite(loss) || !std::isfinite(gradNorm);
+    if (report.skipped) {
+        ++m_badSteps;
+        m_cb.onLog(LogLevel::Warning, "step " + std::to_string(m_result.step + 1) + ": loss is not finite; the update was not applied");
+    } else {
+        m_badSteps = 0;
+        if (cfg.maxGradNorm > 0 && gradNorm > cfg.maxGradNorm) {
+            at::NoGradGuard noGrad;
+            const double scale = cfg.maxGradNorm / (gradNorm + 1e-6);
+            for (auto& [name, p] : m_trainable)
+                if (p.grad().defined())
+                    p.mutable_grad().mul_(scale);
+        }
+        m_optimizer->step(lr);
+    }
+    sampleMemory(m_result.step + 1); // while gradients are alive: their bytes are part of the peak
+    m_optimizer->zeroGrad();
+    ++m_result.step;
+    m_result.tokensSeen += stepTokens;
+    if (!report.skipped)
+        m_result.lastLoss = loss;
+
+    const auto now = Clock::now();
+    report.step = m_result.step;
+    report.totalSteps = m_result.totalSteps;
+    report.epoch = m_stream->epochAt(m_result.step * cfg.gradAccum);
+    report.tokensSeen = m_result.tokensSeen;
+    report.loss = loss;
+    report.learningRate = lr;
+    report.gradNorm = gradNorm;
+    report.tokensPerSecond = static_cast<double>(stepTokens) / std::max(1e-9, secondsBetween(stepStart, now));
+    report.elapsedSeconds = secondsBetween(m_sessionStart, now);
+    return report;
+}
+
+void TrainingSession::saveCheckpoint()
+{
+    CheckpointContents c;
+    c.step = m_result.step;
+    for (const auto& [name, p] : m_trainable)
+        c.trainable[name] = p.detach().to(at::kCPU);
+    c.optimizerState = m_optimizer->stateTensors();
+    c.rngState = compat::rngState(at::kCPU);
+    if (m_device.is_cuda())
+        c.cudaRngState = compat::rngState(m_device);
+    c.trainerState = {{"step", m_result.step},
+                      {"optimizer_steps", m_optimizer->stepCount()},
+                      {"tokens_seen", m_result.tokensSeen},
+                      {"last_loss", m_result.lastLoss},
+                      {"best_validation_loss", m_result.bestValidationLoss},
+                      {"last_validation_loss", m_result.lastValidationLoss},
+                      {"bad_steps", m_badSteps},
+                      {"total_steps", m_result.totalSteps}};
+    c.config = m_configJson;
+    m_result.lastCheckpoint = saveTrainingCheckpoint(m_config.outputDir, c);
+    m_cb.onCheckpoint(m_result.lastCheckpoint, m_result.step);
+}
+
+void TrainingSession::saveResult()
+{
+    const TrainConfig& cfg = m_config;
+    LlamaForCausalLM& model = *m_loaded.model;
+    if (m_adapters) {
+        m_result.adapterDir = (fs::path(cfg.outputDir) / "adapter").string();
+        savePeftAdapter(model, m_lora, cfg.modelDir, m_result.adapterDir);
+    } else {
+        m_result.adapterDir = (fs::path(cfg.outputDir) / "model").string();
+        saveModelFolder(model, m_result.adapterDir, at::kFloat);
+        for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
+            if (fs::exists(fs::path(cfg.modelDir) / f))
+                fs::copy_file(fs::path(cfg.modelDir) / f, fs::path(m_result.adapterDir) / f, fs::copy_options::overwrite_existing);
+    }
+}
+
+} // namespace tb

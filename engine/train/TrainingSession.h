@@ -1,0 +1,101 @@
+// One training run's state and the steps of its recipe, in the shape torchtune's recipes made
+// familiar: setup() builds everything the config names (threads, seed, model, tokenizer, data,
+// the quantized base, what trains, the optimizer); restore() continues from the run folder's
+// latest checkpoint; step() runs one optimizer step and reports it; evaluate(),
+// saveCheckpoint() and saveResult() do what they say. Trainer drives a session (pause, cancel,
+// when to evaluate and save, how the run ends); data-parallel training and export build on the
+// same pieces.
+//
+// Everything runs on the calling thread and reports through the TrainerCallbacks given. A
+// session is not copied or moved: its batch stream refers to its data.
+#pragma once
+
+#include "lora/LoraSettings.h"
+#include "data/TrainingDataset.h"
+#include "model/ModelLoader.h"
+#include "train/AdamW.h"
+#include "train/BatchStream.h"
+#include "train/TrainConfig.h"
+#include "train/Trainer.h"
+#include "train/TrainerCallbacks.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tb {
+
+// Thrown by setup() between its phases when `cancelled` says so; `phase` reads "while loading
+// the model", "while quantizing the base", ...
+struct SetupCancelled {
+    std::string phase;
+};
+
+class TrainingSession {
+public:
+    // `cancelled` is asked between setup phases, per projection while quantizing and before
+    // each micro-batch.
+    TrainingSession(TrainConfig config, TrainerCallbacks& callbacks, std::function<bool()> cancelled);
+    TrainingSession(const TrainingSession&) = delete;
+    TrainingSession& operator=(const TrainingSession&) = delete;
+
+    // Throws on bad input (naming the file), SetupCancelled when cancelled.
+    void setup();
+    // Continues from the latest checkpoint in the run folder: trained weights, optimizer state,
+    // RNG, counters. Throws when there is none or it was written with other settings.
+    void restore();
+    // Writes train_config.json into the run folder (after restore(), which compares with it).
+    void writeConfig() const;
+    // The stepping begins (elapsed times count from here); returns what onStart reports: total
+    // steps, where the run starts, the device.
+    StartReport begin();
+
+    // One optimizer step over gradAccum micro-batches; also reports its memory sample (taken
+    // while the gradients are alive). nullopt when cancelled between micro-batches: nothing was
+    // applied and the gradients are dropped. A non-finite loss skips the update (report.skipped)
+    // and counts towards consecutiveBadSteps().
+    std::optional<StepReport> step();
+    // The memory sample of `step` through onMemory.
+    void sampleMemory(int64_t step);
+    // The validation loss at the current step through onEval (nothing without validation data).
+    void evaluate();
+    void saveCheckpoint();
+    // The LoRA adapter as a PEFT folder, or the fully fine-tuned model folder.
+    void saveResult();
+
+    bool done() const { return m_result.step >= m_result.totalSteps; }
+    int64_t consecutiveBadSteps() const { return m_badSteps; }
+    const TrainConfig& config() const { return m_config; }
+    TrainResult& result() { return m_result; }
+
+private:
+    void checkCancelled(const char* phase) const;
+    void quantizeBase();
+    void chooseWhatTrains();
+
+    TrainConfig m_config;
+    TrainerCallbacks& m_cb;
+    std::function<bool()> m_cancelled;
+    nlohmann::json m_configJson;
+    std::chrono::steady_clock::time_point m_sessionStart;
+
+    LoadedModel m_loaded;
+    at::Device m_device{at::kCPU};
+    bool m_quantizeOnHost = false;
+    PreparedDataset m_data;
+    std::unique_ptr<BatchStream> m_stream;
+    LoraSettings m_lora;
+    bool m_adapters = false;
+    std::vector<std::pair<std::string, at::Tensor>> m_trainable;
+    std::unique_ptr<AdamW> m_optimizer;
+    TrainResult m_result;
+    int64_t m_badSteps = 0;
+};
+
+} // namespace tb
