@@ -3,6 +3,7 @@
 #include "store/RunQueries.h"
 #include "store/RunStore.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -121,6 +122,9 @@ PlaygroundPanel::PlaygroundPanel(QWidget* parent) : QWidget(parent), m_worker(ne
     m_topP->setValue(0.95);
     m_seed = new QSpinBox;
     m_seed->setRange(0, 1 << 30);
+    m_chat = new QCheckBox(tr("Chat template"));
+    m_chat->setToolTip(tr("Send the prompt as a user turn through the model's chat template, as chat training saw it"));
+    m_chat->setEnabled(false); // until a model with a chat template is loaded
     m_generate = new QPushButton(tr("Generate"));
     m_generate->setEnabled(false);
     controls->addWidget(new QLabel(tr("Max tokens")));
@@ -131,6 +135,7 @@ PlaygroundPanel::PlaygroundPanel(QWidget* parent) : QWidget(parent), m_worker(ne
     controls->addWidget(m_topP);
     controls->addWidget(new QLabel(tr("Seed")));
     controls->addWidget(m_seed);
+    controls->addWidget(m_chat);
     controls->addStretch();
     controls->addWidget(m_generate);
 
@@ -364,6 +369,8 @@ void PlaygroundPanel::onModelLoaded(const ModelSummary& s)
     m_facts->addRow(tr("Weights in NF4"), new QLabel(locale.formattedDataSize(s.nf4Bytes)));
     m_modelDir = s.dir;
     m_modelLoaded = true;
+    m_chat->setEnabled(s.hasChatTemplate);
+    m_chat->setChecked(s.hasChatTemplate);
     Q_EMIT status(tr("Loaded %1").arg(s.dir));
     updateControls();
     refreshAdapters();
@@ -421,7 +428,7 @@ void PlaygroundPanel::generateOrStop()
     m_generating = true;
     updateControls();
     Q_EMIT generateRequested(prompt, m_maxTokens->value(), m_temperature->value(), m_topP->value(),
-                             static_cast<quint64>(m_seed->value()));
+                             static_cast<quint64>(m_seed->value()), m_chat->isEnabled() && m_chat->isChecked());
 }
 
 void PlaygroundPanel::onPassFinished(int pane, const QString& stopReason, int tokens, double tokensPerSecond)

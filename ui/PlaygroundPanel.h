@@ -28,6 +28,7 @@ class QFormLayout;
 class QGroupBox;
 class QLabel;
 class QPlainTextEdit;
+class QCheckBox;
 class QPushButton;
 class QSpinBox;
 
@@ -64,6 +65,8 @@ public:
     QGroupBox* basePaneBox() const { return m_baseBox; }            // titled "Output" or "Base"
     QGroupBox* adapterPaneBox() const { return m_adapterBox; }      // titled "Base + adapter <name>"
     QPushButton* generateButton() const { return m_generate; }      // reads "Stop" while generating
+    // The prompt as a user turn through the model's chat template (on for a model that has one).
+    QCheckBox* chatCheck() const { return m_chat; }
     QPlainTextEdit* promptEdit() const { return m_prompt; }
     QComboBox* adapterChooser() const { return m_adapterChooser; }
     QLabel* adapterMessage() const { return m_adapterMessage; }     // the adapter's facts, or its error in red
@@ -99,7 +102,7 @@ Q_SIGNALS:
     void loadModelRequested(const QString& dir);
     void loadAdapterRequested(const QString& dir);
     void clearAdapterRequested();
-    void generateRequested(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed);
+    void generateRequested(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed, bool chat);
 
 private:
     void onModelLoaded(const ModelSummary& summary);
@@ -137,6 +140,7 @@ private:
     QPlainTextEdit* m_baseOutput;
     QPlainTextEdit* m_adapterOutput;
     QPushButton* m_generate;
+    QCheckBox* m_chat;
     QSpinBox* m_maxTokens;
     QDoubleSpinBox* m_temperature;
     QDoubleSpinBox* m_topP;

@@ -3,6 +3,7 @@
 #include "ModelFolderFacts.h"
 
 #include "formats/WeightFootprint.h"
+#include "generate/ChatPrompt.h"
 #include "generate/TextGenerator.h"
 #include "lora/LoraInjector.h"
 #include "lora/PeftAdapter.h"
@@ -51,6 +52,7 @@ void PlaygroundWorker::loadModel(const QString& requestedDir)
         s.bf16Bytes = f.bf16Bytes;
         s.nf4Bytes = f.nf4Bytes;
         s.torchDtype = QString::fromStdString(c.torchDtype);
+        s.hasChatTemplate = !m_tokenizerConfig->chatTemplate.empty();
         Q_EMIT modelLoaded(s);
         for (const auto& w : m_model->warnings)
             Q_EMIT status(QString::fromStdString(w));
@@ -94,7 +96,7 @@ void PlaygroundWorker::clearAdapter()
     Q_EMIT adapterCleared();
 }
 
-void PlaygroundWorker::generate(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed)
+void PlaygroundWorker::generate(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed, bool chat)
 {
     if (!m_model) {
         Q_EMIT failed(tr("No model is loaded."));
@@ -110,7 +112,9 @@ void PlaygroundWorker::generate(const QString& prompt, int maxNewTokens, double 
         options.topP = topP;
         options.seed = seed;
         options.eosTokenIds = tb::defaultEosTokenIds(m_model->config, *m_tokenizer, *m_tokenizerConfig);
-        const std::vector<int32_t> encoded = m_tokenizer->encode(prompt.toStdString(), true);
+        const tb::GenerationPrompt text = tb::generationPrompt(
+            *m_tokenizerConfig, m_model->dir + "/tokenizer_config.json", prompt.toStdString(), chat);
+        const std::vector<int32_t> encoded = m_tokenizer->encode(text.text, text.addSpecialTokens);
         const std::vector<int64_t> promptIds(encoded.begin(), encoded.end());
         tb::TextGenerator generator(model, *m_tokenizer);
 

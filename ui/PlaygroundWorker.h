@@ -35,6 +35,7 @@ struct ModelSummary {
     qint64 bf16Bytes = 0;
     qint64 nf4Bytes = 0;
     QString torchDtype;
+    bool hasChatTemplate = false; // tokenizer_config.json has a chat_template
 };
 Q_DECLARE_METATYPE(ModelSummary)
 
@@ -59,7 +60,9 @@ public Q_SLOTS:
     // no adapter, the base usable, and adapterFailed names the file and key or tensor.
     void loadAdapter(const QString& dir);
     void clearAdapter();
-    void generate(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed);
+    // chat: the prompt is a user turn rendered through the model's chat template (as
+    // `tunebench-cli generate --chat`), what an adapter trained on chat records expects.
+    void generate(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed, bool chat);
 
 Q_SIGNALS:
     void status(const QString& message);

@@ -48,16 +48,11 @@ int runGenerate(const std::vector<std::string>& args)
     const tb::TokenizerConfig tokenizerConfig = tb::TokenizerConfig::fromFile((fs::path(dir) / "tokenizer_config.json").string());
     options.eosTokenIds = tb::defaultEosTokenIds(loaded.config, tokenizer, tokenizerConfig);
 
-    std::string text = prompt;
-    bool addSpecial = true;
-    if (a.has("chat")) {
-        text = tb::renderChatPrompt(tokenizerConfig, (fs::path(dir) / "tokenizer_config.json").string(), prompt, a.text("system", ""));
-        // Templates that write BOS themselves must not get a second one from the post-processor.
-        addSpecial = tokenizerConfig.bosToken.empty() || text.rfind(tokenizerConfig.bosToken, 0) != 0;
-    } else if (a.has("system")) {
+    if (a.has("system") && !a.has("chat"))
         throw UsageError("--system needs --chat");
-    }
-    const std::vector<int32_t> encoded = tokenizer.encode(text, addSpecial);
+    const tb::GenerationPrompt text = tb::generationPrompt(tokenizerConfig, (fs::path(dir) / "tokenizer_config.json").string(),
+                                                           prompt, a.has("chat"), a.text("system", ""));
+    const std::vector<int32_t> encoded = tokenizer.encode(text.text, text.addSpecialTokens);
     const std::vector<int64_t> promptIds(encoded.begin(), encoded.end());
     tb::TextGenerator generator(*loaded.model, tokenizer);
     const tb::GenerationResult result = generator.generate(promptIds, options, [&](const std::string& piece) {

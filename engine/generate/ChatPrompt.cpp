@@ -19,4 +19,15 @@ std::string renderChatPrompt(const TokenizerConfig& config, const std::string& c
     return chat.render(messages, /*addGenerationPrompt=*/true, config.bosToken, config.eosToken);
 }
 
+GenerationPrompt generationPrompt(const TokenizerConfig& config, const std::string& configPath, const std::string& prompt,
+                                  bool chat, const std::string& systemMessage)
+{
+    if (!chat)
+        return {prompt, true};
+    GenerationPrompt out{renderChatPrompt(config, configPath, prompt, systemMessage), true};
+    // Templates that write BOS themselves must not get a second one from the post-processor.
+    out.addSpecialTokens = config.bosToken.empty() || out.text.rfind(config.bosToken, 0) != 0;
+    return out;
+}
+
 } // namespace tb

@@ -14,4 +14,15 @@ struct TokenizerConfig;
 std::string renderChatPrompt(const TokenizerConfig& config, const std::string& configPath, const std::string& userMessage,
                              const std::string& systemMessage = {});
 
+// The text to tokenize for generation, and whether the tokenizer's post-processor adds its
+// special tokens: chat = false gives the prompt as typed (with BOS from the post-processor);
+// chat = true the rendered turn, without a second BOS when the template wrote one. What
+// `tunebench-cli generate [--chat]` and the Playground both send to the model.
+struct GenerationPrompt {
+    std::string text;
+    bool addSpecialTokens = true;
+};
+GenerationPrompt generationPrompt(const TokenizerConfig& config, const std::string& configPath, const std::string& prompt,
+                                  bool chat, const std::string& systemMessage = {});
+
 } // namespace tb

@@ -14,6 +14,42 @@ namespace tb {
 
 namespace {
 
+// What a person calls a config key (TrainConfig::toJson's names) in a table; the key itself is
+// in the row's note. Keys not listed read with '_' and '.' as spaces.
+std::string configKeyLabel(const std::string& key)
+{
+    static const std::map<std::string, std::string> labels = {
+        {"name", "run name"}, {"output_dir", "output folder"}, {"validation_data", "validation file"},
+        {"initial_adapter", "continued adapter"}, {"quant_cache_dir", "quantized-base cache"},
+        {"dataset.format", "dataset format"}, {"dataset.pack", "packing"}, {"dataset.train_on_prompt", "train on prompt"},
+        {"dataset.validation_fraction", "held-out fraction"}, {"dataset.split_seed", "split seed"},
+        {"lora.dropout", "LoRA dropout"}, {"lora.rslora", "rsLoRA"}, {"lora.targets", "target modules"},
+        {"quant.double_quant", "double quantization"}, {"quant.block_size", "quantization block size"},
+        {"schedule", "learning-rate schedule"}, {"warmup_steps", "warmup steps"}, {"grad_accum", "gradient accumulation"},
+        {"max_grad_norm", "gradient clipping (max norm)"}, {"adam_beta1", "Adam beta1"}, {"adam_beta2", "Adam beta2"},
+        {"adam_eps", "Adam epsilon"}, {"eval_every", "evaluate every (steps)"}, {"save_every", "save every (steps)"},
+        {"max_bad_steps", "non-finite steps allowed"}, {"base_dtype", "base dtype"}};
+    const auto it = labels.find(key);
+    if (it != labels.end())
+        return it->second;
+    std::string text = key;
+    for (char& c : text)
+        if (c == '_' || c == '.')
+            c = ' ';
+    return text;
+}
+
+// The memory categories RunRecorder records, as the GUI's memory views name them.
+std::string memoryCategoryLabel(const std::string& category)
+{
+    static const std::map<std::string, std::string> labels = {
+        {"base_weights", "base weights"}, {"adapters", "adapters (trained)"}, {"gradients", "gradients"},
+        {"optimizer", "optimizer state"}, {"rss", "process RSS"}, {"peak_rss", "peak RSS"},
+        {"cuda_allocated", "CUDA allocated"}, {"cuda_reserved", "CUDA reserved"}, {"cuda_peak_allocated", "CUDA peak allocated"}};
+    const auto it = labels.find(category);
+    return it == labels.end() ? category : it->second;
+}
+
 const char* const kSettings = "Settings";
 const char* const kResults = "Results";
 const char* const kMissing = "-";
@@ -397,7 +433,7 @@ ComparisonTable comparisonTableOf(const RunComparison& comparison, const std::ve
         for (const auto& value : difference.values)
             cells.push_back(value ? *value : kMissing);
         // ConfigDiff found them different (8 vs 8.0 is a difference), whatever the text shows.
-        table.addRow({kSettings, difference.key, std::move(cells), "config key", true});
+        table.addRow({kSettings, configKeyLabel(difference.key), std::move(cells), "config key " + difference.key, true});
     }
 
     const auto& results = comparison.results;
@@ -421,10 +457,10 @@ ComparisonTable comparisonTableOf(const RunComparison& comparison, const std::ve
         for (const auto& entry : r.peakMemory)
             categories.insert(entry.first);
     for (const std::string& category : categories)
-        result("peak memory: " + category, [&](const RunResults& r) {
+        result("peak memory: " + memoryCategoryLabel(category), [&](const RunResults& r) {
             const auto it = r.peakMemory.find(category);
             return it == r.peakMemory.end() ? std::string(kMissing) : bytes(it->second);
-        }, "largest sample of the memory category");
+        }, "largest sample of the memory category " + category);
     result("adapter size", [](const RunResults& r) { return bytes(r.adapterBytes); },
            "files of the newest adapter artifact on disk");
     return table;

@@ -9,6 +9,7 @@
 #include "TrainingWorker.h"
 
 #include "demo/DemoModelMaker.h"
+#include "generate/ChatPrompt.h"
 #include "generate/TextGenerator.h"
 #include "lora/PeftAdapter.h"
 #include "model/ModelLoader.h"
@@ -17,6 +18,7 @@
 #include "tokenizer/TokenizerConfig.h"
 #include "train/TrainConfig.h"
 
+#include <QCheckBox>
 #include <QApplication>
 #include <QComboBox>
 #include <QDir>
@@ -46,7 +48,7 @@ constexpr int kNewTokens = 24;
 const QString kPrompt = QStringLiteral("This product is");
 
 // What TextGenerator streams for the prompt, greedily, on the model as it is.
-QString referenceContinuation(tb::LoadedModel& loaded, const std::string& dir)
+QString referenceContinuation(tb::LoadedModel& loaded, const std::string& dir, bool chat = false)
 {
     const tb::Tokenizer tokenizer = tb::Tokenizer::fromFile(dir + "/tokenizer.json");
     const tb::TokenizerConfig tokenizerConfig = tb::TokenizerConfig::fromFile(dir + "/tokenizer_config.json");
@@ -54,7 +56,8 @@ QString referenceContinuation(tb::LoadedModel& loaded, const std::string& dir)
     options.maxNewTokens = kNewTokens;
     options.temperature = 0.0;
     options.eosTokenIds = tb::defaultEosTokenIds(loaded.config, tokenizer, tokenizerConfig);
-    const std::vector<int32_t> encoded = tokenizer.encode(kPrompt.toStdString(), true);
+    const tb::GenerationPrompt prompt = tb::generationPrompt(tokenizerConfig, dir + "/tokenizer_config.json", kPrompt.toStdString(), chat);
+    const std::vector<int32_t> encoded = tokenizer.encode(prompt.text, prompt.addSpecialTokens);
     tb::TextGenerator generator(*loaded.model, tokenizer);
     std::string text;
     generator.generate(std::vector<int64_t>(encoded.begin(), encoded.end()), options, [&](const std::string& piece) {
@@ -103,6 +106,10 @@ private:
         panel.maxTokensBox()->setValue(kNewTokens);
         panel.temperatureBox()->setValue(0.0);
         panel.promptEdit()->setPlainText(kPrompt);
+        // The demo has a chat template: the switch is offered and on. These checks send the
+        // plain prompt; chatTemplateSendsAUserTurn sends a turn.
+        QVERIFY(panel.chatCheck()->isEnabled() && panel.chatCheck()->isChecked());
+        panel.chatCheck()->setChecked(false);
     }
 
     void generate(PlaygroundPanel& panel)
@@ -242,6 +249,21 @@ private Q_SLOTS:
         generate(panel);
         QCOMPARE(panel.basePane()->toPlainText(), kPrompt + m_baseText);
         QVERIFY(panel.adapterPane()->toPlainText().isEmpty());
+    }
+
+    void chatTemplateSendsAUserTurn()
+    {
+        // An adapter trained on chat records sees at inference the format it learned: the
+        // prompt as a user turn, exactly as `tunebench-cli generate --chat` renders it.
+        tb::LoadedModel loaded = tb::loadModel(m_model.toStdString());
+        const QString expected = referenceContinuation(loaded, m_model.toStdString(), true);
+        PlaygroundPanel panel;
+        panel.show();
+        loadPanel(panel);
+        panel.chatCheck()->setChecked(true);
+        generate(panel);
+        QCOMPARE(panel.basePane()->toPlainText(), kPrompt + expected);
+        QVERIFY(expected != m_baseText); // a different prompt reached the model
     }
 
     void brokenAdapterGivesErrorAndKeepsTheBase()
