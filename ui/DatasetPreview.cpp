@@ -149,9 +149,13 @@ std::shared_ptr<const DatasetPreview::Result> runPreviewJob(const DatasetPreview
 DatasetPreview::DatasetPreview(QWidget* parent)
     : QWidget(parent), m_tokenizers(std::make_shared<TokenizerCache>())
 {
+    // Everything wraps or shrinks: the preview sits inside the new-run form, whose width is the
+    // pane's (tst_workbench: the form fits its pane with the preview shown).
     m_status = new QLabel(this);
     m_status->setStyleSheet("color: gray;");
+    m_status->setWordWrap(true);
     m_format = new QLabel(this);
+    m_format->setWordWrap(true);
 
     // Page 0: the preview itself.
     auto* previewPage = new QWidget(this);
@@ -175,7 +179,7 @@ DatasetPreview::DatasetPreview(QWidget* parent)
     countsColumn->addStretch(1);
 
     m_plot = new QCustomPlot(previewPage);
-    m_plot->setMinimumSize(260, 160);
+    m_plot->setMinimumSize(200, 160);
     m_plot->setNotAntialiasedElements(QCP::aeAll);
     m_plot->xAxis->setLabel(tr("tokens per example (before truncation)"));
     m_plot->yAxis->setLabel(tr("examples"));
@@ -192,9 +196,11 @@ DatasetPreview::DatasetPreview(QWidget* parent)
     m_truncationText->setClipToAxisRect(false);
     m_truncationText->setBrush(QColor(255, 255, 255, 220)); // readable over the bars
 
-    auto* top = new QHBoxLayout;
-    top->addLayout(countsColumn, 2);
-    top->addWidget(m_plot, 3);
+    // Counts above the histogram, not beside it: side by side they set a minimum width wider
+    // than the form's pane.
+    auto* top = new QVBoxLayout;
+    top->addLayout(countsColumn);
+    top->addWidget(m_plot, 1);
 
     auto* legend = new QLabel(previewPage);
     legend->setTextFormat(Qt::RichText);
@@ -211,6 +217,7 @@ DatasetPreview::DatasetPreview(QWidget* parent)
     m_text->setOpenLinks(false);
     m_text->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
     m_text->setMinimumHeight(160);
+    m_text->setLineWrapMode(QTextEdit::WidgetWidth);
 
     auto* previewLayout = new QVBoxLayout(previewPage);
     previewLayout->setContentsMargins(0, 0, 0, 0);

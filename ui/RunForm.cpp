@@ -392,6 +392,7 @@ tb::DatasetOptions RunForm::datasetOptions() const
     const qulonglong seed = m_seed->text().toULongLong(&ok);
     seeded.seed = ok ? seed : m_base.seed;
     seeded.data = m_base.data;
+    seeded.splitSeedOverride = m_base.splitSeedOverride;
     tb::DatasetOptions d = seeded.datasetOptions(); // the split follows the seed, as in every front end
     d.format = static_cast<tb::DatasetFormat>(m_format->currentData().toInt());
     d.maxSeqLen = m_seqLen->value();

@@ -139,6 +139,7 @@ bool TrainPanel::attachRun(qint64 runId, qint64 pid, const QString& startMarker)
     updateStartButton();
     m_start->setText(tr("Running..."));
     m_monitor->beginRun(0);
+    m_worker->prepareRun();
     Q_EMIT followRequested(runId, pid, startMarker);
     return true;
 }
@@ -239,6 +240,7 @@ bool TrainPanel::startRun(const tb::TrainConfig& config, bool resume)
     updateStartButton();
     m_start->setText(tr("Running..."));
     m_monitor->beginRun(config.maxSteps);
+    m_worker->prepareRun();
     Q_EMIT startRequested(config, resume);
     return true;
 }

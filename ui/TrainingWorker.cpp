@@ -96,36 +96,48 @@ void TrainingWorker::setDatabasePath(const QString& path)
     m_databasePath = path;
 }
 
-void TrainingWorker::signalRun(int sig)
+void TrainingWorker::signalLocked(int sig)
 {
-    std::lock_guard<std::mutex> lock(m_mutex);
     if (m_child)
         m_child->signal(sig);
     else if (m_followedPid > 0 && tb::ProcessIdentity::isAlive(m_followedPid, m_followedMarker))
         ::kill(static_cast<pid_t>(m_followedPid), sig);
 }
 
+void TrainingWorker::prepareRun()
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_requested = true;
+    m_cancelPending = false;
+    m_pausePending = false;
+    m_detach.store(false);
+}
+
 void TrainingWorker::pause()
 {
-    signalRun(SIGUSR1);
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_child || m_followedPid > 0)
+        signalLocked(SIGUSR1);
+    else if (m_requested)
+        m_pausePending = true; // sent once the process is there
 }
 
 void TrainingWorker::resume()
 {
-    signalRun(SIGUSR2);
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_child || m_followedPid > 0)
+        signalLocked(SIGUSR2);
+    else
+        m_pausePending = false;
 }
 
 void TrainingWorker::cancel()
 {
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        if (!m_child && m_followedPid == 0) {
-            m_cancelPending = true;
-            return;
-        }
-    }
-    signalRun(SIGUSR2); // a paused run must wake to see the stop
-    signalRun(SIGTERM);
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (m_child || m_followedPid > 0)
+        signalLocked(SIGTERM); // a paused run wakes for it too (Trainer::cancel)
+    else if (m_requested)
+        m_cancelPending = true; // the queued start() or follow() ends the run at once
 }
 
 void TrainingWorker::detach()
@@ -141,12 +153,12 @@ qint64 TrainingWorker::childPid() const
 
 void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
 {
-    m_detach.store(false); // a new run: an earlier detach() was for the earlier one
     tb::TrainConfig config = requested;
     config.makePathsAbsolute();
     QString databasePath, cliPath;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
+        m_requested = false;
         databasePath = m_databasePath;
         cliPath = m_cliPath;
         if (m_cancelPending) {
@@ -183,6 +195,8 @@ void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
 
     tb::ChildOptions options;
     options.ownSession = true; // not stopped by the terminal's Ctrl-C; may outlive the window
+    // Until the CLI has its handlers in place, a Pause or Stop waits instead of killing it.
+    options.blockedSignals = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
     std::unique_ptr<tb::ChildProcess> child;
     try {
         child = std::make_unique<tb::ChildProcess>(cliPath.toStdString(), args, options);
@@ -190,15 +204,19 @@ void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
         fail(QString::fromStdString(e.what()));
         return;
     }
-    bool cancelEarly = false;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_child = child.get();
-        cancelEarly = m_cancelPending;
-        m_cancelPending = false;
+        if (m_pausePending)
+            signalLocked(SIGUSR1);
+        if (m_cancelPending)
+            signalLocked(SIGTERM);
+        m_pausePending = m_cancelPending = false;
     }
-    if (cancelEarly)
-        child->terminate();
+    auto forgetChild = [this] {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_child = nullptr;
+    };
 
     SignalForwarder forward(this);
     auto onLine = [&](const std::string& line) {
@@ -209,21 +227,26 @@ void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
             Q_EMIT logged(tb::LogLevel::Error, QString::fromStdString(e.what()));
         }
     };
-    while (!m_detach.load() && child->readLines(100, onLine)) {
+    try {
+        while (!m_detach.load() && child->readLines(100, onLine)) {
+        }
+    } catch (const std::exception& e) {
+        // The pipe cannot be read (poll failed): the run goes on unfollowed, recorded in the
+        // database; the next start of the window follows it again.
+        child->detach();
+        forgetChild();
+        fail(tr("lost the training process's output (%1); it trains on, recorded in the database").arg(e.what()));
+        return;
     }
     if (m_detach.load()) {
         // Kept training in the background: the child's stdout is closed with this object, and
         // the child, which ignores SIGPIPE, drops its stream and goes on.
         child->detach();
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_child = nullptr;
+        forgetChild();
         return;
     }
     const tb::ChildExit exit = child->wait();
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_child = nullptr;
-    }
+    forgetChild();
     if (forward.end) {
         const tb::TrainResult& r = forward.end->result;
         if (forward.end->runId >= 0)
@@ -231,8 +254,10 @@ void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
         Q_EMIT finished(r.status, QString::fromStdString(r.reason), QString::fromStdString(r.adapterDir));
         return;
     }
-    // No end event: refused before it started (a usage error on stderr), or the process died.
-    QString reason = lastLine(child->standardError());
+    // No end event: refused before it began (its usage error: every problem, one a line), or
+    // the process died.
+    QString reason = exit.exitCode == 2 && exit.signal == 0 ? QString::fromStdString(child->standardError()).trimmed()
+                                                            : lastLine(child->standardError());
     if (exit.signal != 0 || reason.isEmpty())
         reason = tr("the training process %1").arg(QString::fromStdString(exit.describe()));
     if (forward.runId >= 0 && !databasePath.isEmpty()) {
@@ -250,14 +275,18 @@ void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
 
 void TrainingWorker::follow(qint64 runId, qint64 pid, const QString& startMarker)
 {
-    m_detach.store(false);
     QString databasePath;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
+        m_requested = false;
         databasePath = m_databasePath;
         m_followedPid = pid;
         m_followedMarker = startMarker.toStdString();
-        m_cancelPending = false;
+        if (m_pausePending)
+            signalLocked(SIGUSR1);
+        if (m_cancelPending)
+            signalLocked(SIGTERM);
+        m_pausePending = m_cancelPending = false;
     }
     auto stopFollowing = [this] {
         std::lock_guard<std::mutex> lock(m_mutex);

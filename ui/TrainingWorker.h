@@ -46,7 +46,12 @@ public:
     // `tunebench-cli train --db`. Empty: the run is not recorded (like --no-db).
     void setDatabasePath(const QString& path);
 
-    // GUI thread (any thread): sent to the running child.
+    // GUI thread, before queueing start() or follow(): a run is on its way. Pause and Stop
+    // pressed before its process is there are kept and sent once it is; an earlier detach() is
+    // forgotten.
+    void prepareRun();
+    // GUI thread (any thread): sent to the run's process (SIGUSR1, SIGUSR2, SIGTERM), or kept
+    // for it while prepareRun()'s run is on its way; nothing when no run is.
     void pause();
     void resume();
     void cancel();
@@ -83,14 +88,16 @@ Q_SIGNALS:
 
 private:
     mutable std::mutex m_mutex;
-    // Sends `sig` to the run's process: the child start() follows, or the process follow()
-    // follows (only while it is still that process).
-    void signalRun(int sig);
+    // With m_mutex held: sends `sig` to the run's process, the child start() follows or the
+    // process follow() follows (only while it is still that process).
+    void signalLocked(int sig);
 
     tb::ChildProcess* m_child = nullptr; // guarded by m_mutex; set only while start() follows one
     qint64 m_followedPid = 0;            // guarded by m_mutex; set only while follow() runs
     std::string m_followedMarker;        // guarded by m_mutex
+    bool m_requested = false;            // guarded by m_mutex: prepareRun() and no start()/follow() yet
     bool m_cancelPending = false;        // guarded by m_mutex
+    bool m_pausePending = false;         // guarded by m_mutex
     QString m_databasePath;              // guarded by m_mutex
     QString m_cliPath;                   // guarded by m_mutex
     std::atomic<bool> m_detach{false};

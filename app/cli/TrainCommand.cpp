@@ -264,8 +264,12 @@ int runTrain(const std::vector<std::string>& args)
     // started and one it found still running after a restart alike. The handlers only set
     // lock-free flags (async-signal-safe, whichever thread LibTorch's pools let the signal land
     // on); a watcher thread turns them into Trainer calls.
+    // The workbench starts this process with them blocked (a Pause sent before this point waits
+    // rather than killing the process); they are unblocked once handled. SA_RESTART: a write
+    // to the event pipe interrupted by one of them goes on.
     struct sigaction action {};
     sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
     action.sa_handler = [](int) { g_stopRequested.store(true); };
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
@@ -273,6 +277,11 @@ int runTrain(const std::vector<std::string>& args)
     sigaction(SIGUSR1, &action, nullptr);
     action.sa_handler = [](int) { g_pauseRequested.store(false); };
     sigaction(SIGUSR2, &action, nullptr);
+    sigset_t controls;
+    sigemptyset(&controls);
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2})
+        sigaddset(&controls, sig);
+    pthread_sigmask(SIG_UNBLOCK, &controls, nullptr);
     // The workbench reads the stream through a pipe and may close it (window closed, run kept
     // training): writes then fail with EPIPE instead of killing the process.
     std::signal(SIGPIPE, SIG_IGN);

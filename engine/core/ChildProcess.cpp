@@ -118,8 +118,18 @@ ChildProcess::ChildProcess(const std::string& executable, const std::vector<std:
     }
     posix_spawnattr_t attributes;
     posix_spawnattr_init(&attributes);
-    if (m_options.ownSession)
-        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);
+    short flags = m_options.ownSession ? POSIX_SPAWN_SETSID : 0;
+    if (!m_options.blockedSignals.empty()) {
+        sigset_t blocked, defaults;
+        sigemptyset(&blocked);
+        for (int sig : m_options.blockedSignals)
+            sigaddset(&blocked, sig);
+        defaults = blocked;
+        posix_spawnattr_setsigmask(&attributes, &blocked);
+        posix_spawnattr_setsigdefault(&attributes, &defaults);
+        flags |= POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    }
+    posix_spawnattr_setflags(&attributes, flags);
 
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(executable.c_str()));

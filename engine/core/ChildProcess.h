@@ -38,6 +38,10 @@ struct ChildOptions {
     // The child gets its own session (setsid): a terminal's Ctrl-C for this process does not
     // reach it, and it may outlive this process (a training run kept in the background).
     bool ownSession = false;
+    // Signals the child starts with blocked (and at their default action): sent before the
+    // program has installed its handlers, they wait instead of killing it. The program must
+    // unblock them (tunebench-cli train does once its handlers are in place).
+    std::vector<int> blockedSignals;
 };
 
 struct ChildExit {

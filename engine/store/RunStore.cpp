@@ -283,6 +283,14 @@ std::vector<int64_t> RunStore::recoverInterruptedRuns()
     return recovered;
 }
 
+void RunStore::setTotalSteps(int64_t runId, int64_t totalSteps)
+{
+    SqliteStatement update = m_db.prepare("UPDATE runs SET total_steps = ?2 WHERE id = ?1");
+    update.bindInt(1, runId).bindInt(2, totalSteps).run();
+    if (m_db.changes() == 0)
+        throwNoRun(runId);
+}
+
 void RunStore::explainInterruption(int64_t runId, const std::string& reason)
 {
     SqliteStatement update = m_db.prepare("UPDATE runs SET reason = ?2 WHERE id = ?1 AND status = 'interrupted'");

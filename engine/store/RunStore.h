@@ -68,6 +68,8 @@ public:
     int64_t addArtifact(int64_t runId, ArtifactKind kind, const std::string& path,
                         std::optional<int64_t> step = std::nullopt, std::optional<int64_t> sizeBytes = std::nullopt);
     void finishRun(int64_t runId, const RunEnd& end);
+    // The optimizer steps the run will take (known once it is set up: epochs converted).
+    void setTotalSteps(int64_t runId, int64_t totalSteps);
     // Runs marked running whose owner process is gone (pid not alive, or alive but with
     // another start marker: the pid was reused) become interrupted; they keep the step their
     // committed metrics reached and their last checkpoint. Returns their ids.

@@ -51,6 +51,8 @@ void RunRecorder::onMemory(const MemorySample& m)
 
 void RunRecorder::onStart(const StartReport& r)
 {
+    // Epochs become steps only here: the Runs tab and a window following the run need them.
+    m_store.setTotalSteps(m_runId, r.totalSteps);
     if (m_next)
         m_next->onStart(r);
 }
@@ -91,7 +93,8 @@ void RunRecorder::finish(const TrainResult& result)
     end.reason = result.reason;
     end.lastStep = result.step;
     end.lastCheckpoint = result.lastCheckpoint;
-    end.trainableParameters = result.trainableParameters;
+    if (result.trainableParameters > 0) // 0: ended before it knew (cancelled or failed during setup)
+        end.trainableParameters = result.trainableParameters;
     end.wallSeconds = result.wallSeconds;
     m_store.finishRun(m_runId, end);
 }

@@ -43,9 +43,11 @@ int64_t registerTrainingRun(RunStore& store, const TrainConfig& c, bool resume, 
     }
     // Every front end registers here, so this is where a folder that already holds a run is
     // refused: a second run there would mix its checkpoints with the first one's.
-    for (const ConfigProblem& p : c.fileProblems(false))
-        if (p.field == "output_dir")
-            throw ConfigError({p});
+    // (A resume whose folder has no row here, e.g. a --no-db run, registers a new row for it.)
+    if (!resume)
+        for (const ConfigProblem& p : c.fileProblems(false))
+            if (p.field == "output_dir")
+                throw ConfigError({p});
     namespace fs = std::filesystem;
     const ModelConfig model = ModelConfig::fromFile((fs::path(c.modelDir) / "config.json").string());
     ModelRecord modelRecord;

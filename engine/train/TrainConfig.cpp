@@ -93,7 +93,7 @@ double TrainConfig::defaultAlpha(int64_t rank)
 DatasetOptions TrainConfig::datasetOptions() const
 {
     DatasetOptions d = data;
-    d.splitSeed = seed;
+    d.splitSeed = splitSeedOverride.value_or(seed);
     return d;
 }
 
@@ -213,9 +213,11 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
         get(d, "dataset.", "train_on_prompt", c.data.trainOnPrompt);
         get(d, "dataset.", "pack", c.data.pack);
         get(d, "dataset.", "validation_fraction", c.data.validationFraction);
-        // "split_seed" is written for the record; the split follows "seed" (datasetOptions()).
-        uint64_t ignoredSplitSeed = 0;
-        get(d, "dataset.", "split_seed", ignoredSplitSeed);
+        if (d.contains("split_seed")) {
+            uint64_t splitSeed = 0;
+            get(d, "dataset.", "split_seed", splitSeed);
+            c.splitSeedOverride = splitSeed; // dropped below when it is the seed (every new config)
+        }
     }
     get(j, "", "learning_rate", c.learningRate);
     get(j, "", "warmup_steps", c.warmupSteps);
@@ -236,6 +238,8 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
     get(j, "", "threads", c.threads);
     get(j, "", "device", c.device);
     get(j, "", "base_dtype", c.baseDtype);
+    if (c.splitSeedOverride == c.seed)
+        c.splitSeedOverride.reset();
     return c;
 }
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -71,6 +72,9 @@ struct TrainConfig {
     QuantSettings quant;
     std::string quantCacheDir; // "" : <model>/.tunebench-cache
     DatasetOptions data; // its splitSeed is not used: the split follows `seed` (datasetOptions())
+    // A config written before the split followed the seed keeps its own split (read from its
+    // "dataset.split_seed" when that differs from "seed"), so such a run still resumes.
+    std::optional<uint64_t> splitSeedOverride;
 
     double learningRate = defaultLearningRate(TrainMethod::Lora);
     LrScheduleKind schedule = LrScheduleKind::Cosine;

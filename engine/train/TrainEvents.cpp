@@ -265,10 +265,12 @@ void TrainEventWriter::write(const TrainEvent& event)
     std::lock_guard<std::mutex> lock(m_mutex);
     if (m_detached)
         return;
+    errno = 0;
     if (std::fwrite(line.data(), 1, line.size(), m_out) != line.size() || std::fflush(m_out) != 0) {
         // EPIPE: nobody reads any more. The run is recorded in the database and its folder;
-        // the stream is what is lost.
-        m_detached = true;
+        // the stream is what is lost. Any other error loses this event only.
+        if (errno == EPIPE)
+            m_detached = true;
         std::clearerr(m_out);
     }
 }

@@ -80,7 +80,8 @@ void deliverTrainEvent(const TrainEvent& event, TrainEventSink& sink);
 
 // Writes the stream to a FILE* (stdout), one flushed line per event; thread-safe. When the
 // reader goes away (the workbench closed with "keep training": EPIPE), the run goes on and the
-// stream is dropped; SIGPIPE must be ignored by the process for that (the CLI does).
+// stream is dropped; SIGPIPE must be ignored by the process for that (the CLI does), and
+// signal handlers should be SA_RESTART so a write is not cut short.
 class TrainEventWriter : public TrainEventSink {
 public:
     explicit TrainEventWriter(std::FILE* out) : m_out(out) {}

@@ -81,12 +81,6 @@ TrainResult Trainer::run(TrainerCallbacks& callbacks, bool resume)
 {
     try {
         return runOrThrow(callbacks, resume);
-    } catch (const SetupCancelled& c) {
-        TrainResult cancelled;
-        cancelled.status = TrainStatus::Cancelled;
-        cancelled.reason = "cancelled " + c.phase;
-        callbacks.onLog(LogLevel::Info, cancelled.reason);
-        return cancelled;
     } catch (const std::exception& e) {
         TrainResult failed;
         failed.status = TrainStatus::Failed;
@@ -102,12 +96,21 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
     const auto runStart = Clock::now();
     TrainingSession session(m_config, cb, [this] { return m_cancel.load(); });
     const TrainConfig& cfg = session.config();
-    session.setup();
-    if (resume)
-        session.restore();
-    session.writeConfig();
     TrainResult& result = session.result();
-    checkCancelled("before the first step");
+    try {
+        session.setup();
+        if (resume)
+            session.restore();
+        session.writeConfig();
+        checkCancelled("before the first step");
+    } catch (const SetupCancelled& c) {
+        // What the session had reached (a resumed run's restored step), so its record keeps it.
+        result.status = TrainStatus::Cancelled;
+        result.reason = "cancelled " + c.phase;
+        cb.onLog(LogLevel::Info, result.reason);
+        result.wallSeconds = secondsBetween(runStart, Clock::now());
+        return result;
+    }
     cb.onStart(session.begin());
     session.sampleMemory(result.step);
     if (result.step == 0)

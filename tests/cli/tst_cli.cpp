@@ -437,6 +437,9 @@ private Q_SLOTS:
         const Run recorded = cli({"train", "--config", file, "--db", m_tmp.filePath("config.db")});
         QCOMPARE(recorded.exitCode, 2);
         QVERIFY2(recorded.err.contains("already holds a run"), recorded.err.constData());
+        // A run made without the database resumes into one: a new row for its folder.
+        const Run resumed = cli({"train", "--config", file, "--resume", m_tmp.filePath("described"), "--db", m_tmp.filePath("config.db"), "--json"});
+        QVERIFY2(resumed.exitCode == 0, resumed.err.constData());
         // Options that describe the run contradict the file.
         const Run both = cli({"train", "--config", file, "--steps", "3"});
         QCOMPARE(both.exitCode, 2);

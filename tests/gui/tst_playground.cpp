@@ -167,6 +167,7 @@ private Q_SLOTS:
         connect(&thread, &QThread::finished, worker, &QObject::deleteLater);
         thread.start();
         QSignalSpy finished(worker, &TrainingWorker::finished);
+        worker->prepareRun();
         QMetaObject::invokeMethod(worker, [worker, c] { worker->start(c, false); }, Qt::QueuedConnection);
         QVERIFY(finished.wait(60000));
         thread.quit();

@@ -60,6 +60,7 @@ struct WorkerOnThread {
     void start(const tb::TrainConfig& c, bool resume = false)
     {
         TrainingWorker* target = worker;
+        worker->prepareRun(); // as TrainPanel does
         QMetaObject::invokeMethod(target, [target, c, resume] { target->start(c, resume); }, Qt::QueuedConnection);
     }
 };
@@ -239,6 +240,35 @@ private Q_SLOTS:
         w.worker->cancel();
         QVERIFY(finished.wait(120000));
         QCOMPARE(statusOf(finished), tb::TrainStatus::Cancelled);
+    }
+
+    void pauseAndStopRightAfterStartWaitForTheProcess()
+    {
+        // Pressed before the child has its signal handlers (or even exists): kept, then acted
+        // on; never a kill by an unhandled SIGUSR1.
+        WorkerOnThread w;
+        w.worker->setDatabasePath(m_tmp.filePath("experiments.db"));
+        QSignalSpy paused(w.worker, &TrainingWorker::pauseChanged);
+        QSignalSpy finished(w.worker, &TrainingWorker::finished);
+        std::atomic<int> steps{0};
+        connect(w.worker, &TrainingWorker::stepReported, w.worker, [&] { ++steps; }, Qt::DirectConnection);
+        w.start(config("paused-at-once", 200));
+        w.worker->pause(); // the queued start() has not even spawned the process yet
+        QTRY_VERIFY_WITH_TIMEOUT(paused.count() >= 1, 120000);
+        QCOMPARE(paused.at(0).at(0).toBool(), true);
+        QCOMPARE(paused.at(0).at(1).toLongLong(), qint64(0)); // before its first step
+        QCOMPARE(steps.load(), 0);
+        w.worker->cancel();
+        QVERIFY(finished.wait(120000));
+        QCOMPARE(statusOf(finished), tb::TrainStatus::Cancelled);
+
+        // Stop at once: cancelled, not killed by a signal.
+        finished.clear();
+        w.start(config("stopped-at-once", 200));
+        QTRY_VERIFY_WITH_TIMEOUT(w.worker->childPid() > 0, 60000);
+        w.worker->cancel(); // the child is still starting: LibTorch loads, no handler yet
+        QVERIFY(finished.wait(120000));
+        QVERIFY2(statusOf(finished) == tb::TrainStatus::Cancelled, qPrintable(finished.first().at(1).toString()));
     }
 
     void aKilledRunLeavesThisProcessAndResumes()

@@ -32,6 +32,8 @@
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QStandardPaths>
@@ -78,6 +80,35 @@ private Q_SLOTS:
         m_model = m_tmp.filePath("demo");
         tb::makeDemoModel(m_model.toStdString(), "tiny", 0);
         m_db = m_tmp.filePath("experiments.db");
+    }
+
+    void theFormFitsItsPaneWithThePreview()
+    {
+        // The dataset preview inside the form must not widen it past its pane (Browse, the
+        // messages and the model summary were cut off), and Start with a bad field scrolls to
+        // it vertically only.
+        MainWindow window(m_model, nullptr, m_db);
+        window.resize(1100, 760);
+        window.show();
+        TrainPanel* panel = window.trainPanel();
+        window.tabs()->setCurrentWidget(panel);
+        QTRY_VERIFY_WITH_TIMEOUT(panel->startButton()->isEnabled(), 60000);
+        auto* scroll = qobject_cast<QScrollArea*>(panel->form()->parentWidget()->parentWidget());
+        QVERIFY(scroll);
+        QSignalSpy ready(window.datasetPreview(), &DatasetPreview::previewReady);
+        panel->form()->datasetEdit()->setText(TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl");
+        QVERIFY(ready.wait(60000));
+        QCoreApplication::processEvents();
+        QVERIFY2(panel->form()->width() <= scroll->viewport()->width(),
+                 qPrintable(QString("form %1 px in a %2 px pane").arg(panel->form()->width()).arg(scroll->viewport()->width())));
+        QCOMPARE(scroll->horizontalScrollBar()->maximum(), 0);
+        // A very long model folder name does not widen it either.
+        panel->form()->seedEdit()->setText("not a seed");
+        QTest::mouseClick(panel->startButton(), Qt::LeftButton);
+        QVERIFY(!panel->running());
+        QVERIFY(!panel->fieldError("seed").isEmpty());
+        QCOMPARE(scroll->horizontalScrollBar()->value(), 0);
+        QVERIFY(panel->form()->width() <= scroll->viewport()->width());
     }
 
     void trainCompareExport()

@@ -102,6 +102,16 @@ private Q_SLOTS:
         c.data.splitSeed = 99; // not used: the seed decides, in every front end
         QCOMPARE(c.datasetOptions().splitSeed, uint64_t(1234));
         QCOMPARE(c.toJson()["dataset"]["split_seed"].get<uint64_t>(), uint64_t(1234));
+        // A config written before the rule (the form kept split seed 0) keeps its split, so
+        // that run still resumes with the validation set it had.
+        nlohmann::json old = c.toJson();
+        old["seed"] = 7;
+        old["dataset"]["split_seed"] = 0;
+        const TrainConfig back = TrainConfig::fromJson(old, "old.json");
+        QCOMPARE(back.datasetOptions().splitSeed, uint64_t(0));
+        QCOMPARE(back.toJson().dump(), old.dump());
+        old["dataset"]["split_seed"] = 7;
+        QVERIFY(!TrainConfig::fromJson(old, "new.json").splitSeedOverride);
     }
 
     void everyProblemIsNamedByItsField()
