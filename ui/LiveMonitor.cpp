@@ -1,5 +1,7 @@
 #include "LiveMonitor.h"
 
+#include "StackedMemoryPlot.h"
+
 #include "QCustomPlotCompat.h"
 
 #include <QCheckBox>
@@ -18,17 +20,6 @@
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
-
-// Memory categories, bottom to top of the stack.
-struct Category {
-    const char* name;
-    QColor color;
-};
-const Category kCategories[] = {
-    {"base weights", QColor(70, 110, 170)}, {"adapters", QColor(220, 130, 40)}, {"gradients", QColor(90, 160, 80)},
-    {"optimizer", QColor(180, 70, 70)},     {"rest of RSS", QColor(150, 150, 150)},
-};
-constexpr int kCategoryCount = 5;
 
 QCustomPlot* makePlot(const QString& xLabel, const QString& yLabel)
 {
@@ -69,23 +60,9 @@ LiveMonitor::LiveMonitor(QWidget* parent) : QWidget(parent)
     m_lossPlot->yAxis2->setNumberFormat("eb");
     m_lossPlot->yAxis2->setNumberPrecision(1);
 
-    m_memoryPlot = makePlot(tr("step"), tr("memory (MiB)"));
-    for (int i = 0; i < kCategoryCount; ++i) {
-        // Each graph holds the running sum up to its category and fills down to the one below.
-        QCPGraph* g = m_memoryPlot->addGraph();
-        g->setName(tr(kCategories[i].name));
-        g->setPen(QPen(kCategories[i].color.darker(120), 1));
-        QColor fill = kCategories[i].color;
-        fill.setAlpha(150);
-        g->setBrush(fill);
-        if (i > 0)
-            g->setChannelFillGraph(m_memoryPlot->graph(i - 1));
-    }
-    m_capacityLine = m_memoryPlot->addGraph();
-    m_capacityLine->setName(tr("device total"));
-    m_capacityLine->setPen(QPen(QColor(200, 40, 40), 1, Qt::DashLine));
-    m_capacityLine->setVisible(false);
-    m_capacityLine->removeFromLegend();
+    // The Memory tab's plot: the same categories against the same basis (RSS on the CPU, the
+    // CUDA allocator on a GPU), the peak line and the device's capacity.
+    m_memory = new StackedMemoryPlot;
 
     m_logScale = new QCheckBox(tr("Log scale"));
     m_progress = new QProgressBar;
@@ -116,7 +93,7 @@ LiveMonitor::LiveMonitor(QWidget* parent) : QWidget(parent)
     auto* splitter = new QSplitter(Qt::Vertical);
     auto* plots = new QSplitter(Qt::Horizontal);
     plots->addWidget(m_lossPlot);
-    plots->addWidget(m_memoryPlot);
+    plots->addWidget(m_memory);
     splitter->addWidget(plots);
     splitter->addWidget(m_log);
     splitter->setStretchFactor(0, 3);
@@ -167,6 +144,11 @@ QCPGraph* LiveMonitor::learningRateGraph() const
     return m_lossPlot->graph(2);
 }
 
+QCustomPlot* LiveMonitor::memoryPlot() const
+{
+    return m_memory->plot();
+}
+
 void LiveMonitor::setDeviceCapacity(qint64 totalBytes, const QString& deviceName)
 {
     m_deviceTotal = totalBytes;
@@ -174,7 +156,7 @@ void LiveMonitor::setDeviceCapacity(qint64 totalBytes, const QString& deviceName
     m_capacity->setText(totalBytes > 0 ? tr("Device: %1, %2 GiB total").arg(deviceName).arg(totalBytes / kMiB / 1024.0, 0, 'f', 1)
                                        : tr("Device: %1").arg(deviceName));
     m_showCapacity->setEnabled(totalBytes > 0);
-    setShowCapacity(m_showCapacity->isChecked());
+    m_memory->setCapacity(totalBytes, deviceName);
 }
 
 void LiveMonitor::setShowCapacity(bool on)
@@ -183,24 +165,7 @@ void LiveMonitor::setShowCapacity(bool on)
         m_showCapacity->setChecked(on); // re-enters through toggled
         return;
     }
-    m_capacityLine->data()->clear();
-    const bool shown = on && m_deviceTotal > 0;
-    if (shown) {
-        const double total = double(m_deviceTotal) / kMiB;
-        m_capacityLine->addData(0, total);
-        m_capacityLine->addData(std::max<double>(1.0, double(m_totalSteps)), total);
-    }
-    m_capacityLine->setVisible(shown);
-    updateMemoryRange();
-}
-
-void LiveMonitor::updateMemoryRange()
-{
-    double top = m_memoryMax;
-    if (m_capacityLine->visible() && m_deviceTotal > 0)
-        top = std::max(top, double(m_deviceTotal) / kMiB);
-    m_memoryPlot->yAxis->setRange(0, top * 1.1 + 1);
-    m_memoryPlot->replot(QCustomPlot::rpQueuedReplot);
+    m_memory->setShowCapacity(on);
 }
 
 void LiveMonitor::beginRun(qint64 totalSteps)
@@ -208,24 +173,19 @@ void LiveMonitor::beginRun(qint64 totalSteps)
     m_totalSteps = totalSteps;
     m_firstStep = -1;
     m_haveLoss = false;
-    m_memoryMax = 0;
     m_lrMax = 0;
     m_lr->clear();
     for (int i = 0; i < m_lossPlot->graphCount(); ++i)
         m_lossPlot->graph(i)->data()->clear();
-    for (int i = 0; i < m_memoryPlot->graphCount(); ++i)
-        m_memoryPlot->graph(i)->data()->clear();
+    m_memory->clear();
     const double right = totalSteps > 0 ? static_cast<double>(totalSteps) : 10.0;
     m_lossPlot->xAxis->setRange(0, right);
-    m_memoryPlot->xAxis->setRange(0, right);
     m_progress->setRange(0, static_cast<int>(std::max<qint64>(1, totalSteps)));
     m_progress->setValue(0);
     m_speed->clear();
     m_eta->clear();
-    setShowCapacity(m_showCapacity->isChecked()); // the line spans the new run's steps
     setControls(true, false);
     m_lossPlot->replot(QCustomPlot::rpQueuedReplot);
-    m_memoryPlot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void LiveMonitor::growLossRange(double step, double loss)
@@ -254,7 +214,6 @@ void LiveMonitor::addStep(const tb::StepReport& r)
         m_totalSteps = r.totalSteps;
         m_progress->setRange(0, static_cast<int>(r.totalSteps));
         m_lossPlot->xAxis->setRangeUpper(static_cast<double>(r.totalSteps));
-        m_memoryPlot->xAxis->setRangeUpper(static_cast<double>(r.totalSteps));
     }
     m_progress->setValue(static_cast<int>(r.step));
     m_speed->setText(tr("%1 tokens/s").arg(r.tokensPerSecond, 0, 'f', 0));
@@ -282,27 +241,14 @@ void LiveMonitor::addEval(const tb::EvalReport& r)
 
 void LiveMonitor::addMemory(const tb::MemorySample& m)
 {
-    const double parts[kCategoryCount - 1] = {double(m.baseWeightBytes), double(m.adapterBytes), double(m.gradientBytes),
-                                              double(m.optimizerBytes)};
-    const double x = static_cast<double>(m.step);
-    double sum = 0;
-    for (int i = 0; i < kCategoryCount - 1; ++i) {
-        sum += parts[i];
-        m_memoryPlot->graph(i)->addData(x, sum / kMiB);
-    }
-    // rest = rss - the measured categories; the top of the stack is the RSS itself.
-    const double top = std::max(sum, double(m.residentBytes)) / kMiB;
-    m_memoryPlot->graph(kCategoryCount - 1)->addData(x, top);
-    m_memoryMax = std::max(m_memoryMax, top);
-    if (x > m_memoryPlot->xAxis->range().upper)
-        m_memoryPlot->xAxis->setRangeUpper(x);
+    m_memory->addSample(m);
     if (m_deviceTotal > 0)
-        m_capacity->setText(tr("Device: %1 — RSS %2 MiB of %3 GiB total (%4%)")
+        m_capacity->setText(tr("Device: %1 — %2 %3 MiB of %4 GiB total (%5%)")
                                 .arg(m_deviceName)
-                                .arg(double(m.residentBytes) / kMiB, 0, 'f', 0)
+                                .arg(tr(m.basisName()))
+                                .arg(double(m.basisBytes()) / kMiB, 0, 'f', 0)
                                 .arg(double(m_deviceTotal) / kMiB / 1024.0, 0, 'f', 1)
-                                .arg(100.0 * double(m.residentBytes) / double(m_deviceTotal), 0, 'f', 1));
-    updateMemoryRange();
+                                .arg(100.0 * double(m.basisBytes()) / double(m_deviceTotal), 0, 'f', 1));
 }
 
 void LiveMonitor::addLog(tb::LogLevel level, const QString& message)

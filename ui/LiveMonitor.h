@@ -1,5 +1,5 @@
 // Shows a training run as it happens: loss and validation loss against step, memory by
-// category stacked over steps, progress with ETA, tokens/s, the run's log, and Pause / Resume /
+// category stacked over steps (the Memory tab's StackedMemoryPlot), progress with ETA, tokens/s, the run's log, and Pause / Resume /
 // Stop buttons. GUI thread only: it is fed by TrainingWorker's queued signals and only emits
 // requests; whoever owns the worker turns those into direct TrainingWorker calls.
 //
@@ -18,6 +18,7 @@ class QLabel;
 class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
+class StackedMemoryPlot;
 
 class LiveMonitor : public QWidget {
     Q_OBJECT
@@ -25,7 +26,8 @@ public:
     explicit LiveMonitor(QWidget* parent = nullptr);
 
     QCustomPlot* lossPlot() const { return m_lossPlot; }
-    QCustomPlot* memoryPlot() const { return m_memoryPlot; }
+    QCustomPlot* memoryPlot() const; // the StackedMemoryPlot's, as the Memory tab draws it
+    StackedMemoryPlot* memory() const { return m_memory; }
     QCPGraph* lossGraph() const;
     QCPGraph* validationGraph() const;
     QCPGraph* learningRateGraph() const; // on the loss plot's right axis
@@ -64,10 +66,9 @@ Q_SIGNALS:
 private:
     void setControls(bool running, bool paused);
     void growLossRange(double step, double loss);
-    void updateMemoryRange();
 
     QCustomPlot* m_lossPlot;
-    QCustomPlot* m_memoryPlot;
+    StackedMemoryPlot* m_memory;
     QCheckBox* m_logScale;
     QProgressBar* m_progress;
     QLabel* m_speed;
@@ -75,7 +76,6 @@ private:
     QLabel* m_lr;
     QLabel* m_capacity;
     QCheckBox* m_showCapacity;
-    QCPGraph* m_capacityLine = nullptr;
     QPlainTextEdit* m_log;
     QPushButton* m_pause;
     QPushButton* m_resume;
@@ -86,7 +86,6 @@ private:
     double m_firstElapsed = 0;    // its elapsed seconds
     double m_lossMin = 0, m_lossMax = 0; // y range seen so far (no rescan of the data)
     bool m_haveLoss = false;
-    double m_memoryMax = 0;       // MiB
     double m_lrMax = 0;
     qint64 m_deviceTotal = -1;    // bytes
     QString m_deviceName;

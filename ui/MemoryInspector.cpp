@@ -1,6 +1,7 @@
 #include "MemoryInspector.h"
 
 #include "MemoryCategories.h"
+#include "StackedMemoryPlot.h"
 #include "QCustomPlotCompat.h"
 
 #include "store/RunQueries.h"
@@ -168,52 +169,8 @@ MemoryInspector::MemoryInspector(const QString& databasePath, QWidget* parent)
     m_table->horizontalHeader()->setSectionResizeMode(PeakColumn, QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setSectionResizeMode(CurrentColumn, QHeaderView::ResizeToContents);
 
-    // Thin pens, no antialiasing, queued replots: a live run's samples cost one paint per burst.
-    m_plot = new QCustomPlot;
-    m_plot->setNotAntialiasedElements(QCP::aeAll);
-    m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-    m_plot->xAxis->setLabel(tr("step"));
-    m_plot->yAxis->setLabel(tr("memory (MiB)"));
-    m_plot->legend->setVisible(true);
-    // The legend beside the axis rect, not over the curves, at the top of its column.
-    m_plot->axisRect()->insetLayout()->take(m_plot->legend);
-    auto* legendColumn = new QCPLayoutGrid;
-    m_plot->plotLayout()->addElement(0, 1, legendColumn);
-    m_plot->plotLayout()->setColumnStretchFactor(1, 0.001);
-    legendColumn->addElement(0, 0, m_plot->legend);
-    legendColumn->addElement(1, 0, new QCPLayoutElement(m_plot));
-    legendColumn->setRowStretchFactor(0, 0.001);
-    m_plot->legend->setLayer(QStringLiteral("legend"));
-    m_plot->setMinimumHeight(200);
-    for (int i = 0; i < kStackedMemoryCategoryCount; ++i) {
-        // Each graph holds the running sum up to its category and fills down to the one below.
-        QCPGraph* g = m_plot->addGraph();
-        g->setName(tr(kStackedMemoryCategories[i].label));
-        const QColor color = QColor::fromRgb(kStackedMemoryCategories[i].color);
-        g->setPen(QPen(color.darker(120), 1));
-        QColor fill = color;
-        fill.setAlpha(150);
-        g->setBrush(fill);
-        if (i > 0)
-            g->setChannelFillGraph(m_plot->graph(i - 1));
-    }
-    QCPGraph* peakLine = m_plot->addGraph();
-    peakLine->setName(tr("peak RSS"));
-    peakLine->setPen(QPen(QColor::fromRgb(kPeakMemoryColor), 1, Qt::DashLine));
-    QCPGraph* marker = m_plot->addGraph();
-    marker->setName(tr("peak"));
-    marker->setLineStyle(QCPGraph::lsNone);
-    marker->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QColor::fromRgb(kPeakMemoryColor), 8));
-    m_peakText = new QCPItemText(m_plot);
-    m_peakText->setVisible(false);
-    m_peakText->setPadding(QMargins(4, 2, 4, 6));
-    m_capacityLine = new QCPItemStraightLine(m_plot);
-    m_capacityLine->setPen(QPen(QColor::fromRgb(kDeviceCapacityColor), 1, Qt::DashDotLine));
-    m_capacityLine->setVisible(false);
-    m_capacityText = new QCPItemText(m_plot);
-    m_capacityText->setColor(QColor::fromRgb(kDeviceCapacityColor));
-    m_capacityText->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
-    m_capacityText->setVisible(false);
+    m_memoryPlot = new StackedMemoryPlot; // the live monitor draws a run the same way
+    m_memoryPlot->setMinimumHeight(200);
 
     m_capacityCheck = new QCheckBox(tr("Show device capacity"));
     m_xAxis = new QComboBox;
@@ -227,7 +184,7 @@ MemoryInspector::MemoryInspector(const QString& databasePath, QWidget* parent)
 
     auto* splitter = new QSplitter(Qt::Vertical);
     splitter->addWidget(m_table);
-    splitter->addWidget(m_plot);
+    splitter->addWidget(m_memoryPlot);
     splitter->setStretchFactor(0, 2);
     splitter->setStretchFactor(1, 3);
     splitter->setSizes({200, 300});
@@ -238,11 +195,10 @@ MemoryInspector::MemoryInspector(const QString& databasePath, QWidget* parent)
     layout->addLayout(bar);
     layout->addWidget(splitter, 1);
 
-    // The capacity can change the plot's unit (MiB to GiB): redraw from the samples.
-    connect(m_capacityCheck, &QCheckBox::toggled, this, &MemoryInspector::rebuild);
+    connect(m_capacityCheck, &QCheckBox::toggled, m_memoryPlot, &StackedMemoryPlot::setShowCapacity);
     connect(m_xAxis, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
-        m_plot->xAxis->setLabel(index == 1 ? tr("seconds") : tr("step"));
-        rebuild();
+        m_memoryPlot->setSecondsAxis(index == 1);
+        updateSummary();
     });
     updateTable();
 }
@@ -256,24 +212,49 @@ int MemoryInspector::tableRow(const QString& key) const
     return static_cast<int>(m_rowKeys.indexOf(key));
 }
 
+QCustomPlot* MemoryInspector::plot() const
+{
+    return m_memoryPlot->plot();
+}
+
 QCPGraph* MemoryInspector::stackGraph(int index) const
 {
-    return index >= 0 && index < kStackedMemoryCategoryCount ? m_plot->graph(index) : nullptr;
+    return m_memoryPlot->stackGraph(index);
 }
 
 QCPGraph* MemoryInspector::peakLineGraph() const
 {
-    return m_plot->graph(kStackedMemoryCategoryCount);
+    return m_memoryPlot->peakLineGraph();
 }
 
 QCPGraph* MemoryInspector::peakMarkerGraph() const
 {
-    return m_plot->graph(kStackedMemoryCategoryCount + 1);
+    return m_memoryPlot->peakMarkerGraph();
 }
 
 bool MemoryInspector::capacityLineShown() const
 {
-    return m_capacityLine->visible();
+    return m_memoryPlot->capacityLineShown();
+}
+
+bool MemoryInspector::cudaBasis() const
+{
+    return m_memoryPlot->cudaBasis();
+}
+
+double MemoryInspector::unitBytes() const
+{
+    return m_memoryPlot->unitBytes();
+}
+
+qint64 MemoryInspector::peakStep() const
+{
+    return m_memoryPlot->peakStep();
+}
+
+qint64 MemoryInspector::peakBytes() const
+{
+    return m_memoryPlot->peakBytes();
 }
 
 void MemoryInspector::showRun(qint64 runId)
@@ -418,20 +399,10 @@ void MemoryInspector::addSample(const tb::MemorySample& sample)
     // The device the samples say, until the database names the run's own.
     if (!m_deviceFromRun && m_deviceName != (cuda ? "cuda" : "cpu"))
         queryDevice(cuda ? QStringLiteral("cuda") : QStringLiteral("cpu"));
-    const int64_t top = cuda ? std::max(sample.cudaAllocatedBytes, sample.cudaPeakAllocatedBytes)
-                            : std::max(sample.residentBytes, sample.peakResidentBytes);
-    const double unitBefore = m_unit;
-    chooseUnit(scaleBytes(std::max(m_plotMaxBytes, top)));
-    if (cuda != m_cudaBasis || m_unit != unitBefore || m_samples.size() == 1) {
-        rebuild(); // the basis or the unit changed: every point is redrawn, once
-        return;
-    }
-    accumulate(m_samples.size() - 1);
-    updatePeakMarker();
-    updateRanges();
+    m_memoryPlot->addSample(sample);
+    accumulate(sample);
     updateTable();
     updateSummary();
-    m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void MemoryInspector::setShowCapacity(bool on)
@@ -444,152 +415,40 @@ void MemoryInspector::setSecondsAxis(bool seconds)
     m_xAxis->setCurrentIndex(seconds ? 1 : 0); // rebuilds through currentIndexChanged
 }
 
-void MemoryInspector::chooseUnit(int64_t maxBytes)
-{
-    // GiB once the numbers would pass 2048 MiB; chosen from the largest value so a live run
-    // changes unit at most once.
-    const bool gib = maxBytes >= (int64_t(2) << 30);
-    m_unit = gib ? 1024.0 * 1024.0 * 1024.0 : 1024.0 * 1024.0;
-    m_unitName = gib ? QStringLiteral("GiB") : QStringLiteral("MiB");
-}
-
-int64_t MemoryInspector::scaleBytes(int64_t dataMax) const
-{
-    const int64_t total = m_device ? m_device->totalBytes : -1;
-    return m_capacityCheck->isChecked() && total > 0 ? std::max(dataMax, total) : dataMax;
-}
-
 void MemoryInspector::rebuild()
 {
-    m_cudaBasis = std::any_of(m_samples.begin(), m_samples.end(),
-                              [](const tb::MemorySample& s) { return s.cudaAllocatedBytes >= 0; });
-    int64_t maxBytes = 0;
-    for (const tb::MemorySample& s : m_samples)
-        maxBytes = std::max({maxBytes, s.residentBytes, s.peakResidentBytes, s.cudaAllocatedBytes,
-                             s.cudaPeakAllocatedBytes});
-    chooseUnit(scaleBytes(maxBytes));
-    m_plot->yAxis->setLabel(tr("memory (%1)").arg(m_unitName));
-    peakLineGraph()->setName(m_cudaBasis ? tr("CUDA peak allocated") : tr("peak RSS"));
-    for (int i = 0; i < m_plot->graphCount(); ++i)
-        m_plot->graph(i)->data()->clear();
-    m_seconds.clear();
+    m_memoryPlot->setCapacity(m_device ? m_device->totalBytes : -1, m_device ? QString::fromStdString(m_device->name) : QString());
+    m_memoryPlot->setSamples(m_samples);
     m_stats.clear();
-    m_peakStep = -1;
-    m_peakBytes = -1;
-    m_peakX = 0;
-    m_plotMaxBytes = 0;
-    m_lastRawSeconds = 0;
-    m_secondsOffset = 0;
-    for (size_t i = 0; i < m_samples.size(); ++i)
-        accumulate(i);
+    for (const tb::MemorySample& s : m_samples)
+        accumulate(s);
     for (const auto& [key, stat] : m_extra)
         m_stats[key] = stat;
-    updatePeakMarker();
-    updateRanges();
     updateTable();
     updateSummary();
-    m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
-void MemoryInspector::accumulate(size_t index)
+void MemoryInspector::accumulate(const tb::MemorySample& s)
 {
-    const tb::MemorySample& s = m_samples[index];
-    // A resumed run's session restarts its clock: lay the sessions end to end.
-    if (index > 0 && s.elapsedSeconds < m_lastRawSeconds)
-        m_secondsOffset = m_seconds.back();
-    m_lastRawSeconds = s.elapsedSeconds;
-    m_seconds.push_back(m_secondsOffset + s.elapsedSeconds);
-    const double x = m_xAxis->currentIndex() == 1 ? m_seconds.back() : static_cast<double>(s.step);
-
-    const int64_t basis = m_cudaBasis ? s.cudaAllocatedBytes : s.residentBytes;
-    int64_t tensors = 0;
-    for (int i = 0; i < kStackedMemoryCategoryCount - 1; ++i) {
-        tensors += tensorPart(s, i);
-        stackGraph(i)->addData(x, static_cast<double>(tensors) / m_unit);
-    }
-    const int64_t top = std::max(tensors, basis);
-    stackGraph(kStackedMemoryCategoryCount - 1)->addData(x, static_cast<double>(top) / m_unit);
-
+    // "activations" is the plot's derivation (tb::MemorySample::restBytes on the run's basis).
+    const int64_t basis = cudaBasis() ? s.cudaAllocatedBytes : s.residentBytes;
+    const int64_t tensors = s.tensorBytes();
     for (const RecordedCategory& c : kRecorded) {
-        const int64_t value = c.field ? s.*c.field : (basis < 0 ? -1 : std::max<int64_t>(0, basis - tensors));
+        const int64_t value = c.field ? s.*c.field : (basis < 0 ? -1 : tb::MemorySample::restOf(basis, tensors));
         if (value < 0)
             continue;
         Stat& stat = m_stats[QString::fromLatin1(c.key)];
         stat.peak = std::max(stat.peak, value);
         stat.current = value;
     }
-
-    // The peak: VmHWM (or the allocator's peak) never falls, so its first step at the maximum
-    // is where the run reached it. max() with the current value covers runs recorded without it.
-    const int64_t peak = m_cudaBasis ? std::max(s.cudaPeakAllocatedBytes, s.cudaAllocatedBytes)
-                                    : std::max(s.peakResidentBytes, s.residentBytes);
-    if (peak >= 0) {
-        peakLineGraph()->addData(x, static_cast<double>(peak) / m_unit);
-        if (peak > m_peakBytes) {
-            m_peakBytes = peak;
-            m_peakStep = s.step;
-            m_peakX = x;
-        }
-    }
-    m_plotMaxBytes = std::max({m_plotMaxBytes, top, peak});
-    m_xMin = index == 0 ? x : std::min(m_xMin, x);
-    m_xMax = index == 0 ? x : std::max(m_xMax, x);
-}
-
-void MemoryInspector::updatePeakMarker()
-{
-    QCPGraph* marker = peakMarkerGraph();
-    marker->data()->clear();
-    if (m_peakBytes < 0) {
-        m_peakText->setVisible(false);
-        return;
-    }
-    const double y = static_cast<double>(m_peakBytes) / m_unit;
-    marker->addData(m_peakX, y);
-    m_peakText->position->setCoords(m_peakX, y);
-    // Keep the label inside the plot: to the left of a peak in the right half.
-    const bool rightHalf = m_peakX > (m_xMin + m_xMax) / 2;
-    m_peakText->setPositionAlignment(Qt::AlignBottom | (rightHalf ? Qt::AlignRight : Qt::AlignLeft));
-    m_peakText->setText(m_xAxis->currentIndex() == 1
-                            ? tr("peak %1 at step %2 (%3 s)").arg(bytesText(m_peakBytes)).arg(m_peakStep).arg(m_peakX, 0, 'f', 1)
-                            : tr("peak %1 at step %2").arg(bytesText(m_peakBytes)).arg(m_peakStep));
-    m_peakText->setVisible(true);
-}
-
-void MemoryInspector::updateRanges()
-{
-    double left = m_xMin, right = m_xMax;
-    if (m_samples.empty()) {
-        left = 0;
-        right = 1;
-    } else if (left == right) {
-        left -= 1;
-        right += 1;
-    }
-    m_plot->xAxis->setRange(left, right);
-
-    const int64_t total = m_device ? m_device->totalBytes : -1;
-    const bool showCapacity = m_capacityCheck->isChecked() && total > 0;
-    int64_t upper = m_plotMaxBytes;
-    if (showCapacity) {
-        upper = std::max(upper, total);
-        const double y = static_cast<double>(total) / m_unit;
-        m_capacityLine->point1->setCoords(left, y);
-        m_capacityLine->point2->setCoords(right, y);
-        m_capacityText->position->setCoords(right, y);
-        m_capacityText->setText(tr("%1: %2").arg(QString::fromStdString(m_device->name), bytesText(total)));
-    }
-    m_capacityLine->setVisible(showCapacity);
-    m_capacityText->setVisible(showCapacity);
-    // Headroom above the highest value for the peak's label.
-    m_plot->yAxis->setRange(0, std::max(1.0, static_cast<double>(upper) * 1.15 / m_unit));
 }
 
 void MemoryInspector::autoCapacity()
 {
-    // Called after rebuild(): m_peakBytes is current. A changed box rebuilds through toggled.
+    // Called after rebuild(): the peak is current. A changed box redraws through toggled.
     const int64_t total = m_device ? m_device->totalBytes : -1;
-    setShowCapacity(total > 0 && m_peakBytes > 0 && static_cast<double>(total) <= kCapacityFitsWithin * m_peakBytes);
+    const int64_t peak = m_memoryPlot->peakBytes();
+    setShowCapacity(total > 0 && peak > 0 && static_cast<double>(total) <= kCapacityFitsWithin * peak);
 }
 
 QString MemoryInspector::bytesText(int64_t bytes) const
@@ -650,12 +509,13 @@ void MemoryInspector::updateTable()
             label->setText(tr("Device free now"));
             setBytes(row, PeakColumn, m_device ? m_device->freeBytes : -1);
         } else if (key == kPeakShare) {
-            label->setText(m_cudaBasis ? tr("CUDA peak allocated / device total") : tr("Peak RSS / device total"));
+            label->setText(cudaBasis() ? tr("CUDA peak allocated / device total") : tr("Peak RSS / device total"));
             QTableWidgetItem* item = m_table->item(row, PeakColumn);
-            const bool known = total > 0 && m_peakBytes >= 0;
-            const double percent = known ? 100.0 * static_cast<double>(m_peakBytes) / static_cast<double>(total) : -1;
+            const int64_t peak = m_memoryPlot->peakBytes();
+            const bool known = total > 0 && peak >= 0;
+            const double percent = known ? 100.0 * static_cast<double>(peak) / static_cast<double>(total) : -1;
             item->setText(known ? QLocale().toString(percent, 'f', 1) + QStringLiteral(" %") : QStringLiteral("-"));
-            item->setData(BytesRole, qint64(m_peakBytes));
+            item->setData(BytesRole, qint64(peak));
             item->setData(ShareRole, percent);
         } else {
             const auto known = std::find_if(std::begin(kRecorded), std::end(kRecorded),
@@ -675,12 +535,13 @@ void MemoryInspector::updateSummary()
                                                   : tr("Run %1: no memory samples yet.").arg(m_runId));
         return;
     }
+    const int64_t peak = m_memoryPlot->peakBytes();
     QString text = tr("%1 %2 at step %3")
-                       .arg(m_cudaBasis ? tr("CUDA peak allocated") : tr("Peak RSS"), bytesText(m_peakBytes))
-                       .arg(m_peakStep);
+                       .arg(cudaBasis() ? tr("CUDA peak allocated") : tr("Peak RSS"), bytesText(peak))
+                       .arg(m_memoryPlot->peakStep());
     if (m_device && m_device->totalBytes > 0)
         text += tr(" = %1 % of %2 (%3; %4 free now)")
-                    .arg(QLocale().toString(100.0 * m_peakBytes / m_device->totalBytes, 'f', 1),
+                    .arg(QLocale().toString(100.0 * peak / m_device->totalBytes, 'f', 1),
                          QString::fromStdString(m_device->name), bytesText(m_device->totalBytes),
                          bytesText(m_device->freeBytes));
     text += m_live ? tr(" (live, %1 samples)").arg(sampleCount()) : tr(" (%1 samples)").arg(sampleCount());

@@ -4,10 +4,11 @@
 //     "activations and the rest" (the basis minus the tensor categories); the process RSS and
 //     peak RSS; on CUDA the allocator's allocated / reserved / peak; any other category the
 //     database holds; then the run's device: total, free now, and the peak as a share of the total.
-// (b) A plot over step (or seconds, sessions of a resumed run laid end to end): the categories
-//     stacked, the peak line, a marker and label where the peak was first reached, and the
-//     device's capacity as a horizontal line ("Show device capacity"; on for a run whose peak
-//     is within a quarter of the capacity, so a small run is not squashed flat).
+// (b) The StackedMemoryPlot the live monitor uses too, over step (or seconds, sessions of a
+//     resumed run laid end to end): the categories stacked, the peak line, a marker and label
+//     where the peak was first reached, and the device's capacity as a horizontal line ("Show
+//     device capacity"; on for a run whose peak is within a quarter of the capacity, so a small
+//     run is not squashed flat).
 // (c) Live mode: followLive(runId) then addSample() per TrainingWorker::memorySampled; samples
 //     append without reloading.
 //
@@ -43,6 +44,7 @@ class QCPItemText;
 class QCustomPlot;
 class QLabel;
 class QTableWidget;
+class StackedMemoryPlot;
 
 class MemoryInspector : public QWidget {
     Q_OBJECT
@@ -64,7 +66,7 @@ public:
     // peak_rss, cuda_allocated, cuda_reserved, cuda_peak_allocated, any other recorded
     // category, device_total, device_free, peak_share. -1 when the run has no such row.
     int tableRow(const QString& key) const;
-    QCustomPlot* plot() const { return m_plot; }
+    QCustomPlot* plot() const;
     // index 0..kStackedMemoryCategoryCount-1, bottom to top; each holds the running sum.
     QCPGraph* stackGraph(int index) const;
     QCPGraph* peakLineGraph() const;
@@ -73,13 +75,13 @@ public:
     bool capacityLineShown() const;
     QComboBox* xAxisCombo() const { return m_xAxis; }
     QLabel* summaryLabel() const { return m_summary; }
-    double unitBytes() const { return m_unit; } // bytes per unit of the plot's y axis (MiB or GiB)
+    double unitBytes() const; // bytes per unit of the plot's y axis (MiB or GiB)
 
     qint64 runId() const { return m_runId; }      // -1: none
     bool following() const { return m_live; }
     int sampleCount() const { return static_cast<int>(m_samples.size()); }
-    qint64 peakStep() const { return m_peakStep; }  // first step at the peak; -1 without samples
-    qint64 peakBytes() const { return m_peakBytes; } // -1 without samples
+    qint64 peakStep() const;  // first step at the peak; -1 without samples
+    qint64 peakBytes() const; // -1 without samples
     // The run's device as queried (nullopt until known or when it is not on this machine).
     std::optional<tb::DeviceMemoryInfo> deviceInfo() const { return m_device; }
 
@@ -113,13 +115,9 @@ private:
     void applyDevice(const std::optional<tb::DeviceMemoryInfo>& info, const QString& error);
     void clearRun();
 
-    bool cudaBasis() const { return m_cudaBasis; }
-    void rebuild();                  // derived state, plot and table from m_samples
-    void accumulate(size_t index);   // stats, peak, seconds and plot points of one sample
-    void chooseUnit(int64_t maxBytes);
-    int64_t scaleBytes(int64_t dataMax) const; // with the capacity when it is shown
-    void updatePeakMarker();
-    void updateRanges();
+    bool cudaBasis() const;
+    void rebuild();                  // plot, stats and table from m_samples
+    void accumulate(const tb::MemorySample& sample); // the table's stats of one sample
     void updateTable();
     void updateSummary();
     void autoCapacity();
@@ -127,10 +125,7 @@ private:
 
     QString m_databasePath;
     QTableWidget* m_table;
-    QCustomPlot* m_plot;
-    QCPItemStraightLine* m_capacityLine;
-    QCPItemText* m_capacityText;
-    QCPItemText* m_peakText;
+    StackedMemoryPlot* m_memoryPlot; // the plot, its peak and its capacity line
     QCheckBox* m_capacityCheck;
     QComboBox* m_xAxis;
     QLabel* m_summary;
@@ -142,9 +137,7 @@ private:
     quint64 m_deviceRequest = 0; // the newest device query
 
     std::vector<tb::MemorySample> m_samples; // negative bytes: category not recorded
-    std::vector<double> m_seconds;           // cumulative over sessions, per sample
     std::vector<std::pair<QString, Stat>> m_extra; // categories the inspector does not stack
-    bool m_cudaBasis = false;
     QString m_deviceName;                    // the run's device spelling ("cpu", "cuda:0")
     bool m_deviceFromRun = false;            // m_deviceName came from the database
     std::optional<tb::DeviceMemoryInfo> m_device;
@@ -153,12 +146,4 @@ private:
     // Derived from m_samples by accumulate().
     std::map<QString, Stat> m_stats;
     QStringList m_rowKeys;
-    int64_t m_peakStep = -1;
-    int64_t m_peakBytes = -1;
-    double m_peakX = 0;
-    int64_t m_plotMaxBytes = 0;
-    double m_xMin = 0, m_xMax = 0;
-    double m_lastRawSeconds = 0, m_secondsOffset = 0;
-    double m_unit = 1024.0 * 1024.0; // bytes per plot unit
-    QString m_unitName = QStringLiteral("MiB");
 };

@@ -1,5 +1,7 @@
 #include "report/ReportRows.h"
 
+#include "train/MemoryProbe.h"
+
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -228,7 +230,7 @@ std::vector<ReportRow> buildReportRows(const MethodComparisonRequest& request,
                if (!peak && m.estimate.available()) {
                    const MethodMemoryEstimate& e = m.estimate;
                    return bytesCell(FigureSource::Estimated,
-                                    e.peakBytes - e.baseWeightBytes - e.adapterBytes - e.gradientBytes - e.optimizerBytes,
+                                    MemorySample::restOf(e.peakBytes, e.baseWeightBytes + e.adapterBytes + e.gradientBytes + e.optimizerBytes),
                                     e.estimator + ": its peak minus the four rows above (" + notMeasuredReason(m) + ")");
                }
                if (!peak)
@@ -236,7 +238,8 @@ std::vector<ReportRow> buildReportRows(const MethodComparisonRequest& request,
                int64_t parts = 0;
                for (const char* c : {"base_weights", "adapters", "gradients", "optimizer"})
                    parts += peakCategory(m, c).value_or(0);
-               return bytesCell(FigureSource::Derived, *peak - parts,
+               // The memory views' derivation (MemorySample::restOf), on the run's maxima.
+               return bytesCell(FigureSource::Derived, MemorySample::restOf(*peak, parts),
                                 "max " + peakName + " minus the maxima of base_weights, adapters, gradients and "
                                 "optimizer of " + runRef(m));
            });

@@ -1,10 +1,24 @@
 #include "train/MemoryProbe.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 namespace tb {
+
+int64_t MemorySample::peakBytes() const
+{
+    return onCuda() ? std::max(cudaPeakAllocatedBytes, cudaAllocatedBytes) : std::max(peakResidentBytes, residentBytes);
+}
+
+int64_t MemorySample::tensorBytes() const
+{
+    int64_t sum = 0;
+    for (int64_t part : {baseWeightBytes, adapterBytes, gradientBytes, optimizerBytes})
+        sum += std::max<int64_t>(0, part); // < 0: not recorded (a sample read back from the database)
+    return sum;
+}
 
 ProcessMemory processMemory()
 {

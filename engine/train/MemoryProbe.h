@@ -19,6 +19,26 @@ struct MemorySample {
     int64_t cudaAllocatedBytes = -1; // -1 on CPU
     int64_t cudaReservedBytes = -1;
     int64_t cudaPeakAllocatedBytes = -1;
+
+    // What the categories are stacked against, one derivation for every view (the live
+    // monitor, the memory inspector, the method report): on a GPU the CUDA allocator's
+    // allocated bytes (the tensors live on the card, not in the RSS), on the CPU the process's
+    // resident memory.
+    bool onCuda() const { return cudaAllocatedBytes >= 0; }
+    int64_t basisBytes() const { return onCuda() ? cudaAllocatedBytes : residentBytes; }
+    // The peak of the basis: the allocator's peak allocated bytes, or the peak RSS (VmHWM);
+    // never below the basis now.
+    int64_t peakBytes() const;
+    // "cuda allocated" / "process RSS", and their peaks' names.
+    const char* basisName() const { return onCuda() ? "CUDA allocated" : "process RSS"; }
+    const char* peakName() const { return onCuda() ? "CUDA peak allocated" : "peak RSS"; }
+    // The measured tensor categories: base weights, adapters, gradients, optimizer state.
+    int64_t tensorBytes() const;
+    // "Activations and the rest": the basis minus the tensor categories (activations,
+    // temporaries, allocator slack; on the CPU also the process's code and libraries); 0 when
+    // the categories are the whole basis.
+    int64_t restBytes() const { return restOf(basisBytes(), tensorBytes()); }
+    static int64_t restOf(int64_t basis, int64_t tensors) { return basis < tensors ? 0 : basis - tensors; }
 };
 
 struct ProcessMemory {

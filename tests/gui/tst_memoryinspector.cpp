@@ -3,6 +3,7 @@
 // tiny demo model, shown by MemoryInspector: the table's peak and current bytes, the peak step,
 // the stacked graphs, the device rows, the capacity line, the seconds axis of a resumed run,
 // superseded loads, errors, and live samples appended and merged with what the database holds.
+#include "LiveMonitor.h"
 #include "MemoryInspector.h"
 
 #include "QCustomPlotCompat.h"
@@ -255,6 +256,47 @@ private Q_SLOTS:
         QVERIFY(missing.wait(10000));
         QVERIFY(missing.first().at(0).toString().contains("missing/experiments.db"));
         QVERIFY(!QFileInfo::exists(m_tmp.filePath("missing"))); // a viewer creates nothing
+    }
+
+    void theLiveMonitorDrawsWhatTheMemoryTabDraws()
+    {
+        // One plot, one derivation: the same samples give the same stacked values in the Train
+        // tab's live monitor and the Memory tab. On a GPU both stack the tensors against the
+        // CUDA allocator, not against host memory.
+        LiveMonitor monitor;
+        MemoryInspector inspector(m_db);
+        inspector.followLive(-1);
+        monitor.beginRun(3);
+        for (int step = 0; step < 3; ++step) {
+            tb::MemorySample s;
+            s.step = step;
+            s.elapsedSeconds = step;
+            s.baseWeightBytes = 100 * kMiB;
+            s.adapterBytes = 2 * kMiB;
+            s.gradientBytes = step > 0 ? 2 * kMiB : 0;
+            s.optimizerBytes = step > 0 ? 4 * kMiB : 0;
+            s.residentBytes = 900 * kMiB;           // the host process: not the basis on a GPU
+            s.peakResidentBytes = 950 * kMiB;
+            s.cudaAllocatedBytes = (150 + 10 * step) * kMiB;
+            s.cudaReservedBytes = 300 * kMiB;
+            s.cudaPeakAllocatedBytes = (200 + 10 * step) * kMiB;
+            QCOMPARE(s.basisBytes(), s.cudaAllocatedBytes);
+            QCOMPARE(s.restBytes(), s.cudaAllocatedBytes - s.tensorBytes());
+            monitor.addMemory(s);
+            inspector.addSample(s);
+        }
+        QCustomPlot* live = monitor.memoryPlot();
+        QCustomPlot* tab = inspector.plot();
+        QCOMPARE(live->graphCount(), tab->graphCount());
+        for (int g = 0; g < tab->graphCount(); ++g) {
+            QCOMPARE(live->graph(g)->dataCount(), tab->graph(g)->dataCount());
+            QCOMPARE(live->graph(g)->name(), tab->graph(g)->name());
+            if (tab->graph(g)->dataCount() > 0)
+                QCOMPARE(lastValue(live->graph(g)), lastValue(tab->graph(g)));
+        }
+        QCOMPARE(lastValue(inspector.stackGraph(4)), 170.0); // the allocator's 170 MiB, not 900 MiB of RSS
+        QCOMPARE(inspector.peakLineGraph()->name(), QString("CUDA peak allocated"));
+        QCOMPARE(bytesAt(inspector, "activations", MemoryInspector::CurrentColumn), (170 - 108) * kMiB);
     }
 
     void liveSamplesAppendAndMerge()
