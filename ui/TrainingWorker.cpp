@@ -3,7 +3,7 @@
 #include "CliLocation.h"
 
 #include "core/ChildProcess.h"
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "store/ProcessIdentity.h"
 #include "store/RunQueries.h"
 #include "store/RunStore.h"

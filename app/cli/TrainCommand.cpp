@@ -2,7 +2,7 @@
 #include "cli/Commands.h"
 #include "cli/TextFormat.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "core/TorchCompat.h"
 #include "formats/ModelConfig.h"
 #include "store/ContentHash.h"

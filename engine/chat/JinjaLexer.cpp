@@ -1,7 +1,7 @@
 #include "chat/JinjaLexer.h"
 
 #include "chat/JinjaText.h"
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 
 #include <algorithm>
 #include <cerrno>

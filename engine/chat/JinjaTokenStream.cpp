@@ -1,6 +1,6 @@
 #include "chat/JinjaTokenStream.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 
 #include <algorithm>
 

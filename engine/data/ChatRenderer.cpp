@@ -1,7 +1,7 @@
 #include "data/ChatRenderer.h"
 
 #include "chat/ChatTemplate.h"
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "tokenizer/TokenizerConfig.h"
 
 namespace tb {

@@ -1,6 +1,6 @@
 #include "data/DatasetReader.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 
 #include <algorithm>
 #include <cctype>

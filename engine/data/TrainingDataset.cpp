@@ -3,7 +3,7 @@
 // SegmentEncoder, DatasetSplitter, DatasetStatsBuilder and SequencePacker.
 #include "data/TrainingDataset.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "data/DatasetReader.h"
 #include "data/DatasetSplitter.h"
 #include "data/DatasetStatsBuilder.h"

@@ -1,6 +1,6 @@
 #include "formats/ModelConfig.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 
 #include <nlohmann/json.hpp>
 

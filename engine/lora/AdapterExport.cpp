@@ -1,6 +1,6 @@
 #include "lora/AdapterExport.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "formats/SafetensorsReader.h"
 #include "lora/LoraInjector.h"
 #include "model/ModelLoader.h"

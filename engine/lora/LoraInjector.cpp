@@ -1,5 +1,7 @@
 #include "lora/LoraInjector.h"
 
+#include "model/ProjectionSites.h"
+
 #include "model/LlamaForCausalLM.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -32,19 +34,15 @@ std::vector<LoraLayerRef> applyLora(LlamaForCausalLM& model, const LoraSettings&
 
     auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
     std::vector<LoraLayerRef> wrapped;
-    for (size_t i = 0; i < model.model->layers.size(); ++i) {
-        LlamaDecoderLayer& layer = *model.model->layers[i];
-        // Model order within a layer (attention then MLP), whatever order the user listed.
-        for (const auto& name : LlamaDecoderLayer::projectionNames()) {
-            if (std::find(settings.targets.begin(), settings.targets.end(), name) == settings.targets.end())
-                continue;
-            auto lora = std::make_shared<LoraLinear>(layer.projection(name), settings.rank, settings.alpha,
-                                                     settings.dropout, settings.rslora);
-            lora->resetParameters(generator);
-            layer.replaceProjection(name, lora);
-            const std::string prefix = name == "gate_proj" || name == "up_proj" || name == "down_proj" ? ".mlp." : ".self_attn.";
-            wrapped.push_back({"model.layers." + std::to_string(i) + prefix + name, lora});
-        }
+    // Model order (layer by layer, attention then MLP), whatever order the user listed.
+    for (const ProjectionSite& site : projectionSites(model)) {
+        if (std::find(settings.targets.begin(), settings.targets.end(), site.name) == settings.targets.end())
+            continue;
+        auto lora = std::make_shared<LoraLinear>(site.projection(), settings.rank, settings.alpha, settings.dropout,
+                                                 settings.rslora);
+        lora->resetParameters(generator);
+        site.replace(lora);
+        wrapped.push_back({site.path, lora});
     }
     model.train(model.is_training());
     return wrapped;
@@ -53,15 +51,9 @@ std::vector<LoraLayerRef> applyLora(LlamaForCausalLM& model, const LoraSettings&
 std::vector<LoraLayerRef> loraLayers(LlamaForCausalLM& model)
 {
     std::vector<LoraLayerRef> found;
-    for (size_t i = 0; i < model.model->layers.size(); ++i) {
-        LlamaDecoderLayer& layer = *model.model->layers[i];
-        for (const auto& name : LlamaDecoderLayer::projectionNames()) {
-            if (auto lora = std::dynamic_pointer_cast<LoraLinear>(layer.projection(name))) {
-                const std::string prefix = name == "gate_proj" || name == "up_proj" || name == "down_proj" ? ".mlp." : ".self_attn.";
-                found.push_back({"model.layers." + std::to_string(i) + prefix + name, lora});
-            }
-        }
-    }
+    for (const ProjectionSite& site : projectionSites(model))
+        if (auto lora = std::dynamic_pointer_cast<LoraLinear>(site.projection()))
+            found.push_back({site.path, lora});
     return found;
 }
 

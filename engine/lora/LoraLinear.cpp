@@ -1,6 +1,5 @@
 #include "lora/LoraLinear.h"
 
-#include "quant/QuantizedLinear.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -65,9 +64,7 @@ at::Tensor LoraLinear::forward(const at::Tensor& x)
 
 at::Tensor LoraLinear::mergedWeight() const
 {
-    const auto* quantized = dynamic_cast<const QuantizedLinear*>(m_base.get());
-    const at::Tensor base = quantized ? quantized->dequantizedWeight(quantized->originalDtype())
-                                      : m_base->named_parameters(false)["weight"];
+    const at::Tensor base = m_base->denseWeight(); // a quantized base dequantized, whoever quantized it
     const at::Tensor delta = at::matmul(lora_B->weight.to(at::kFloat), lora_A->weight.to(at::kFloat)) * m_scaling;
     return (base.to(at::kFloat) + delta.to(base.device())).to(base.scalar_type());
 }

@@ -39,6 +39,8 @@ public:
     void resetParameters(at::Generator& generator);
     // W + scaling * B A, in the base weight's dtype: what merging writes to the checkpoint.
     at::Tensor mergedWeight() const;
+    at::Tensor denseWeight() const override { return mergedWeight(); }
+    std::shared_ptr<Projection> wrapped() const override { return m_base; }
 
     Projection& base() { return *m_base; }
     std::shared_ptr<Projection> baseShared() const { return m_base; }

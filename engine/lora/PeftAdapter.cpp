@@ -1,6 +1,6 @@
 #include "lora/PeftAdapter.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "formats/SafetensorsReader.h"
 #include "formats/SafetensorsWriter.h"
 #include "lora/LoraInjector.h"

@@ -15,6 +15,12 @@ public:
     virtual at::Tensor forward(const at::Tensor& x) = 0;
     virtual int64_t inFeatures() const = 0;
     virtual int64_t outFeatures() const = 0;
+    // The weight as a dense [out, in] tensor in its stored dtype (a quantized one dequantized,
+    // an adapter merged in): what merging and export write.
+    virtual at::Tensor denseWeight() const = 0;
+    // The projection this one wraps (an adapter's base), nullptr for a plain one: how a
+    // quantizer finds its layers under adapters without knowing what adapters are.
+    virtual std::shared_ptr<Projection> wrapped() const { return nullptr; }
 };
 
 class Linear : public Projection {
@@ -24,6 +30,7 @@ public:
     at::Tensor forward(const at::Tensor& x) override;
     int64_t inFeatures() const override { return weight.size(1); }
     int64_t outFeatures() const override { return weight.size(0); }
+    at::Tensor denseWeight() const override { return weight; }
 
     at::Tensor weight; // [out, in]
     at::Tensor bias;   // [out] or undefined

@@ -1,6 +1,6 @@
 #include "model/ModelLoader.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "core/TorchCompat.h"
 #include "formats/CheckpointFiles.h"
 #include "model/TensorIO.h"

@@ -1,16 +1,11 @@
 #include "quant/ModelQuantizer.h"
 
-#include "lora/LoraLinear.h"
+#include "model/ProjectionSites.h"
 #include "quant/QuantizedLinear.h"
 
 #include <stdexcept>
 
 namespace tb {
-
-const char* ModelQuantizer::projectionOwner(const std::string& name)
-{
-    return name.size() == 6 && name[1] == '_' && name.compare(2, 4, "proj") == 0 ? "self_attn" : "mlp";
-}
 
 QuantizeReport ModelQuantizer::quantizeBase(LlamaForCausalLM& model, const QuantSettings& settings,
                                             const std::function<bool()>& cancelled)
@@ -19,18 +14,16 @@ QuantizeReport ModelQuantizer::quantizeBase(LlamaForCausalLM& model, const Quant
     if (!problem.empty())
         throw std::invalid_argument(problem);
     QuantizeReport report;
-    for (size_t i = 0; i < model.model->layers.size(); ++i) {
-        LlamaDecoderLayer& layer = *model.model->layers[i];
-        for (const std::string& name : LlamaDecoderLayer::projectionNames()) {
+    for (const ProjectionSite& site : projectionSites(model)) {
+        {
             if (cancelled && cancelled())
                 throw QuantizeCancelled();
-            const std::shared_ptr<Projection> current = layer.projection(name);
+            const std::shared_ptr<Projection> current = site.projection();
             if (std::dynamic_pointer_cast<QuantizedLinear>(current))
                 continue;
             const auto linear = std::dynamic_pointer_cast<Linear>(current);
             if (!linear)
-                throw std::invalid_argument("model.layers." + std::to_string(i) + "." + projectionOwner(name) + "." + name
-                                            + " is not a plain Linear (quantize the base before adding adapters)");
+                throw std::invalid_argument(site.path + " is not a plain Linear (quantize the base before adding adapters)");
             for (const at::Tensor& t : {linear->weight, linear->bias})
                 if (t.defined())
                     report.bytesBefore += t.numel() * static_cast<int64_t>(t.element_size());
@@ -38,7 +31,7 @@ QuantizeReport ModelQuantizer::quantizeBase(LlamaForCausalLM& model, const Quant
             report.bytesAfter += quantized->storageBytes();
             report.quantizedParameters += quantized->quantizedParameters();
             ++report.layersReplaced;
-            layer.replaceProjection(name, quantized);
+            site.replace(quantized);
         }
     }
     return report;
@@ -47,14 +40,12 @@ QuantizeReport ModelQuantizer::quantizeBase(LlamaForCausalLM& model, const Quant
 std::vector<std::pair<std::string, std::shared_ptr<QuantizedLinear>>> ModelQuantizer::quantizedLayers(LlamaForCausalLM& model)
 {
     std::vector<std::pair<std::string, std::shared_ptr<QuantizedLinear>>> out;
-    for (size_t i = 0; i < model.model->layers.size(); ++i) {
-        for (const std::string& name : LlamaDecoderLayer::projectionNames()) {
-            std::shared_ptr<Projection> p = model.model->layers[i]->projection(name);
-            if (auto lora = std::dynamic_pointer_cast<LoraLinear>(p))
-                p = lora->baseShared(); // a QLoRA layer: the adapter wraps the quantized base
-            if (auto q = std::dynamic_pointer_cast<QuantizedLinear>(p))
-                out.emplace_back("model.layers." + std::to_string(i) + "." + projectionOwner(name) + "." + name, q);
-        }
+    for (const ProjectionSite& site : projectionSites(model)) {
+        std::shared_ptr<Projection> p = site.projection();
+        while (p && !std::dynamic_pointer_cast<QuantizedLinear>(p))
+            p = p->wrapped(); // a QLoRA layer: an adapter wraps the quantized base
+        if (auto q = std::dynamic_pointer_cast<QuantizedLinear>(p))
+            out.emplace_back(site.path, q);
     }
     return out;
 }

@@ -45,14 +45,12 @@ public:
                                        const std::function<bool()>& cancelled = {});
 
     // "model.layers.3.self_attn.q_proj" -> the layer, for every quantized projection, in model
-    // order (looking through LoRA wrappers).
+    // order (looking through wrappers: an adapter's base).
     static std::vector<std::pair<std::string, std::shared_ptr<QuantizedLinear>>> quantizedLayers(LlamaForCausalLM& model);
 
     // Bytes of every quantized projection's stored state.
     static int64_t quantizedBytes(LlamaForCausalLM& model);
 
-    // "self_attn" or "mlp": the submodule holding the projection `name` ("q_proj", ...).
-    static const char* projectionOwner(const std::string& name);
 };
 
 } // namespace tb

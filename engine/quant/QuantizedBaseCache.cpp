@@ -1,6 +1,7 @@
 #include "quant/QuantizedBaseCache.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
+#include "model/ProjectionSites.h"
 #include "model/TensorIO.h"
 #include "quant/QuantizedLinear.h"
 
@@ -280,29 +281,23 @@ QuantCacheResult QuantizedBaseCache::loadOrQuantize(LlamaForCausalLM& model, con
                 // Read and validate every layer before replacing any, so a bad file leaves the
                 // model as it was.
                 struct Pending {
-                    LlamaDecoderLayer* layer;
-                    std::string name;
+                    ProjectionSite site;
                     std::shared_ptr<QuantizedLinear> q;
                 };
                 std::vector<Pending> pending;
-                for (size_t i = 0; i < model.model->layers.size(); ++i) {
-                    LlamaDecoderLayer& layer = *model.model->layers[i];
-                    for (const std::string& name : LlamaDecoderLayer::projectionNames()) {
-                        const auto current = layer.projection(name);
-                        const std::string prefix = "model.layers." + std::to_string(i) + "."
-                                                   + ModelQuantizer::projectionOwner(name) + "." + name;
-                        auto q = readLayer(file, prefix, *current, settings);
-                        const auto params = current->parameters();
-                        if (!params.empty() && !params.front().device().is_cpu())
-                            q->to(params.front().device());
-                        pending.push_back({&layer, name, std::move(q)});
-                    }
+                for (const ProjectionSite& site : projectionSites(model)) {
+                    const auto current = site.projection();
+                    auto q = readLayer(file, site.path, *current, settings);
+                    const auto params = current->parameters();
+                    if (!params.empty() && !params.front().device().is_cpu())
+                        q->to(params.front().device());
+                    pending.push_back({site, std::move(q)});
                 }
                 for (Pending& p : pending) {
                     result.report.bytesAfter += p.q->storageBytes();
                     result.report.quantizedParameters += p.q->quantizedParameters();
                     ++result.report.layersReplaced;
-                    p.layer->replaceProjection(p.name, p.q);
+                    p.site.replace(p.q);
                 }
                 result.fromCache = true;
                 result.path = path;

@@ -57,6 +57,7 @@ public:
     // The weight as the matmul sees it, [out, in] in `dtype` on the buffers' device: for
     // merging an adapter and for tests.
     at::Tensor dequantizedWeight(at::ScalarType dtype = at::kFloat) const;
+    at::Tensor denseWeight() const override { return dequantizedWeight(originalDtype()); }
     // Bytes of every stored tensor (codes, scales, maps, offset, bias): the real size, equal to
     // the sum of this module's buffers.
     int64_t storageBytes() const;

@@ -2,7 +2,7 @@
 
 #include "core/DeviceMemory.h"
 #include "core/ChildProcess.h"
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "core/ScratchFolder.h"
 #include "report/MethodBudget.h"
 #include "report/ReportRows.h"

@@ -1,6 +1,6 @@
 #include "store/ContentHash.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 
 #include <algorithm>
 #include <cinttypes>

@@ -3,7 +3,7 @@
 // which file is read-only, locked, damaged or too new.
 #pragma once
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 
 #include <string>
 

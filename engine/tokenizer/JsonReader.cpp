@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 
 namespace tb {
 

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "tokenizer/AddedVocabulary.h"
 #include "tokenizer/BpeModel.h"
 #include "tokenizer/JsonReader.h"

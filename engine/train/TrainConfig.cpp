@@ -1,6 +1,6 @@
 #include "train/TrainConfig.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 
 #include <cmath>
 #include <filesystem>

@@ -1,6 +1,6 @@
 #include "train/TrainingCheckpoint.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "formats/SafetensorsReader.h"
 #include "formats/SafetensorsWriter.h"
 #include "model/TensorIO.h"

@@ -1,7 +1,7 @@
 #include "train/TrainingSession.h"
 
 #include "core/DeviceMemory.h"
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "core/ThreadSettings.h"
 #include "core/TorchCompat.h"
 #include "lora/LoraInjector.h"

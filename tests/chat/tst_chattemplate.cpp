@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "chat/ChatTemplate.h"
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 
 using OJson = nlohmann::ordered_json;
 

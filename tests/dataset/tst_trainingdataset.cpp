@@ -2,7 +2,7 @@
 // tokenizer. Masks are checked by decoding the targeted tokens back to text.
 #include "DatasetTestSupport.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 
 #include <nlohmann/json.hpp>
 

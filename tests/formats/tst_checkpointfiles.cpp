@@ -1,6 +1,6 @@
 // CheckpointFiles on model folders built in a temporary directory: one file, index + shards,
 // broken indexes, and pickle-only folders (which must be refused without being opened).
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "formats/CheckpointFiles.h"
 #include "formats/SafetensorsWriter.h"
 

@@ -1,6 +1,6 @@
 // SafetensorsReader / SafetensorsWriter against real files: round trips, byte layouts taken
 // from huggingface/safetensors' own tests, hand-built files, broken files and a mutation sweep.
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "formats/SafetensorsReader.h"
 #include "formats/SafetensorsWriter.h"
 

@@ -4,7 +4,7 @@
 #include "FuzzInput.h"
 
 #include "chat/ChatTemplate.h"
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {

@@ -5,7 +5,7 @@
 // file; malformed lines become records with `problem` set, whole-file faults FormatErrors.
 #include "FuzzInput.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "data/DatasetReader.h"
 
 #include <algorithm>

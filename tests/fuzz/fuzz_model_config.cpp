@@ -2,7 +2,7 @@
 // parameter count and serialise back to JSON that parses to the same config.
 #include "FuzzInput.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "formats/ModelConfig.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)

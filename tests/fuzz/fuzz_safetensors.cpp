@@ -3,7 +3,7 @@
 // exactly numel x dtype-size bytes; touching its first and last byte would fault otherwise.
 #include "FuzzInput.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "formats/SafetensorsReader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)

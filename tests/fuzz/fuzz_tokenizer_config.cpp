@@ -2,7 +2,7 @@
 // strings or AddedToken objects, the chat template, model_max_length.
 #include "FuzzInput.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "tokenizer/TokenizerConfig.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)

@@ -2,7 +2,7 @@
 // decode a fixed mixed-script text, and every id it produces must be inside its vocabulary.
 #include "FuzzInput.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "tokenizer/Tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)

@@ -2,7 +2,7 @@
 // byte-identical and loads to the same logits; the merged folder's logits equal base +
 // adapter (fp32 exactly up to rounding, bf16 within its precision); a non-empty destination
 // and folders that are not adapters are refused with the file named, and leave nothing behind.
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "demo/DemoModelMaker.h"
 #include "lora/AdapterExport.h"
 #include "lora/LoraInjector.h"

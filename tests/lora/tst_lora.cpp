@@ -2,7 +2,7 @@
 // folder format in both directions, and merging.
 #include "TestModels.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "formats/SafetensorsReader.h"
 #include "formats/SafetensorsWriter.h"
 #include "lora/LoraInjector.h"

@@ -1,6 +1,6 @@
 // config.json parsing on the real configurations of six model families, checked against the
 // parameter counts their model cards publish, and the errors bad configs get.
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "formats/ModelConfig.h"
 #include "formats/WeightFootprint.h"
 

@@ -2,7 +2,7 @@
 // checkpoints, and each way a folder can be wrong.
 #include "TestModels.h"
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "formats/SafetensorsReader.h"
 #include "formats/SafetensorsWriter.h"
 #include "model/LlamaForCausalLM.h"

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <thread>
 
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "tokenizer/BpeTrainer.h"
 #include "tokenizer/Regex.h"
 #include "tokenizer/Tokenizer.h"

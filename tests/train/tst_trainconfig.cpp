@@ -2,7 +2,7 @@
 // reports as {field, message} pairs (every problem, not the first), what the files on disk say
 // (missing inputs, an output folder that already holds a run), RUN.json files read back with
 // errors naming the file and key, and the validation split that follows the seed.
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "train/TrainConfig.h"
 
 #include <QTemporaryDir>

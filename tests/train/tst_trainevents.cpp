@@ -2,7 +2,7 @@
 // encode -> decode with every field; lines that are not events are skipped; an event of another
 // stream version, an unknown event and a key of the wrong type are FormatErrors naming the
 // source, the event and the key; the writer keeps going when its reader has gone.
-#include "core/FormatError.h"
+#include "formats/FormatError.h"
 #include "train/TrainEvents.h"
 
 #include <QTest>
