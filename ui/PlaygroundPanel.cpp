@@ -86,7 +86,20 @@ PlaygroundPanel::PlaygroundPanel(QWidget* parent) : QWidget(parent), m_worker(ne
     qRegisterMetaType<ModelSummary>();
 
     auto* factsBox = new QGroupBox(tr("Model"));
-    m_facts = new QFormLayout(factsBox);
+    auto* factsColumn = new QVBoxLayout(factsBox);
+    m_facts = new QFormLayout;
+    factsColumn->addLayout(m_facts);
+    // The playground's model lives in the window's process; training runs are processes of
+    // their own, so this memory is never in a run's figures. Shown apart, and freed on request.
+    m_memory = new QLabel;
+    m_memory->setWordWrap(true);
+    m_unload = new QPushButton(tr("Unload"));
+    m_unload->setToolTip(tr("Free the memory the playground's model takes in this window"));
+    m_unload->setEnabled(false);
+    auto* memoryRow = new QHBoxLayout;
+    memoryRow->addWidget(m_memory, 1);
+    memoryRow->addWidget(m_unload);
+    factsColumn->addLayout(memoryRow);
 
     auto* playBox = new QGroupBox(tr("Playground"));
     auto* playLayout = new QVBoxLayout(playBox);
@@ -180,6 +193,9 @@ PlaygroundPanel::PlaygroundPanel(QWidget* parent) : QWidget(parent), m_worker(ne
     connect(this, &PlaygroundPanel::generateRequested, m_worker, &PlaygroundWorker::generate);
     connect(m_worker, &PlaygroundWorker::status, this, &PlaygroundPanel::status);
     connect(m_worker, &PlaygroundWorker::modelLoaded, this, &PlaygroundPanel::onModelLoaded);
+    connect(this, &PlaygroundPanel::unloadModelRequested, m_worker, &PlaygroundWorker::unloadModel);
+    connect(m_worker, &PlaygroundWorker::modelUnloaded, this, &PlaygroundPanel::onModelUnloaded);
+    connect(m_unload, &QPushButton::clicked, this, &PlaygroundPanel::unloadModel);
     connect(m_worker, &PlaygroundWorker::adapterLoaded, this, &PlaygroundPanel::onAdapterLoaded);
     connect(m_worker, &PlaygroundWorker::adapterFailed, this, &PlaygroundPanel::onAdapterFailed);
     connect(m_worker, &PlaygroundWorker::textPiece, this, [this](int pane, const QString& piece) {
@@ -206,6 +222,27 @@ void PlaygroundPanel::setDatabasePath(const QString& path)
 {
     m_databasePath = path;
     refreshAdapters();
+}
+
+void PlaygroundPanel::unloadModel()
+{
+    if (m_generating || !m_modelLoaded)
+        return;
+    m_modelLoaded = false;
+    m_adapterDir.clear();
+    m_adapterName.clear();
+    m_adapterPending = false;
+    showAdapterPane(false);
+    updateControls();
+    Q_EMIT unloadModelRequested();
+}
+
+void PlaygroundPanel::onModelUnloaded()
+{
+    m_memory->setText(tr("No model held in this window (Open or choose one to load it again)."));
+    m_unload->setEnabled(false);
+    Q_EMIT status(tr("Unloaded %1").arg(m_modelDir));
+    updateControls();
 }
 
 void PlaygroundPanel::loadModel(const QString& dir)
@@ -369,6 +406,9 @@ void PlaygroundPanel::onModelLoaded(const ModelSummary& s)
     m_facts->addRow(tr("Weights in NF4"), new QLabel(locale.formattedDataSize(s.nf4Bytes)));
     m_modelDir = s.dir;
     m_modelLoaded = true;
+    m_memory->setText(tr("Held in this window: %1 of weights (the window's memory, not any training run's)")
+                          .arg(locale.formattedDataSize(s.loadedBytes)));
+    m_unload->setEnabled(true);
     m_chat->setEnabled(s.hasChatTemplate);
     m_chat->setChecked(s.hasChatTemplate);
     Q_EMIT status(tr("Loaded %1").arg(s.dir));
@@ -463,6 +503,7 @@ void PlaygroundPanel::updateControls()
 {
     m_generate->setText(m_generating ? tr("Stop") : tr("Generate"));
     m_generate->setEnabled(m_generating || (m_modelLoaded && !m_adapterPending));
+    m_unload->setEnabled(m_modelLoaded && !m_generating);
     // The adapter changes between requests only: a choice made mid-generation would land
     // after it but retitle the panes at once.
     m_adapterChooser->setEnabled(m_modelLoaded && !m_generating);

@@ -65,6 +65,9 @@ public:
     QGroupBox* basePaneBox() const { return m_baseBox; }            // titled "Output" or "Base"
     QGroupBox* adapterPaneBox() const { return m_adapterBox; }      // titled "Base + adapter <name>"
     QPushButton* generateButton() const { return m_generate; }      // reads "Stop" while generating
+    QPushButton* unloadButton() const { return m_unload; }
+    // "Held in this window: N MiB of weights", apart from any training run's memory.
+    QLabel* memoryLabel() const { return m_memory; }
     // The prompt as a user turn through the model's chat template (on for a model that has one).
     QCheckBox* chatCheck() const { return m_chat; }
     QPlainTextEdit* promptEdit() const { return m_prompt; }
@@ -78,6 +81,9 @@ public:
 public Q_SLOTS:
     // Empty dir: the built-in demo model. Drops the current adapter.
     void loadModel(const QString& dir);
+    // Frees the model the playground holds in the window's process (Unload); loadModel() again
+    // to use it.
+    void unloadModel();
     // Loads the PEFT folder on the worker and selects it in the chooser (adding it as a folder
     // entry when it is not a listed run); name is the pane title's ("" : the folder's name, or
     // its parent's when the folder is called "adapter"). Empty dir: no adapter.
@@ -102,10 +108,12 @@ Q_SIGNALS:
     void loadModelRequested(const QString& dir);
     void loadAdapterRequested(const QString& dir);
     void clearAdapterRequested();
+    void unloadModelRequested();
     void generateRequested(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed, bool chat);
 
 private:
     void onModelLoaded(const ModelSummary& summary);
+    void onModelUnloaded();
     void onAdapterLoaded(const QString& dir, const QString& description);
     void onAdapterFailed(const QString& dir, const QString& message);
     void onPassFinished(int pane, const QString& stopReason, int tokens, double tokensPerSecond);
@@ -140,6 +148,8 @@ private:
     QPlainTextEdit* m_baseOutput;
     QPlainTextEdit* m_adapterOutput;
     QPushButton* m_generate;
+    QPushButton* m_unload;
+    QLabel* m_memory;
     QCheckBox* m_chat;
     QSpinBox* m_maxTokens;
     QDoubleSpinBox* m_temperature;

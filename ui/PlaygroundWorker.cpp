@@ -53,6 +53,10 @@ void PlaygroundWorker::loadModel(const QString& requestedDir)
         s.nf4Bytes = f.nf4Bytes;
         s.torchDtype = QString::fromStdString(c.torchDtype);
         s.hasChatTemplate = !m_tokenizerConfig->chatTemplate.empty();
+        for (const auto& t : m_model->model->parameters())
+            s.loadedBytes += t.numel() * static_cast<qint64>(t.element_size());
+        for (const auto& t : m_model->model->buffers())
+            s.loadedBytes += t.numel() * static_cast<qint64>(t.element_size());
         Q_EMIT modelLoaded(s);
         for (const auto& w : m_model->warnings)
             Q_EMIT status(QString::fromStdString(w));
@@ -94,6 +98,15 @@ void PlaygroundWorker::clearAdapter()
         tb::removeLora(*m_model->model);
     m_adapterDir.clear();
     Q_EMIT adapterCleared();
+}
+
+void PlaygroundWorker::unloadModel()
+{
+    m_model.reset();
+    m_tokenizer.reset();
+    m_tokenizerConfig.reset();
+    m_adapterDir.clear();
+    Q_EMIT modelUnloaded();
 }
 
 void PlaygroundWorker::generate(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed, bool chat)

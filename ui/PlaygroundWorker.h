@@ -36,6 +36,7 @@ struct ModelSummary {
     qint64 nf4Bytes = 0;
     QString torchDtype;
     bool hasChatTemplate = false; // tokenizer_config.json has a chat_template
+    qint64 loadedBytes = 0;       // the loaded tensors' bytes in this (the window's) process
 };
 Q_DECLARE_METATYPE(ModelSummary)
 
@@ -60,6 +61,9 @@ public Q_SLOTS:
     // no adapter, the base usable, and adapterFailed names the file and key or tensor.
     void loadAdapter(const QString& dir);
     void clearAdapter();
+    // Frees the model (and adapter) this window holds for generation: the playground's memory
+    // is the window's, apart from any training run (each is a process of its own).
+    void unloadModel();
     // chat: the prompt is a user turn rendered through the model's chat template (as
     // `tunebench-cli generate --chat`), what an adapter trained on chat records expects.
     void generate(const QString& prompt, int maxNewTokens, double temperature, double topP, quint64 seed, bool chat);
@@ -70,6 +74,7 @@ Q_SIGNALS:
     // description: "r=8, alpha 16, on down_proj, gate_proj, ...".
     void adapterLoaded(const QString& dir, const QString& description);
     void adapterCleared();
+    void modelUnloaded();
     void adapterFailed(const QString& dir, const QString& message);
     void textPiece(int pane, const QString& text); // pane: Pane
     // After each pass (one without an adapter, two with one: BasePane then AdapterPane).

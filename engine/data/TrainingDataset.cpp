@@ -120,7 +120,7 @@ DatasetFormat resolveFormat(const DatasetFile& file, DatasetFormat requested)
 void validateOptions(const DatasetOptions& options)
 {
     if (options.maxSeqLen < 2)
-        throw std::invalid_argument("maxSeqLen must be at least 2, got " + std::to_string(options.maxSeqLen));
+        throw std::invalid_argument("sequence length must be at least 2 tokens (got " + std::to_string(options.maxSeqLen) + ")");
     DatasetSplitter::validationCount(0, options.validationFraction); // throws on a bad fraction
 }
 

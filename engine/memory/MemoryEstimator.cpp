@@ -279,7 +279,7 @@ MemoryEstimate estimateMemory(const MemoryEstimateRequest& r, const MemoryModelC
     if (r.batchSize < 1)
         throw std::invalid_argument("batch_size must be at least 1 (got " + std::to_string(r.batchSize) + ")");
     if (r.seqLen < 2)
-        throw std::invalid_argument("seq_len must be at least 2 (got " + std::to_string(r.seqLen) + ")");
+        throw std::invalid_argument("sequence length must be at least 2 tokens (got " + std::to_string(r.seqLen) + ")");
     if (r.model.maxPositionEmbeddings > 0 && r.seqLen > r.model.maxPositionEmbeddings)
         throw std::invalid_argument("seq_len " + std::to_string(r.seqLen) + " is longer than the model's context ("
                                     + std::to_string(r.model.maxPositionEmbeddings) + ", max_position_embeddings)");

@@ -252,6 +252,28 @@ private Q_SLOTS:
         QVERIFY(panel.adapterPane()->toPlainText().isEmpty());
     }
 
+    void unloadFreesTheWindowsModel()
+    {
+        // The playground's model is the window's memory, shown apart from any run's, and freed
+        // on request.
+        PlaygroundPanel panel;
+        panel.show();
+        loadPanel(panel);
+        QVERIFY2(panel.memoryLabel()->text().startsWith("Held in this window:"), qPrintable(panel.memoryLabel()->text()));
+        QVERIFY(panel.memoryLabel()->text().contains("not any training run"));
+        QVERIFY(panel.unloadButton()->isEnabled());
+        QSignalSpy status(&panel, &PlaygroundPanel::status);
+        QTest::mouseClick(panel.unloadButton(), Qt::LeftButton);
+        QVERIFY(!panel.isModelLoaded());
+        QVERIFY(!panel.generateButton()->isEnabled());
+        QTRY_VERIFY_WITH_TIMEOUT(panel.memoryLabel()->text().startsWith("No model held"), 10000);
+        QVERIFY(!panel.unloadButton()->isEnabled());
+        // And back.
+        loadPanel(panel);
+        generate(panel);
+        QCOMPARE(panel.basePane()->toPlainText(), kPrompt + m_baseText);
+    }
+
     void chatTemplateSendsAUserTurn()
     {
         // An adapter trained on chat records sees at inference the format it learned: the
