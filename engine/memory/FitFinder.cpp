@@ -5,6 +5,7 @@
 #include "core/ChildProcess.h"
 #include "core/ScratchFolder.h"
 #include "model/ModelLoader.h"
+#include "train/TrainEvents.h"
 #include "train/Trainer.h"
 
 #include <algorithm>
@@ -38,6 +39,27 @@ std::string humanBytes(int64_t bytes)
     char buffer[32];
     std::snprintf(buffer, sizeof buffer, "%.0f MiB", static_cast<double>(bytes) / (1 << 20));
     return buffer;
+}
+
+// Why a trial run failed, from its log: the reason of its end event, else its last line that
+// is not an event (a refusal before the run began).
+std::string trialFailure(const std::string& logPath)
+{
+    std::ifstream in(logPath);
+    std::string line, lastText;
+    while (std::getline(in, line)) {
+        try {
+            if (const auto event = decodeTrainEvent(line, logPath)) {
+                if (const auto* end = std::get_if<EndEvent>(&*event); end && !end->result.reason.empty())
+                    return end->result.reason;
+                continue;
+            }
+        } catch (const std::exception&) {
+        }
+        if (line.find_first_not_of(" \t\r") != std::string::npos)
+            lastText = line;
+    }
+    return lastText.empty() ? "no reason given (see " + logPath + ")" : lastText;
 }
 
 } // namespace
@@ -219,7 +241,8 @@ FitAttempt FitFinder::tryRun(const MemoryEstimateRequest& r, const Progress& pro
         if (!out)
             throw std::runtime_error(configPath + ": cannot write the trial run's config");
     }
-    const std::vector<std::string> args = {"train", "--config", configPath, "--no-db"};
+    // --json: the trial's end event (train/TrainEvents) says why it failed; stderr shares the log.
+    const std::vector<std::string> args = {"train", "--config", configPath, "--no-db", "--json"};
     const std::string log = (folder.path() / "train.log").string();
     const CappedRunResult run = runMemoryCapped(m_request.cliExecutable, args, m_budget, log, &m_cancel);
     attempt.measuredBytes = run.peakResidentBytes;
@@ -230,13 +253,9 @@ FitAttempt FitFinder::tryRun(const MemoryEstimateRequest& r, const Progress& pro
     } else if (run.overCap) {
         attempt.outcome = "over the budget";
     } else if (run.signal != 0) {
-        attempt.outcome = "failed: killed by signal " + std::to_string(run.signal);
+        attempt.outcome = "failed: " + run.describe();
     } else if (run.exitCode != 0) {
-        std::string tail = fileTail(log, 400);
-        while (!tail.empty() && std::isspace(static_cast<unsigned char>(tail.back())))
-            tail.pop_back();
-        const size_t line = tail.rfind('\n');
-        attempt.outcome = "failed: " + (line == std::string::npos ? tail : tail.substr(line + 1));
+        attempt.outcome = "failed: " + trialFailure(log);
     } else {
         attempt.fits = true;
         attempt.outcome = "fits";

@@ -26,6 +26,7 @@
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -183,6 +184,8 @@ private Q_SLOTS:
         QCOMPARE(monitor.progressBar()->value(), 6);
         QVERIFY(monitor.speedLabel()->text().contains("tokens/s"));
         QVERIFY(monitor.logView()->toPlainText().contains("recorded as run"));
+        // The log follows its newest line.
+        QCOMPARE(monitor.logView()->verticalScrollBar()->value(), monitor.logView()->verticalScrollBar()->maximum());
         QVERIFY(!monitor.stopButton()->isEnabled());
         QVERIFY2(longestGap < 500, qPrintable(QString("GUI thread stalled for %1 ms").arg(longestGap)));
     }

@@ -264,6 +264,15 @@ private Q_SLOTS:
         QVERIFY(steps.wait(120000));
         QCOMPARE(started.first().at(0).toLongLong(), m_cancelledRun);
         QCOMPARE(steps.first().at(0).value<tb::StepReport>().step, m_cancelledAtStep + 1);
+        // The Runs tab says it trains again, not "cancelled", while it does.
+        QAbstractItemModel* runs = window.runListPanel()->proxy();
+        auto statusOf = [&](qint64 id) {
+            for (int row = 0; row < runs->rowCount(); ++row)
+                if (runs->index(row, 0).data(RunListModel::RunIdRole).toLongLong() == id)
+                    return runs->index(row, RunListModel::Status).data().toString();
+            return QString();
+        };
+        QTRY_COMPARE(statusOf(m_cancelledRun), QString("running"));
         panel->worker()->cancel();
         QVERIFY(finished.wait(120000) || !finished.isEmpty());
 

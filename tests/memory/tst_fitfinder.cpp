@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 using namespace tb;
@@ -125,6 +126,26 @@ private Q_SLOTS:
         QCOMPARE(batch.attempts.size(), size_t(1));
         QCOMPARE(batch.attempts[0].outcome, std::string("cancelled"));
         QVERIFY(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
+    }
+
+    void aFailedTrialSaysWhy()
+    {
+        // The trial's own reason (its end event), not "exit code 1".
+        const std::string data = m_dir.filePath("unusable.jsonl").toStdString();
+        {
+            std::ofstream out(data);
+            out << "this is not JSON\n";
+        }
+        FitRequest q = request();
+        q.dataPath = data;
+        q.budgetBytes = int64_t(2) << 30;
+        const FitReport report = FitFinder(q).run();
+        const FitPoint& batch = report.methods.at(0).largestBatch;
+        QVERIFY(!batch.attempts.empty());
+        const std::string& outcome = batch.attempts.front().outcome;
+        QVERIFY2(outcome.rfind("failed: ", 0) == 0 && outcome.find("unusable.jsonl") != std::string::npos
+                     && outcome.find("no usable records") != std::string::npos && outcome.find("line 1") != std::string::npos,
+                 outcome.c_str());
     }
 
     void rejectsRequestsItCannotServe()
