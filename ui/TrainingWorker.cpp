@@ -104,6 +104,15 @@ void TrainingWorker::signalLocked(int sig)
         ::kill(static_cast<pid_t>(m_followedPid), sig);
 }
 
+void TrainingWorker::sendPendingLocked()
+{
+    if (m_pausePending)
+        signalLocked(SIGUSR1);
+    if (m_cancelPending)
+        signalLocked(SIGTERM);
+    m_pausePending = m_cancelPending = false;
+}
+
 void TrainingWorker::prepareRun()
 {
     std::lock_guard<std::mutex> lock(m_mutex);
@@ -207,11 +216,7 @@ void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_child = child.get();
-        if (m_pausePending)
-            signalLocked(SIGUSR1);
-        if (m_cancelPending)
-            signalLocked(SIGTERM);
-        m_pausePending = m_cancelPending = false;
+        sendPendingLocked();
     }
     auto forgetChild = [this] {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -282,11 +287,7 @@ void TrainingWorker::follow(qint64 runId, qint64 pid, const QString& startMarker
         databasePath = m_databasePath;
         m_followedPid = pid;
         m_followedMarker = startMarker.toStdString();
-        if (m_pausePending)
-            signalLocked(SIGUSR1);
-        if (m_cancelPending)
-            signalLocked(SIGTERM);
-        m_pausePending = m_cancelPending = false;
+        sendPendingLocked();
     }
     auto stopFollowing = [this] {
         std::lock_guard<std::mutex> lock(m_mutex);

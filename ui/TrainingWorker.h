@@ -91,6 +91,8 @@ private:
     // With m_mutex held: sends `sig` to the run's process, the child start() follows or the
     // process follow() follows (only while it is still that process).
     void signalLocked(int sig);
+    // With m_mutex held, once the run's process is known: sends a Pause or Stop pressed before.
+    void sendPendingLocked();
 
     tb::ChildProcess* m_child = nullptr; // guarded by m_mutex; set only while start() follows one
     qint64 m_followedPid = 0;            // guarded by m_mutex; set only while follow() runs
