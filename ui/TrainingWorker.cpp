@@ -58,13 +58,6 @@ private:
     TrainingWorker* m_worker;
 };
 
-// The last non-empty line of a child's stderr: a usage error or the reason it gave.
-QString lastLine(const std::string& text)
-{
-    const QStringList lines = QString::fromStdString(text).split('\n', Qt::SkipEmptyParts);
-    return lines.isEmpty() ? QString() : lines.last().trimmed();
-}
-
 } // namespace
 
 TrainingWorker::TrainingWorker() : m_cliPath(tunebenchCliPath())
@@ -262,7 +255,7 @@ void TrainingWorker::start(const tb::TrainConfig& requested, bool resume)
     // No end event: refused before it began (its usage error: every problem, one a line), or
     // the process died.
     QString reason = exit.exitCode == 2 && exit.signal == 0 ? QString::fromStdString(child->standardError()).trimmed()
-                                                            : lastLine(child->standardError());
+                                                            : QString::fromStdString(child->lastErrorLine());
     if (exit.signal != 0 || reason.isEmpty())
         reason = tr("the training process %1").arg(QString::fromStdString(exit.describe()));
     if (forward.runId >= 0 && !databasePath.isEmpty()) {

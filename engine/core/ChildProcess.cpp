@@ -251,6 +251,16 @@ bool ChildProcess::readLines(int timeoutMs, const std::function<void(const std::
     return m_stdout >= 0 || m_stderrFd >= 0;
 }
 
+std::string ChildProcess::lastErrorLine() const
+{
+    const size_t end = m_stderr.find_last_not_of(" \t\r\n");
+    if (end == std::string::npos)
+        return {};
+    const size_t newline = m_stderr.rfind('\n', end);
+    const size_t start = newline == std::string::npos ? 0 : newline + 1;
+    return m_stderr.substr(start, end - start + 1);
+}
+
 void ChildProcess::signal(int sig)
 {
     std::lock_guard<std::mutex> lock(m_reapMutex);

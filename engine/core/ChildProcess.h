@@ -83,6 +83,8 @@ public:
     ChildExit wait();
 
     const std::string& standardError() const { return m_stderr; }
+    // The last non-blank line of standardError(): the reason a failed child gave.
+    std::string lastErrorLine() const;
     pid_t pid() const { return m_pid; }
 
 private:

@@ -35,15 +35,6 @@ std::string nowUtc()
     return stamp;
 }
 
-std::string lastLine(const std::string& text)
-{
-    size_t end = text.find_last_not_of(" \t\r\n");
-    if (end == std::string::npos)
-        return {};
-    const size_t start = text.rfind('\n', end);
-    return text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
-}
-
 std::vector<CurvePoint> curveOf(const std::vector<MetricPoint>& points)
 {
     std::vector<CurvePoint> out;
@@ -60,7 +51,7 @@ struct ChildOutcome {
     std::string endReason;
     int exitCode = -1;
     std::string exitText; // ChildExit::describe()
-    std::string stderrText;
+    std::string stderrLastLine; // ChildProcess::lastErrorLine()
 };
 
 } // namespace
@@ -236,7 +227,7 @@ MethodReport MethodComparison::run(MethodComparisonCallbacks& callbacks)
                 const ChildExit exit = child.wait();
                 outcome.exitCode = exit.signal != 0 ? 128 + exit.signal : exit.exitCode;
                 outcome.exitText = exit.describe();
-                outcome.stderrText = child.standardError();
+                outcome.stderrLastLine = child.lastErrorLine();
             }
             if (!outcome.runId) {
                 store.recoverInterruptedRuns(); // a killed child's run becomes "interrupted"
@@ -260,7 +251,7 @@ MethodReport MethodComparison::run(MethodComparisonCallbacks& callbacks)
             if (m.column.status != "finished") {
                 std::string why = outcome.endReason;
                 if (why.empty())
-                    why = lastLine(outcome.stderrText);
+                    why = outcome.stderrLastLine;
                 if (why.empty())
                     why = "tunebench-cli train " + outcome.exitText;
                 m.column.reason = why;

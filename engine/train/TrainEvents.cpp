@@ -22,13 +22,6 @@ LogLevel logLevelFromName(const std::string& name)
     return LogLevel::Info;
 }
 
-TrainStatus trainStatusFromName(const std::string& name)
-{
-    if (name == "finished") return TrainStatus::Finished;
-    if (name == "cancelled") return TrainStatus::Cancelled;
-    return TrainStatus::Failed;
-}
-
 json toJson(const RunEvent& e)
 {
     return {{"event", "run"}, {"run_id", e.runId}, {"pid", e.pid}, {"output_dir", e.outputDir}, {"method", e.method}};

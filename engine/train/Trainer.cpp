@@ -28,6 +28,13 @@ const char* trainStatusName(TrainStatus status)
     return "failed";
 }
 
+TrainStatus trainStatusFromName(const std::string& name)
+{
+    if (name == "finished") return TrainStatus::Finished;
+    if (name == "cancelled") return TrainStatus::Cancelled;
+    return TrainStatus::Failed;
+}
+
 Trainer::Trainer(TrainConfig config) : m_config(std::move(config)) {}
 
 void Trainer::pause()

@@ -25,6 +25,7 @@ namespace tb {
 
 enum class TrainStatus { Finished, Cancelled, Failed };
 const char* trainStatusName(TrainStatus status); // "finished", "cancelled", "failed"
+TrainStatus trainStatusFromName(const std::string& name); // anything else reads as failed
 
 struct TrainResult {
     TrainStatus status = TrainStatus::Failed;
