@@ -69,6 +69,54 @@ install_parity_packages() {
   fi
 }
 
+# llama.cpp itself, the oracle of the GGUF export tests (tests/llamacpp): its prebuilt CPU
+# libraries from npm (pinned by tests/llamacpp/package-lock.json) and the llama.cpp source of the
+# same release for the headers. That source ships inside node-llama-cpp's own npm tarball as a git
+# bundle (package/llama/gitRelease.bundle); the tarball is checked against the registry's sha512
+# integrity before anything in it is used. Nothing is downloaded when the tests run.
+LLAMACPP_NPM_SPEC="node-llama-cpp@3.22.1"
+LLAMACPP_NPM_INTEGRITY="sha512-bltIipuWmc123H7tMIgDGKSsSrhmhlQYeVUC48XTjVW7XGJJiJJyCdlTMzQ/LiWoPkGDpcL4FviDpgw7qfTiDw=="
+LLAMACPP_COMMIT="de3ff815ea7d559ee917f063901b8986f038abc6"   # HEAD of that bundle (llama.cpp v0.5.0)
+
+install_llamacpp_oracle() {
+  local dir="$ROOT/tests/llamacpp"
+  if [[ ! -f "$dir/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libllama.v0.5.0.so" ]] \
+     || [[ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+    log "Installing llama.cpp's prebuilt libraries (npm ci in tests/llamacpp)"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  fi
+
+  local src="$dir/llama.cpp"
+  if [[ -f "$src/include/llama.h" ]] && [[ -f "$src/ggml/include/ggml.h" ]] \
+     && [[ "$(git -C "$src" rev-parse HEAD 2>/dev/null)" == "$LLAMACPP_COMMIT" ]]; then
+    return
+  fi
+  log "Unpacking the llama.cpp headers of the same release ($LLAMACPP_NPM_SPEC)"
+  local pack="$dir/.pack"
+  local tgz="$pack/node-llama-cpp-3.22.1.tgz"
+  mkdir -p "$pack"
+  if [[ ! -f "$tgz" ]]; then
+    (cd "$pack" && npm pack "$LLAMACPP_NPM_SPEC" --pack-destination "$pack" --silent >/dev/null)
+  fi
+  local integrity
+  integrity="sha512-$(node -e 'process.stdout.write(require("crypto").createHash("sha512")
+    .update(require("fs").readFileSync(process.argv[1])).digest("base64"))' "$tgz")"
+  if [[ "$integrity" != "$LLAMACPP_NPM_INTEGRITY" ]]; then
+    rm -f "$tgz"
+    echo "setup.sh: refusing $LLAMACPP_NPM_SPEC: its tarball's integrity is $integrity," >&2
+    echo "  the registry published $LLAMACPP_NPM_INTEGRITY. The file was removed; rerun to fetch it again." >&2
+    exit 1
+  fi
+  rm -rf "$pack/package" "$src"
+  tar -xzf "$tgz" -C "$pack" package/llama/gitRelease.bundle
+  # Only the public headers are needed (llama.h, ggml/include/*.h): a sparse checkout (~1 MB of
+  # files; the history, ~35 MB, stays in llama.cpp/.git so a later check can name the commit).
+  git -c advice.detachedHead=false clone --quiet --no-checkout "$pack/package/llama/gitRelease.bundle" "$src"
+  git -C "$src" sparse-checkout set --no-cone /include/ /ggml/include/ /LICENSE
+  git -C "$src" -c advice.detachedHead=false checkout --quiet --detach "$LLAMACPP_COMMIT"
+  rm -rf "$pack/package"
+}
+
 configure_and_build() {
   local dir="$1"; shift
   log "Building in $dir"
@@ -102,6 +150,7 @@ case "$MODE" in
     ;;
   test)
     install_parity_packages
+    install_llamacpp_oracle
     configure_and_build "$BUILD_DIR"
     log "Running the test suite"
     (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS")

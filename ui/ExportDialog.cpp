@@ -2,9 +2,13 @@
 
 #include "AdapterExportWorker.h"
 
-#include "store/RunQueries.h"
+#include "export/GgufExport.h"
+#include "ollama/ChatFamily.h"
+#include "ollama/OllamaChat.h"
+#include "store/RunExportSource.h"
 #include "store/RunStore.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QDir>
@@ -14,6 +18,8 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
+#include <QSignalBlocker>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QVBoxLayout>
@@ -41,55 +47,40 @@ ExportDialog::RunSource readRunSource(const QString& databasePath, qint64 runId)
         tb::StoreOptions options;
         options.recoverInterruptedRuns = false; // a dialog changes no run's status
         tb::RunStore store(databasePath.toStdString(), options);
-        const tb::RunDetails d = tb::RunQueries(store.database()).getRun(runId);
-        s.name = q(d.summary.name);
-        s.method = q(d.summary.method);
-        s.status = q(tb::runStatusName(d.summary.status));
-        s.runDir = q(d.runDir);
-        s.modelDir = q(d.summary.modelPath);
-        if (s.modelDir.isEmpty() && d.config.is_object() && d.config.value("model", nlohmann::json()).is_string())
-            s.modelDir = q(d.config["model"].get<std::string>());
-
-        // The newest adapter (and fine-tuned model) recorded for the run.
-        const tb::ArtifactInfo* adapter = nullptr;
-        const tb::ArtifactInfo* fullModel = nullptr;
-        for (const tb::ArtifactInfo& a : d.artifacts) {
-            if (a.kind == tb::ArtifactKind::Adapter)
-                adapter = &a;
-            else if (a.kind == tb::ArtifactKind::Merged && !fullModel && s.method == "full")
-                fullModel = &a; // the trainer's model/ folder comes before any export of it
-        }
-        const QString runAdapter = s.runDir.isEmpty() ? QString() : QDir(s.runDir).filePath("adapter");
-        if (d.summary.status == tb::RunStatus::Running || d.summary.status == tb::RunStatus::Queued) {
-            s.noAdapterReason = QObject::tr("Run %1 is still %2; its adapter is saved when it ends.").arg(runId).arg(s.status);
-        } else if (s.method == "full") {
-            const QString model = fullModel ? q(fullModel->path) : QDir(s.runDir).filePath("model");
-            s.noAdapterReason = QObject::tr("Run %1 was full fine-tuning: it has no LoRA adapter to export. Its fine-tuned model is "
-                                            "already a complete Hugging Face folder: %2")
-                                    .arg(runId)
-                                    .arg(model);
-        } else if (adapter && !adapter->missing) {
-            s.adapterDir = q(adapter->path);
-            s.adapterStep = adapter->step.value_or(-1);
-        } else if (adapter) {
-            s.noAdapterReason = QObject::tr("The adapter folder recorded for run %1 no longer exists: %2").arg(runId).arg(q(adapter->path));
-        } else if (!runAdapter.isEmpty() && QFileInfo::exists(QDir(runAdapter).filePath("adapter_config.json"))) {
-            s.adapterDir = runAdapter; // saved but not recorded (e.g. the database was busy at the end)
-        } else if (d.summary.status == tb::RunStatus::Failed) {
-            s.noAdapterReason = QObject::tr("Run %1 failed before saving an adapter%2")
-                                    .arg(runId)
-                                    .arg(d.summary.reason.empty() ? QString(".") : QString(": %1").arg(q(d.summary.reason)));
-        } else if (d.summary.status == tb::RunStatus::Finished) {
-            s.noAdapterReason = QObject::tr("Run %1 has no adapter: %2 is missing.").arg(runId).arg(runAdapter);
-        } else {
-            s.noAdapterReason = QObject::tr("Run %1 was %2 before saving an adapter; resume it to train on and save one.")
-                                    .arg(runId)
-                                    .arg(s.status);
-        }
+        const tb::RunExportSource e = tb::runExportSource(store.database(), runId);
+        s.name = q(e.name);
+        s.method = q(e.method);
+        s.status = q(e.status);
+        s.runDir = q(e.runDir);
+        s.modelDir = q(e.modelDir);
+        s.adapterDir = q(e.adapterDir);
+        s.noAdapterReason = q(e.noAdapterReason);
+        s.adapterStep = e.adapterStep;
     } catch (const std::exception& e) {
         s.error = QObject::tr("Run %1 could not be read: %2").arg(runId).arg(q(e.what()));
     }
     return s;
+}
+
+// Runs on QtConcurrent's pool: the size of every GGUF type and the chat template's family,
+// from config.json and the tokenizer files alone (no weights are read).
+ExportDialog::GgufPreview readGgufPreview(const QString& modelDir)
+{
+    ExportDialog::GgufPreview p;
+    p.loaded = true;
+    try {
+        for (tb::GgufFileType type : tb::allGgufFileTypes())
+            p.bytes[tb::ggufFileTypeName(type)] = qint64(tb::planGgufModel(modelDir.toStdString(), type).fileBytes);
+        const tb::GgufModelPlan plan = tb::planGgufModel(modelDir.toStdString(), tb::GgufFileType::F16);
+        const tb::OllamaChat chat = tb::ollamaChatFor(
+            tb::recognizeChatFamily(plan.vocabulary.chatTemplate, plan.vocabulary.bosToken, plan.vocabulary.eosToken));
+        p.chatRecognized = chat.recognized;
+        p.chatFamily = q(chat.familyTitle.empty() ? chat.family : chat.familyTitle);
+        p.chatNote = q(chat.note);
+    } catch (const std::exception& e) {
+        p.error = q(e.what());
+    }
+    return p;
 }
 
 // `name` inside `parent`, or name-2, name-3, ... when that exists and is not empty.
@@ -117,11 +108,15 @@ ExportDialog::ExportDialog(const QString& databasePath, qint64 runId, QWidget* p
     m_format = new QComboBox;
     m_format->addItem(tr("PEFT adapter folder (adapter_config.json + adapter_model.safetensors)"), int(Format::PeftAdapter));
     m_format->addItem(tr("Merged Hugging Face model (base + adapter)"), int(Format::MergedModel));
+    m_format->addItem(tr("GGUF for llama.cpp / LM Studio (adapter merged in)"), int(Format::GgufModel));
+    m_format->addItem(tr("GGUF LoRA adapter + the base model's GGUF"), int(Format::GgufLora));
+    m_format->addItem(tr("Ollama folder (GGUF + Modelfile)"), int(Format::Ollama));
     m_dtype = new QComboBox;
-    m_dtype->addItem("bf16");
-    m_dtype->addItem("fp16");
-    m_dtype->addItem("fp32");
-    m_dtype->setToolTip(tr("The merged weights are computed in fp32 and stored in this type"));
+    m_separate = new QCheckBox(tr("Keep the adapter in its own GGUF (ADAPTER line)"));
+    m_separate->setToolTip(tr("Ollama applies the adapter at load time on top of the base model's GGUF"));
+    m_chat = new QLabel;
+    m_chat->setWordWrap(true);
+    m_chat->setTextFormat(Qt::PlainText);
 
     m_destination = new QLineEdit;
     m_destination->setPlaceholderText(tr("a new or empty folder"));
@@ -133,6 +128,8 @@ ExportDialog::ExportDialog(const QString& databasePath, qint64 runId, QWidget* p
     auto* form = new QFormLayout;
     form->addRow(tr("Format:"), m_format);
     form->addRow(tr("Stored as:"), m_dtype);
+    form->addRow(QString(), m_separate);
+    form->addRow(QString(), m_chat);
     form->addRow(tr("Destination:"), destinationRow);
 
     m_progress = new QProgressBar;
@@ -146,6 +143,7 @@ ExportDialog::ExportDialog(const QString& databasePath, qint64 runId, QWidget* p
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
     m_export = buttons->addButton(tr("Export"), QDialogButtonBox::ActionRole);
     m_export->setDefault(true);
+    m_cancel = buttons->addButton(tr("Cancel export"), QDialogButtonBox::ActionRole);
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_runLabel);
@@ -159,14 +157,19 @@ ExportDialog::ExportDialog(const QString& databasePath, qint64 runId, QWidget* p
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     connect(m_export, &QPushButton::clicked, this, &ExportDialog::startExport);
     connect(m_browse, &QPushButton::clicked, this, &ExportDialog::browse);
+    connect(m_cancel, &QPushButton::clicked, this, &ExportDialog::cancelExport);
     connect(m_format, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+        fillTypes();
         updateControls();
         suggestDestination();
     });
+    connect(&m_previewWatcher, &QFutureWatcher<GgufPreview>::finished, this, &ExportDialog::onPreviewLoaded);
     connect(m_dtype, qOverload<int>(&QComboBox::currentIndexChanged), this, &ExportDialog::suggestDestination);
+    connect(m_separate, &QCheckBox::toggled, this, &ExportDialog::suggestDestination);
     connect(m_destination, &QLineEdit::textEdited, this, [this] { m_destinationChosen = true; });
     connect(&m_sourceWatcher, &QFutureWatcher<RunSource>::finished, this, &ExportDialog::onSourceLoaded);
 
+    fillTypes();
     updateControls();
     const QString db = m_databasePath;
     m_sourceWatcher.setFuture(QtConcurrent::run([db, runId] { return readRunSource(db, runId); }));
@@ -195,9 +198,79 @@ void ExportDialog::setFormat(Format format)
 
 void ExportDialog::setMergedDtype(const QString& dtype)
 {
-    const int i = m_dtype->findText(dtype);
+    const int i = m_dtype->findData(dtype);
     if (i >= 0)
         m_dtype->setCurrentIndex(i);
+}
+
+void ExportDialog::setSeparateAdapter(bool separate)
+{
+    m_separate->setChecked(separate);
+}
+
+bool ExportDialog::isGguf() const
+{
+    return format() == Format::GgufModel || format() == Format::GgufLora || format() == Format::Ollama;
+}
+
+// The type list for the format: Hugging Face dtypes, or every GGUF type with the size of its
+// file once the preview is in (for a LoRA pair, the base model's file).
+void ExportDialog::fillTypes()
+{
+    const QString current = m_dtype->currentData().toString();
+    QSignalBlocker block(m_dtype);
+    m_dtype->clear();
+    if (isGguf()) {
+        for (tb::GgufFileType type : tb::allGgufFileTypes()) {
+            const QString name = tb::ggufFileTypeName(type);
+            QString label = name;
+            if (m_preview.bytes.contains(name))
+                label += QString(" \u2014 %1").arg(QLocale().formattedDataSize(m_preview.bytes[name]));
+            m_dtype->addItem(label, name);
+        }
+        m_dtype->setToolTip(tr("Quantized from the merged fp32 weights; q4_k_m keeps attn_v and ffn_down of some layers in q6_k, "
+                               "as llama.cpp's quantizer does"));
+        const int i = m_dtype->findData(current.isEmpty() || m_dtype->findData(current) < 0 ? QString("q4_k_m") : current);
+        m_dtype->setCurrentIndex(i < 0 ? 0 : i);
+    } else {
+        for (const char* dtype : {"bf16", "fp16", "fp32"})
+            m_dtype->addItem(dtype, dtype);
+        m_dtype->setToolTip(tr("The merged weights are computed in fp32 and stored in this type"));
+        const int i = m_dtype->findData(current);
+        m_dtype->setCurrentIndex(i < 0 ? 0 : i);
+    }
+    if (format() == Format::Ollama) {
+        if (!m_preview.loaded)
+            m_chat->setText(tr("Reading the chat template..."));
+        else if (!m_preview.error.isEmpty())
+            m_chat->setText(m_preview.error);
+        else if (m_preview.chatRecognized)
+            m_chat->setText(tr("Chat template: %1. The Modelfile gets its TEMPLATE and stop tokens.").arg(m_preview.chatFamily)
+                            + (m_preview.chatNote.isEmpty() ? QString() : "\n" + m_preview.chatNote));
+        else
+            m_chat->setText(tr("The chat template was not recognized (%1). The Modelfile gets no TEMPLATE; the GGUF keeps the "
+                               "original template, which llama.cpp's server and LM Studio use.")
+                                .arg(m_preview.chatNote));
+    } else if (isGguf() && m_preview.loaded && !m_preview.error.isEmpty()) {
+        m_chat->setText(m_preview.error);
+    } else {
+        m_chat->clear();
+    }
+}
+
+void ExportDialog::onPreviewLoaded()
+{
+    m_preview = m_previewWatcher.result();
+    fillTypes();
+    updateControls();
+    Q_EMIT previewLoaded();
+}
+
+void ExportDialog::cancelExport()
+{
+    if (m_worker)
+        m_worker->cancel();
+    m_status->setText(tr("Cancelling..."));
 }
 
 void ExportDialog::onSourceLoaded()
@@ -215,6 +288,10 @@ void ExportDialog::onSourceLoaded()
         if (!s.noAdapterReason.isEmpty())
             m_status->setText(s.noAdapterReason);
     }
+    if (!s.modelDir.isEmpty()) {
+        const QString model = s.modelDir;
+        m_previewWatcher.setFuture(QtConcurrent::run([model] { return readGgufPreview(model); }));
+    }
     suggestDestination();
     updateControls();
     Q_EMIT sourceLoaded();
@@ -229,7 +306,15 @@ QString ExportDialog::suggestedFolderName() const
     QString base = QFileInfo(m_source.runDir).fileName();
     if (base.isEmpty())
         base = QString("run-%1").arg(m_runId);
-    return format() == Format::MergedModel ? QString("%1-merged-%2").arg(base, m_dtype->currentText()) : base + "-adapter";
+    const QString type = m_dtype->currentData().toString();
+    switch (format()) {
+    case Format::MergedModel: return QString("%1-merged-%2").arg(base, type);
+    case Format::GgufModel: return QString("%1-gguf-%2").arg(base, type);
+    case Format::GgufLora: return QString("%1-gguf-lora-%2").arg(base, type);
+    case Format::Ollama: return QString("%1-ollama-%2").arg(base, type);
+    case Format::PeftAdapter: break;
+    }
+    return base + "-adapter";
 }
 
 // Beside the adapter in the run folder, until the user picks a destination.
@@ -260,7 +345,11 @@ void ExportDialog::updateControls()
 {
     const bool idle = !m_exporting;
     m_format->setEnabled(idle);
-    m_dtype->setEnabled(idle && format() == Format::MergedModel);
+    m_dtype->setEnabled(idle && format() != Format::PeftAdapter);
+    m_separate->setVisible(format() == Format::Ollama);
+    m_separate->setEnabled(idle);
+    m_chat->setVisible(!m_chat->text().isEmpty());
+    m_cancel->setVisible(m_exporting && isGguf());
     m_destination->setEnabled(idle);
     m_browse->setEnabled(idle);
     m_export->setEnabled(idle && m_source.loaded && m_source.error.isEmpty() && !m_source.adapterDir.isEmpty());
@@ -292,27 +381,31 @@ void ExportDialog::startExport()
         return fail(tr("Choose a destination folder."));
     if (QDir::isRelativePath(dest))
         return fail(tr("The destination must be an absolute path, not \"%1\".").arg(dest));
-    const bool merged = format() == Format::MergedModel;
+    const bool merged = format() != Format::PeftAdapter;
     if (merged && m_source.modelDir.isEmpty())
         return fail(tr("Run %1 has no base model recorded, so there is nothing to merge the adapter into.").arg(m_runId));
+    if (isGguf() && m_preview.loaded && !m_preview.error.isEmpty())
+        return fail(m_preview.error);
 
     AdapterExportRequest request;
     request.databasePath = m_databasePath;
     request.runId = m_runId;
-    request.merged = merged;
-    request.dtype = m_dtype->currentText();
+    request.format = format();
+    request.dtype = m_dtype->currentData().toString();
+    request.separateAdapter = m_separate->isChecked();
     request.modelDir = m_source.modelDir;
     request.adapterDir = m_source.adapterDir;
     request.outDir = QDir::cleanPath(dest);
     request.adapterStep = m_source.adapterStep;
     auto* worker = new AdapterExportWorker(request);
+    m_worker = worker;
     connect(worker, &AdapterExportWorker::progressed, this, &ExportDialog::onProgress);
     connect(worker, &AdapterExportWorker::finished, this, &ExportDialog::onFinished);
 
     m_exporting = true;
     m_progress->setValue(0);
     m_status->setStyleSheet(QString());
-    m_status->setText(merged ? tr("Merging...") : tr("Exporting..."));
+    m_status->setText(format() == Format::MergedModel ? tr("Merging...") : tr("Exporting..."));
     updateControls();
     worker->start();
 }

@@ -188,7 +188,7 @@ void RunListPanel::showContextMenu(const QPoint& pos)
     menu->addAction(tr("Show memory"), this, [this, ids] { Q_EMIT memoryRequested(ids.first()); })->setEnabled(one);
     menu->addAction(tr("Re-run with the same settings"), this, [this, ids] { Q_EMIT rerunRequested(ids.first()); })->setEnabled(one);
     menu->addAction(tr("Resume"), this, [this, ids] { Q_EMIT resumeRequested(ids.first()); })->setEnabled(resumable);
-    menu->addAction(tr("Export adapter..."), this, [this, ids] { Q_EMIT exportRequested(ids.first()); })->setEnabled(hasAdapter);
+    menu->addAction(tr("Export (PEFT, merged, GGUF, Ollama)..."), this, [this, ids] { Q_EMIT exportRequested(ids.first()); })->setEnabled(hasAdapter);
     menu->addSeparator();
     menu->addAction(tr("Rename..."), this, [this, ids] { askRename(ids.first()); })->setEnabled(one);
     menu->addAction(tr("Add tag..."), this, [this, ids] { askTag(ids); });

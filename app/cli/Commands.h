@@ -14,6 +14,7 @@ int runGenerate(const std::vector<std::string>& args);
 int runTrain(const std::vector<std::string>& args);
 int runEval(const std::vector<std::string>& args);
 int runMerge(const std::vector<std::string>& args);
+int runExport(const std::vector<std::string>& args);
 int runBench(const std::vector<std::string>& args);
 int runRuns(const std::vector<std::string>& args);
 int runDataset(const std::vector<std::string>& args);

@@ -5,11 +5,14 @@
 #include "formats/CheckpointFiles.h"
 #include "formats/ModelConfig.h"
 #include "formats/WeightFootprint.h"
+#include "gguf/GgufReader.h"
+#include "cpu/GgmlQuant.h"
 #include "tokenizer/Tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -29,12 +32,89 @@ const char* ropeName(tb::RopeScalingType type)
     return "none";
 }
 
+bool isGgufFile(const std::string& path)
+{
+    namespace fs = std::filesystem;
+    if (!fs::is_regular_file(path))
+        return false;
+    std::ifstream in(path, std::ios::binary);
+    char magic[4] = {};
+    in.read(magic, 4);
+    return in && std::string(magic, 4) == "GGUF";
+}
+
+// A GGUF file: what llama.cpp will see (gguf/GgufReader validates it on the way).
+int inspectGguf(const std::string& path, bool json)
+{
+    const tb::GgufReader r(path);
+    std::map<std::string, std::pair<int, uint64_t>> byType; // type -> tensors, bytes
+    uint64_t tensorBytes = 0;
+    int64_t elements = 0;
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : r.tensors()) {
+        const tbk::GgmlTypeInfo* info = tbk::ggmlTypeInfo(t.ggmlType);
+        auto& slot = byType[info->name];
+        slot.first += 1;
+        slot.second += t.bytes;
+        tensorBytes += t.bytes;
+        elements += t.elements();
+        tensors.push_back({{"name", t.name}, {"type", info->name}, {"dims", t.dims}, {"bytes", t.bytes}});
+    }
+    auto text = [&](const char* key) {
+        const tb::GgufValue* v = r.find(key);
+        return v && v->type == tb::GgufType::String ? v->text : std::string();
+    };
+    if (json) {
+        nlohmann::json meta = nlohmann::json::object();
+        for (const auto& kv : r.metadata())
+            meta[kv.key] = kv.value.display(16);
+        nlohmann::json types = nlohmann::json::object();
+        for (const auto& [name, v] : byType)
+            types[name] = {{"tensors", v.first}, {"bytes", v.second}};
+        nlohmann::json j = {{"path", path},        {"format", "gguf"},          {"version", r.version()},
+                            {"architecture", text("general.architecture")}, {"type", text("general.type")},
+                            {"name", text("general.name")}, {"alignment", r.alignment()}, {"file_bytes", r.fileSize()},
+                            {"tensor_bytes", tensorBytes},  {"elements", elements},      {"tensor_types", types},
+                            {"metadata", meta},             {"tensors", tensors}};
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    std::cout << "GGUF file      " << path << " (version " << r.version() << ", " << humanBytes(static_cast<long long>(r.fileSize()))
+              << ")\n"
+              << "Architecture   " << text("general.architecture") << " (" << (text("general.type").empty() ? "model" : text("general.type"))
+              << ")\n"
+              << "Name           " << text("general.name") << "\n"
+              << "Tensors        " << r.tensors().size() << ", " << elements << " elements, " << humanBytes(static_cast<long long>(tensorBytes))
+              << "\n";
+    for (const auto& [name, v] : byType)
+        std::cout << "  " << std::left << std::setw(6) << name << std::right << std::setw(6) << v.first << " tensors  "
+                  << humanBytes(static_cast<long long>(v.second)) << "\n";
+    std::cout << "Metadata (" << r.metadata().size() << " keys)\n";
+    for (const auto& kv : r.metadata())
+        std::cout << "  " << kv.key << " = " << kv.value.display() << "\n";
+    std::cout << "Tensors\n";
+    for (const auto& t : r.tensors()) {
+        std::string dims;
+        for (int64_t d : t.dims)
+            dims += (dims.empty() ? "" : " x ") + std::to_string(d);
+        std::cout << "  " << std::left << std::setw(32) << t.name << " " << std::setw(5) << tbk::ggmlTypeInfo(t.ggmlType)->name << " "
+                  << std::setw(16) << dims << std::right << " " << humanBytes(static_cast<long long>(t.bytes)) << "\n";
+    }
+    return 0;
+}
+
 } // namespace
 
-int runInspect(const std::vector<std::string>& args)
+int runInspect(const std::vector<std::string>& rawArgs)
 {
+    // `inspect FILE.gguf` as well as `inspect --model DIR|FILE.gguf`.
+    std::vector<std::string> args = rawArgs;
+    if (!args.empty() && args[0].rfind("--", 0) != 0)
+        args.insert(args.begin(), "--model");
     const ArgList a(args, {"model"}, {"json"});
     const std::string dir = a.required("model");
+    if (isGgufFile(dir))
+        return inspectGguf(dir, a.has("json"));
     namespace fs = std::filesystem;
     const tb::ModelConfig c = tb::ModelConfig::fromFile((fs::path(dir) / "config.json").string());
     const tb::CheckpointFiles checkpoint(dir);

@@ -13,8 +13,9 @@ const char* const kUsage = R"(usage: tunebench-cli COMMAND [OPTIONS]
 Commands:
   make-demo-model --out DIR [--preset tiny|small] [--seed N]
       Write the built-in demo model (a Hugging Face Llama folder).
-  inspect --model DIR [--json]
-      Architecture, sizes, parameter count and weight bytes in bf16, fp32 and NF4.
+  inspect --model DIR [--json] | inspect FILE.gguf [--json]
+      Architecture, sizes, parameter count and weight bytes in bf16, fp32 and NF4; for a GGUF
+      file its architecture, metadata, and each tensor's type and size.
   tokenize (--model DIR | --tokenizer FILE) [--add-special-tokens]
       JSON Lines {"text": ...} on stdin -> {"ids": [...]} on stdout, in order.
   generate --model DIR [--adapter DIR] --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-p P]
@@ -41,6 +42,12 @@ Commands:
       Loss and perplexity of a model (with an adapter) on a dataset.
   merge --model DIR --adapter DIR --out DIR [--dtype bf16|fp32]
       Merge a LoRA adapter into the base weights and save a Hugging Face model folder.
+  export --model DIR [--adapter DIR | --run ID [--db PATH]] [--format gguf|gguf-lora]
+         [--type f32|f16|bf16|q8_0|q4_0|q4_k_m|q5_k_m|q6_k] [--lora-type f32|f16|bf16|q8_0]
+         (--out FILE.gguf [--base-out BASE.gguf] | --ollama DIR) [--name NAME] [--threads N] [--json]
+      GGUF for llama.cpp, LM Studio and Ollama: the model with the adapter merged in (gguf), or the
+      adapter alone as a llama.cpp LoRA (gguf-lora, with --base-out the matching base GGUF too);
+      --ollama writes the GGUF file(s) and a Modelfile. --run records the files with the run.
   runs list [--status S] [--tag T] [--json] | show ID [--json] | compare ID ID... [--format text|markdown|csv|html] [--json]
        | delete ID [--files] | rename ID NAME | tag ID TAG [--remove] | note ID TEXT   [--db PATH]
       The experiment database (default ~/.local/share/Tunebench/tunebench.db, or TUNEBENCH_DB).
@@ -94,6 +101,8 @@ int main(int argc, char** argv)
             return tbcli::runEval(args);
         if (command == "merge")
             return tbcli::runMerge(args);
+        if (command == "export")
+            return tbcli::runExport(args);
         if (command == "bench")
             return tbcli::runBench(args);
         if (command == "runs")

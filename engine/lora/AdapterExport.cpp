@@ -1,5 +1,6 @@
 #include "lora/AdapterExport.h"
 
+#include "core/StagingFolder.h"
 #include "formats/FormatError.h"
 #include "formats/SafetensorsReader.h"
 #include "lora/LoraInjector.h"
@@ -7,13 +8,11 @@
 #include "model/TensorIO.h"
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <system_error>
 
-#include <unistd.h>
 
 namespace tb {
 
@@ -58,87 +57,6 @@ std::string matchingTarget(const std::string& module, const std::vector<std::str
             return t;
     return {};
 }
-
-// The destination as the caller spelled it (for messages) and as an absolute path.
-struct Destination {
-    std::string shown;
-    fs::path path;
-};
-
-Destination destinationOf(const std::string& outDir)
-{
-    if (outDir.empty())
-        throw std::invalid_argument("no destination folder given");
-    fs::path p = fs::absolute(outDir).lexically_normal();
-    if (!p.has_filename()) // "out/" normalizes to "out/" with an empty filename
-        p = p.parent_path();
-    return {outDir, p};
-}
-
-[[noreturn]] void throwNotEmpty(const Destination& out)
-{
-    throw std::runtime_error(out.shown + ": exists and is not empty; choose a new folder");
-}
-
-void requireUsableDestination(const Destination& out)
-{
-    std::error_code ec;
-    const auto status = fs::status(out.path, ec);
-    if (!fs::exists(status))
-        return;
-    if (!fs::is_directory(status))
-        throw std::runtime_error(out.shown + ": exists and is not a folder; choose a new folder");
-    if (!fs::is_empty(out.path))
-        throwNotEmpty(out);
-}
-
-// A hidden folder beside the destination that becomes the destination by one rename (same
-// file system, so the rename is atomic); removed with whatever it holds unless committed.
-class StagingFolder {
-public:
-    explicit StagingFolder(const Destination& out) : m_out(out)
-    {
-        requireUsableDestination(out);
-        const fs::path parent = out.path.parent_path();
-        fs::create_directories(parent);
-        static std::atomic<int> counter{0};
-        m_path = parent / ("." + out.path.filename().string() + ".partial-" + std::to_string(::getpid()) + "-"
-                           + std::to_string(counter++));
-        fs::remove_all(m_path); // a leftover of a crashed export that had the same pid
-        fs::create_directory(m_path);
-    }
-    ~StagingFolder()
-    {
-        if (!m_committed) {
-            std::error_code ec;
-            fs::remove_all(m_path, ec);
-        }
-    }
-    StagingFolder(const StagingFolder&) = delete;
-    StagingFolder& operator=(const StagingFolder&) = delete;
-
-    const fs::path& path() const { return m_path; }
-
-    // rename(2) replaces an empty destination folder and fails on a non-empty one, so a
-    // folder filled by someone else meanwhile is never overwritten.
-    void commit()
-    {
-        requireUsableDestination(m_out);
-        std::error_code ec;
-        fs::rename(m_path, m_out.path, ec);
-        if (ec == std::errc::directory_not_empty || ec == std::errc::file_exists)
-            throwNotEmpty(m_out);
-        if (ec)
-            throw std::runtime_error(m_out.shown + ": cannot move the export into place from " + m_path.string() + ": "
-                                     + ec.message());
-        m_committed = true;
-    }
-
-private:
-    Destination m_out;
-    fs::path m_path;
-    bool m_committed = false;
-};
 
 } // namespace
 
@@ -191,8 +109,7 @@ PeftAdapterInfo checkPeftAdapterFolder(const std::string& adapterDir)
 
 std::vector<std::string> exportPeftAdapter(const std::string& adapterDir, const std::string& outDir, const ExportProgress& progress)
 {
-    const Destination out = destinationOf(outDir);
-    requireUsableDestination(out); // before reading anything, so the refusal is immediate
+    StagingFolder::requireUsable(outDir); // before reading anything, so the refusal is immediate
     report(progress, 0.0, "checking the adapter");
     checkPeftAdapterFolder(adapterDir);
 
@@ -205,7 +122,7 @@ std::vector<std::string> exportPeftAdapter(const std::string& adapterDir, const 
     }
     std::sort(files.begin(), files.end());
 
-    StagingFolder staging(out);
+    StagingFolder staging(outDir);
     std::vector<std::string> copied;
     for (size_t i = 0; i < files.size(); ++i) {
         const std::string name = files[i].filename().string();
@@ -221,8 +138,7 @@ std::vector<std::string> exportPeftAdapter(const std::string& adapterDir, const 
 at::ScalarType exportMergedModel(const std::string& modelDir, const std::string& adapterDir, const std::string& outDir,
                                  std::optional<at::ScalarType> dtype, const ExportProgress& progress)
 {
-    const Destination out = destinationOf(outDir);
-    requireUsableDestination(out);
+    StagingFolder::requireUsable(outDir);
     // The adapter is checked before the (much slower) base load, so a wrong folder fails at once.
     report(progress, 0.0, "checking the adapter");
     checkPeftAdapterFolder(adapterDir);
@@ -239,7 +155,7 @@ at::ScalarType exportMergedModel(const std::string& modelDir, const std::string&
     report(progress, 0.45, "merging the adapter into the weights");
     mergeLora(*loaded.model);
 
-    StagingFolder staging(out);
+    StagingFolder staging(outDir);
     report(progress, 0.55, std::string("writing model.safetensors (") + scalarTypeName(stored) + ")");
     saveModelFolder(*loaded.model, staging.path().string(), stored);
     loaded.model.reset(); // the fp32 weights are no longer needed while files are copied

@@ -234,7 +234,7 @@ private Q_SLOTS:
         select({cancelled}); // cancelled: resumable, and has no adapter to export
         resumeAction = menuAction("Resume");
         QVERIFY(resumeAction && resumeAction->isEnabled());
-        QVERIFY(!menuAction("Export adapter...")->isEnabled());
+        QVERIFY(!menuAction("Export (PEFT, merged, GGUF, Ollama)...")->isEnabled());
         resumeAction->trigger();
         QCOMPARE(resume.size(), 1);
         QCOMPARE(resume.at(0).at(0).toLongLong(), cancelled);
