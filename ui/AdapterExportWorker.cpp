@@ -61,6 +61,7 @@ void AdapterExportWorker::run()
                                       || (r.format == AdapterExportFormat::Ollama && r.separateAdapter);
             request.ollama = r.format == AdapterExportFormat::Ollama;
             request.options.type = *type;
+            request.options.name = r.runName.toStdString();
             request.options.progress = progress;
             request.options.cancelled = [this] { return m_cancelled.load(); };
             gguf = tb::exportGgufFolder(request);

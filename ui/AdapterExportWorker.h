@@ -31,6 +31,7 @@ enum class AdapterExportFormat {
 struct AdapterExportRequest {
     QString databasePath;  // the experiment database; "" records nothing
     qint64 runId = -1;
+    QString runName;       // GGUF files are named after it ("" : after the adapter folder)
     AdapterExportFormat format = AdapterExportFormat::PeftAdapter;
     QString dtype = "bf16"; // MergedModel: bf16, fp16 or fp32; GGUF formats: a GGUF file type (q4_k_m, ...)
     bool separateAdapter = false; // Ollama: the adapter in its own GGUF (ADAPTER) instead of merged

@@ -390,6 +390,7 @@ void ExportDialog::startExport()
     AdapterExportRequest request;
     request.databasePath = m_databasePath;
     request.runId = m_runId;
+    request.runName = m_source.name;
     request.format = format();
     request.dtype = m_dtype->currentData().toString();
     request.separateAdapter = m_separate->isChecked();

@@ -68,6 +68,7 @@ int runExport(const std::vector<std::string>& args)
     std::string adapterDir = a.text("adapter", "");
     std::string databasePath;
     int64_t runId = -1;
+    std::string runName;
     if (a.has("run")) {
         runId = a.integer("run", 0, 1, INT64_MAX);
         databasePath = tb::StorePaths::resolve(a.text("db", "")).database;
@@ -78,6 +79,7 @@ int runExport(const std::vector<std::string>& args)
         if (source.adapterDir.empty())
             throw std::runtime_error(source.noAdapterReason);
         adapterDir = source.adapterDir;
+        runName = source.name;
         if (modelDir.empty())
             modelDir = source.modelDir;
         if (modelDir.empty())
@@ -92,7 +94,7 @@ int runExport(const std::vector<std::string>& args)
 
     tb::GgufExportOptions options;
     options.type = typeOption(a, "type", tb::GgufFileType::F16);
-    options.name = a.text("name", "");
+    options.name = a.text("name", runName); // a run's files are named after the run
     options.threads = static_cast<int>(a.integer("threads", 0, 0, 1024));
     std::atomic<bool> stop{false};
     SignalCancellation cancellation([&] { stop = true; }); // Ctrl-C: stop between tensors, leave nothing behind
@@ -118,6 +120,8 @@ int runExport(const std::vector<std::string>& args)
         out["ollama"] = {{"dir", r.dir}, {"files", r.files}, {"chat_recognized", r.chatRecognized}, {"chat_family", r.chatFamily},
                          {"chat_note", r.chatNote}, {"warnings", r.warnings}};
         written.emplace_back(tb::ArtifactKind::Export, r.dir);
+        for (const auto& f : r.ggufFiles)
+            written.emplace_back(tb::ArtifactKind::Export, (std::filesystem::path(r.dir) / f).string());
         if (!json)
             std::cerr << "\n";
         if (!json) {

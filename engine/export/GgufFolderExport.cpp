@@ -6,6 +6,7 @@
 #include "ollama/OllamaChat.h"
 #include "ollama/OllamaModelfile.h"
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 
@@ -23,16 +24,25 @@ std::string folderName(const std::string& dir)
     return p.filename().string();
 }
 
+// A model or run name as part of a file name: [A-Za-z0-9._-], the rest as '-'.
+std::string fileStem(const std::string& name)
+{
+    std::string stem;
+    for (char c : name)
+        stem += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') ? c : '-';
+    return stem.empty() || stem[0] == '.' ? "model" + stem : stem;
+}
+
 } // namespace
 
 std::string ggufModelFileName(const std::string& name, GgufFileType type)
 {
-    return name + "-" + ggufFileTypeName(type) + ".gguf";
+    return fileStem(name) + "-" + ggufFileTypeName(type) + ".gguf";
 }
 
 std::string ggufLoraFileName(const std::string& name, GgufFileType type)
 {
-    return name + "-lora-" + ggufFileTypeName(type) + ".gguf";
+    return fileStem(name) + "-lora-" + ggufFileTypeName(type) + ".gguf";
 }
 
 GgufFolderResult exportGgufFolder(const GgufFolderRequest& r)

@@ -95,8 +95,8 @@ void ggmlDequantizeRowQ5_0(const GgmlBlockQ5_0* x, float* y, int64_t k);
 void ggmlDequantizeRowQ5_1(const GgmlBlockQ5_1* x, float* y, int64_t k);
 void ggmlDequantizeRowQ8_0(const GgmlBlockQ8_0* x, float* y, int64_t k);
 
-// The k-quants take the variant of their scale search: one ggmlIsaSupported() accepts, or
-// Auto (all give the same bytes).
+// The k-quants take the variant of their scale search (all give the same bytes); one that
+// ggmlIsaSupported() refuses runs as Auto.
 void ggmlQuantizeRowQ4_K(const float* x, GgmlBlockQ4_K* y, int64_t k, GgmlIsa isa = GgmlIsa::Auto); // GgmlKQuants.cpp
 void ggmlQuantizeRowQ5_K(const float* x, GgmlBlockQ5_K* y, int64_t k, GgmlIsa isa = GgmlIsa::Auto);
 void ggmlQuantizeRowQ6_K(const float* x, GgmlBlockQ6_K* y, int64_t k, GgmlIsa isa = GgmlIsa::Auto);

@@ -11,7 +11,8 @@
 // super-blocks at a time: first the search for every sub-block of the chunk (a "fit": the
 // scalar one here, or GgmlKQuantsAvx2/Avx512.cpp's, which run one sub-block per SIMD lane and
 // return the same values; GgmlKQuantsKernels.h), then per super-block the rest of ggml's
-// quantizer (the 6- or 8-bit sub-block scales, the final codes, the packing) in scalar code.
+// quantizer: the 6- or 8-bit sub-block scales here, the final codes through the same variant
+// (element-wise), the packing here.
 #include <cmath>
 #include <cstring>
 
@@ -195,12 +196,66 @@ inline void scaleMinK4(int j, const uint8_t* q, uint8_t* d, uint8_t* m)
     }
 }
 
+// The packing of a super-block's 256 codes, as ggml's quantizers end. __restrict (the codes
+// are a separate buffer) lets the compiler vectorize these byte loops.
+// Q4_K: qs[32 p + l] = L[64 p + l] | L[64 p + 32 + l] << 4.
+void packQ4_K(const uint8_t* __restrict L, uint8_t* __restrict q)
+{
+    for (int j = 0; j < kGgmlQK_K; j += 64) {
+        for (int l = 0; l < 32; ++l)
+            q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
+        q += 32;
+    }
+}
+
+// Q5_K: the low 4 bits as Q4_K, bit 4 of L[64 p + l] in bit 2p of qh[l], of L[64 p + 32 + l]
+// in bit 2p + 1.
+void packQ5_K(const uint8_t* __restrict L, uint8_t* __restrict qh, uint8_t* __restrict ql)
+{
+    std::memset(qh, 0, kGgmlQK_K / 8);
+    uint8_t m1 = 1, m2 = 2;
+    for (int n = 0; n < kGgmlQK_K; n += 64) {
+        // ggml: if (l > 15) { l -= 16; qh[j] |= m; } -- for l in 0..31 that is bit 4 of l,
+        // moved to qh without a branch (an unpredictable one: half the codes are > 15).
+        for (int j = 0; j < 32; ++j) {
+            const int l1 = L[n + j];
+            const int l2 = L[n + j + 32];
+            qh[j] = static_cast<uint8_t>(qh[j] | (m1 * (l1 >> 4)) | (m2 * (l2 >> 4)));
+            ql[j] = static_cast<uint8_t>((l1 & 15) | ((l2 & 15) << 4));
+        }
+        m1 = static_cast<uint8_t>(m1 << 2);
+        m2 = static_cast<uint8_t>(m2 << 2);
+        ql += 32;
+    }
+}
+
+// Q6_K: per 128 codes, ql holds the low 4 bits (elements l and l + 64 in byte l, l + 32 and
+// l + 96 in byte l + 32), qh the top 2 bits of l, l + 32, l + 64, l + 96 in byte l.
+void packQ6_K(const int8_t* __restrict L, uint8_t* __restrict ql, uint8_t* __restrict qh)
+{
+    for (int j = 0; j < kGgmlQK_K; j += 128) {
+        for (int l = 0; l < 32; ++l) {
+            const uint8_t q1 = L[j + l + 0] & 0xF;
+            const uint8_t q2 = L[j + l + 32] & 0xF;
+            const uint8_t q3 = L[j + l + 64] & 0xF;
+            const uint8_t q4 = L[j + l + 96] & 0xF;
+            ql[l + 0] = static_cast<uint8_t>(q1 | (q3 << 4));
+            ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
+            qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) |
+                                         ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
+        }
+        ql += 64;
+        qh += 32;
+    }
+}
+
 // The rest of quantize_row_q4_K_ref / q5_K_ref for one super-block of 256 at x, given the
 // fit of its 8 sub-blocks (scales, mins as make_qkx2_quants returns them, L[256] its codes):
 // the 6-bit quantization of the 8 scales and 8 mins against their maxima, the fp16 d / dmin,
 // and the final L[256] in 0..nmax against the quantized scales.
 template <typename Block>
-void finishScalesAndMinsK(const float* x, const float* scales, const float* mins, int nmax, Block& y, uint8_t* L)
+void finishScalesAndMinsK(const float* x, const float* scales, const float* mins, int nmax, detail::GgmlCodesK codes,
+                          Block& y, uint8_t* L)
 {
     constexpr int subBlocks = kGgmlQK_K / 32;
     float maxScale = 0; // as the min is subtracted, scales are never negative
@@ -234,53 +289,43 @@ void finishScalesAndMinsK(const float* x, const float* scales, const float* mins
     y.d = ggmlFp32ToFp16(maxScale / 63.f);
     y.dmin = ggmlFp32ToFp16(maxMin / 63.f);
 
+    // Sub-block j's codes against d = d * sc[j], dm = dmin * m[j]; where d is 0, L keeps what
+    // makeQkx2Quants chose (codes() skips it).
+    float d[subBlocks];
+    float dm[subBlocks];
     uint8_t sc, m;
     for (int j = 0; j < subBlocks; ++j) {
         scaleMinK4(j, y.scales, &sc, &m);
-        const float d = ggmlFp16ToFp32(y.d) * sc;
-        if (!d)
-            continue; // L keeps what makeQkx2Quants chose for this sub-block
-        const float dm = ggmlFp16ToFp32(y.dmin) * m;
-        for (int ii = 0; ii < 32; ++ii) {
-            int l = nearestInt((x[32 * j + ii] + dm) / d);
-            l = maxInt(0, minInt(nmax, l));
-            L[32 * j + ii] = static_cast<uint8_t>(l);
-        }
+        d[j] = ggmlFp16ToFp32(y.d) * sc;
+        dm[j] = ggmlFp16ToFp32(y.dmin) * m;
     }
+    codes(x, d, dm, nmax, L);
 }
 
-// Super-blocks per fit call: stack buffers of a few KiB, and whole groups of 8 or 16 lanes.
+// Super-blocks per fit call: stack buffers of a few KiB, and whole lane groups (32 or 16
+// sub-blocks: AVX-512 or AVX2 registers in pairs) but for the last chunk of a row range.
 constexpr int64_t kChunkSuperBlocks = 4;
 
-GgmlIsa resolveIsa(GgmlIsa isa)
+const detail::GgmlKQuantKernels& kernelsFor(GgmlIsa isa)
 {
-    return isa == GgmlIsa::Auto ? ggmlBestIsa() : isa;
-}
-
-detail::GgmlFitQkx2 fitQkx2For(GgmlIsa isa)
-{
-    switch (resolveIsa(isa)) {
-    case GgmlIsa::Avx512: return detail::ggmlFitQkx2Avx512;
-    case GgmlIsa::Avx2: return detail::ggmlFitQkx2Avx2;
-    default: return detail::ggmlFitQkx2Scalar;
+    static const detail::GgmlKQuantKernels scalar = detail::ggmlKQuantKernelsScalar();
+    static const detail::GgmlKQuantKernels avx2 = detail::ggmlKQuantKernelsAvx2();
+    static const detail::GgmlKQuantKernels avx512 = detail::ggmlKQuantKernelsAvx512();
+    // A variant this CPU lacks (only reachable through the row functions) runs the best one:
+    // the bytes are the same, and its instructions might not exist here.
+    switch (isa == GgmlIsa::Auto || !ggmlIsaSupported(isa) ? ggmlBestIsa() : isa) {
+    case GgmlIsa::Avx512: return avx512;
+    case GgmlIsa::Avx2: return avx2;
+    default: return scalar;
     }
 }
 
-detail::GgmlFitQx fitQxFor(GgmlIsa isa)
-{
-    switch (resolveIsa(isa)) {
-    case GgmlIsa::Avx512: return detail::ggmlFitQxAvx512;
-    case GgmlIsa::Avx2: return detail::ggmlFitQxAvx2;
-    default: return detail::ggmlFitQxScalar;
-    }
-}
-
-// Q4_K and Q5_K: fit a chunk, then finish and pack each super-block with pack(x, L, block).
+// Q4_K and Q5_K: fit a chunk, then finish and pack each super-block with pack(L, block).
 template <typename Block, typename Pack>
 void quantizeRowK(const float* x, Block* y, int64_t k, const detail::GgmlQkx2Params& p, GgmlIsa isa, Pack pack)
 {
     constexpr int subBlocks = kGgmlQK_K / 32;
-    const detail::GgmlFitQkx2 fit = fitQkx2For(isa);
+    const detail::GgmlKQuantKernels& kernels = kernelsFor(isa);
     const int64_t nb = k / kGgmlQK_K;
     uint8_t L[kChunkSuperBlocks * kGgmlQK_K];
     float scales[kChunkSuperBlocks * subBlocks];
@@ -288,11 +333,12 @@ void quantizeRowK(const float* x, Block* y, int64_t k, const detail::GgmlQkx2Par
     for (int64_t i0 = 0; i0 < nb; i0 += kChunkSuperBlocks) {
         const int64_t count = nb - i0 < kChunkSuperBlocks ? nb - i0 : kChunkSuperBlocks;
         const float* xc = x + i0 * kGgmlQK_K;
-        fit(xc, count * subBlocks, p, scales, mins, L);
+        kernels.fitQkx2(xc, count * subBlocks, p, scales, mins, L);
         for (int64_t s = 0; s < count; ++s) {
             const float* xs = xc + s * kGgmlQK_K;
             uint8_t* Ls = L + s * kGgmlQK_K;
-            finishScalesAndMinsK(xs, scales + s * subBlocks, mins + s * subBlocks, p.nmax, y[i0 + s], Ls);
+            finishScalesAndMinsK(xs, scales + s * subBlocks, mins + s * subBlocks, p.nmax, kernels.codesK, y[i0 + s],
+                                 Ls);
             pack(Ls, y[i0 + s]);
         }
     }
@@ -301,7 +347,7 @@ void quantizeRowK(const float* x, Block* y, int64_t k, const detail::GgmlQkx2Par
 // The rest of quantize_row_q6_K_ref for one super-block of 256 at x, given the fit of its 16
 // sub-blocks (scales as make_qx_quants returns them, L[256] its codes): the int8 sub-block
 // scales against the one of largest magnitude, the fp16 d, the final L, the packing.
-void finishQ6_K(const float* x, const float* scales, int8_t* L, GgmlBlockQ6_K& y)
+void finishQ6_K(const float* x, const float* scales, detail::GgmlCodesQ6 codes, int8_t* L, GgmlBlockQ6_K& y)
 {
     constexpr int subBlocks = kGgmlQK_K / 16;
     float maxScale = 0;
@@ -326,33 +372,13 @@ void finishQ6_K(const float* x, const float* scales, int8_t* L, GgmlBlockQ6_K& y
     for (int ib = 0; ib < subBlocks; ++ib)
         y.scales[ib] = static_cast<int8_t>(minInt(127, nearestInt(iscale * scales[ib])));
 
-    for (int j = 0; j < subBlocks; ++j) {
-        const float d = ggmlFp16ToFp32(y.d) * y.scales[j];
-        if (!d)
-            continue; // L keeps what makeQxQuants chose for this sub-block
-        for (int ii = 0; ii < 16; ++ii) {
-            int l = nearestInt(x[16 * j + ii] / d);
-            l = maxInt(-32, minInt(31, l));
-            L[16 * j + ii] = static_cast<int8_t>(l + 32);
-        }
-    }
-
-    uint8_t* ql = y.ql;
-    uint8_t* qh = y.qh;
-    for (int j = 0; j < kGgmlQK_K; j += 128) {
-        for (int l = 0; l < 32; ++l) {
-            const uint8_t q1 = L[j + l + 0] & 0xF;
-            const uint8_t q2 = L[j + l + 32] & 0xF;
-            const uint8_t q3 = L[j + l + 64] & 0xF;
-            const uint8_t q4 = L[j + l + 96] & 0xF;
-            ql[l + 0] = static_cast<uint8_t>(q1 | (q3 << 4));
-            ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
-            qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) |
-                                         ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
-        }
-        ql += 64;
-        qh += 32;
-    }
+    // Sub-block j's codes against d = d * scales[j]; where d is 0, L keeps what makeQxQuants
+    // chose (codes() skips it).
+    float d[subBlocks];
+    for (int j = 0; j < subBlocks; ++j)
+        d[j] = ggmlFp16ToFp32(y.d) * y.scales[j];
+    codes(x, d, L);
+    packQ6_K(L, y.ql, y.qh);
 }
 
 } // namespace
@@ -380,6 +406,37 @@ void ggmlFitQxScalar(const float* x, int64_t count, float* scales, int8_t* L)
 {
     for (int64_t j = 0; j < count; ++j)
         scales[j] = makeQxQuants(16, 32, x + 16 * j, L + 16 * j);
+}
+
+void ggmlCodesKScalar(const float* x, const float* d, const float* dm, int nmax, uint8_t* L)
+{
+    for (int j = 0; j < kGgmlQK_K / 32; ++j) {
+        if (!d[j])
+            continue;
+        for (int ii = 0; ii < 32; ++ii) {
+            int l = nearestInt((x[32 * j + ii] + dm[j]) / d[j]);
+            l = maxInt(0, minInt(nmax, l));
+            L[32 * j + ii] = static_cast<uint8_t>(l);
+        }
+    }
+}
+
+void ggmlCodesQ6Scalar(const float* x, const float* d, int8_t* L)
+{
+    for (int j = 0; j < kGgmlQK_K / 16; ++j) {
+        if (!d[j])
+            continue;
+        for (int ii = 0; ii < 16; ++ii) {
+            int l = nearestInt(x[16 * j + ii] / d[j]);
+            l = maxInt(-32, minInt(31, l));
+            L[16 * j + ii] = static_cast<int8_t>(l + 32);
+        }
+    }
+}
+
+GgmlKQuantKernels ggmlKQuantKernelsScalar()
+{
+    return {ggmlFitQkx2Scalar, ggmlFitQxScalar, ggmlCodesKScalar, ggmlCodesQ6Scalar};
 }
 
 } // namespace detail
@@ -419,51 +476,30 @@ GgmlIsa ggmlBestIsa()
 void ggmlQuantizeRowQ4_K(const float* x, GgmlBlockQ4_K* y, int64_t k, GgmlIsa isa)
 {
     quantizeRowK(x, y, k, {15, -1.f, 0.1f, 20}, isa, [](const uint8_t* L, GgmlBlockQ4_K& block) {
-        uint8_t* q = block.qs;
-        for (int j = 0; j < kGgmlQK_K; j += 64) {
-            for (int l = 0; l < 32; ++l)
-                q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
-            q += 32;
-        }
+        packQ4_K(L, block.qs);
     });
 }
 
 void ggmlQuantizeRowQ5_K(const float* x, GgmlBlockQ5_K* y, int64_t k, GgmlIsa isa)
 {
     quantizeRowK(x, y, k, {31, -0.5f, 0.1f, 15}, isa, [](const uint8_t* L, GgmlBlockQ5_K& block) {
-        uint8_t* qh = block.qh;
-        uint8_t* ql = block.qs;
-        std::memset(qh, 0, kGgmlQK_K / 8);
-        uint8_t m1 = 1, m2 = 2;
-        for (int n = 0; n < kGgmlQK_K; n += 64) {
-            // ggml: if (l > 15) { l -= 16; qh[j] |= m; } -- for l in 0..31 that is bit 4 of l,
-            // moved to qh without a branch (an unpredictable one: half the codes are > 15).
-            for (int j = 0; j < 32; ++j) {
-                const int l1 = L[n + j];
-                const int l2 = L[n + j + 32];
-                qh[j] = static_cast<uint8_t>(qh[j] | (m1 * (l1 >> 4)) | (m2 * (l2 >> 4)));
-                ql[j] = static_cast<uint8_t>((l1 & 15) | ((l2 & 15) << 4));
-            }
-            m1 = static_cast<uint8_t>(m1 << 2);
-            m2 = static_cast<uint8_t>(m2 << 2);
-            ql += 32;
-        }
+        packQ5_K(L, block.qh, block.qs);
     });
 }
 
 void ggmlQuantizeRowQ6_K(const float* x, GgmlBlockQ6_K* y, int64_t k, GgmlIsa isa)
 {
     constexpr int subBlocks = kGgmlQK_K / 16;
-    const detail::GgmlFitQx fit = fitQxFor(isa);
+    const detail::GgmlKQuantKernels& kernels = kernelsFor(isa);
     const int64_t nb = k / kGgmlQK_K;
     int8_t L[kChunkSuperBlocks * kGgmlQK_K];
     float scales[kChunkSuperBlocks * subBlocks];
     for (int64_t i0 = 0; i0 < nb; i0 += kChunkSuperBlocks) {
         const int64_t count = nb - i0 < kChunkSuperBlocks ? nb - i0 : kChunkSuperBlocks;
         const float* xc = x + i0 * kGgmlQK_K;
-        fit(xc, count * subBlocks, scales, L);
+        kernels.fitQx(xc, count * subBlocks, scales, L);
         for (int64_t s = 0; s < count; ++s)
-            finishQ6_K(xc + s * kGgmlQK_K, scales + s * subBlocks, L + s * kGgmlQK_K, y[i0 + s]);
+            finishQ6_K(xc + s * kGgmlQK_K, scales + s * subBlocks, kernels.codesQ6, L + s * kGgmlQK_K, y[i0 + s]);
     }
 }
 

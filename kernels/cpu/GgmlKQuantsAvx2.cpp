@@ -1,6 +1,6 @@
 // AVX2 k-quant scale searches (compiled with -mavx2; called only when cpuFeatures() reports
 // AVX2): GgmlKQuantsLanes.h with 8 sub-blocks per register, lane masks as all-ones/all-zeros
-// floats (blendv), the sub-blocks transposed into lanes with masked gathers.
+// floats (blendv); two registers side by side (LanePair), 16 sub-blocks per group.
 #include "cpu/GgmlKQuantsKernels.h"
 
 #if defined(__AVX2__)
@@ -39,17 +39,11 @@ struct Avx2Lanes {
     static M both(M a, M b) { return _mm256_and_ps(a, b); }
     static F select(M m, F ifTrue, F ifFalse) { return _mm256_blendv_ps(ifFalse, ifTrue, m); }
 
-    static I zeroI() { return _mm256_setzero_si256(); }
     static I addI(I a, int b) { return _mm256_add_epi32(a, _mm256_set1_epi32(b)); }
     static I clampI(I v, int lo, int hi) // ggml's MAX(lo, MIN(hi, v))
     {
         return _mm256_max_epi32(_mm256_set1_epi32(lo), _mm256_min_epi32(_mm256_set1_epi32(hi), v));
     }
-    static I selectI(M m, I ifTrue, I ifFalse)
-    {
-        return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(ifFalse), _mm256_castsi256_ps(ifTrue), m));
-    }
-    static void storeI(int32_t* p, I v) { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); }
     // ggml's nearest_int: f + 1.5 * 2^23, low 23 bits of the sum's bits, minus 2^22.
     static I nearestInt(F f)
     {
@@ -57,20 +51,47 @@ struct Avx2Lanes {
         return _mm256_sub_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x00400000));
     }
     static F toFloat(I v) { return _mm256_cvtepi32_ps(v); } // exact: |v| < 2^24 after clampI
+    // dst[r * dstStride + c] = src[c * srcStride + r], r, c < 8: unpack pairs of rows, then
+    // pairs of pairs, then swap 128-bit halves. Data movement only.
+    static void transpose8x8(const float* src, int srcStride, float* dst, int dstStride)
+    {
+        __m256 r[8], t[8];
+        for (int k = 0; k < 8; ++k)
+            r[k] = _mm256_loadu_ps(src + k * srcStride);
+        for (int k = 0; k < 8; k += 2) {
+            t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+            t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+        }
+        for (int k = 0; k < 8; k += 4) {
+            r[k] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+            r[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+            r[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+            r[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+        }
+        for (int k = 0; k < 4; ++k) {
+            _mm256_storeu_ps(dst + k * dstStride, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
+            _mm256_storeu_ps(dst + (k + 4) * dstStride, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
+        }
+    }
+    static F loadu(const float* p) { return _mm256_loadu_ps(p); }
+    static void storeBytes(uint8_t* p, I v) // 8 bytes; v is in 0..255
+    {
+        const __m256i lowBytes = _mm256_shuffle_epi8(
+            v, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, //
+                                0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+        const __m128i packed = _mm_unpacklo_epi32(_mm256_castsi256_si128(lowBytes), _mm256_extracti128_si256(lowBytes, 1));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(p), packed);
+    }
 };
 
 } // namespace
 
 bool ggmlKQuantsAvx2Compiled() { return true; }
 
-void ggmlFitQkx2Avx2(const float* x, int64_t count, const GgmlQkx2Params& p, float* scales, float* mins, uint8_t* L)
+GgmlKQuantKernels ggmlKQuantKernelsAvx2()
 {
-    fitQkx2Lanes<LanePair<Avx2Lanes>>(x, count, p, scales, mins, L);
-}
-
-void ggmlFitQxAvx2(const float* x, int64_t count, float* scales, int8_t* L)
-{
-    fitQxLanes<LanePair<Avx2Lanes>>(x, count, scales, L);
+    using Pair = LanePair<Avx2Lanes>;
+    return {fitQkx2Lanes<Pair>, fitQxLanes<Pair>, codesKLanes<Avx2Lanes>, codesQ6Lanes<Avx2Lanes>};
 }
 
 } // namespace tbk::detail
@@ -79,8 +100,7 @@ void ggmlFitQxAvx2(const float* x, int64_t count, float* scales, int8_t* L)
 
 namespace tbk::detail {
 bool ggmlKQuantsAvx2Compiled() { return false; }
-void ggmlFitQkx2Avx2(const float*, int64_t, const GgmlQkx2Params&, float*, float*, uint8_t*) {}
-void ggmlFitQxAvx2(const float*, int64_t, float*, int8_t*) {}
+GgmlKQuantKernels ggmlKQuantKernelsAvx2() { return {}; }
 } // namespace tbk::detail
 
 #endif

@@ -1,27 +1,33 @@
-// Internal to GgmlKQuantsAvx2.cpp and GgmlKQuantsAvx512.cpp: the k-quants' scale searches
-// (GgmlKQuantsKernels.h) with one sub-block per SIMD lane, written once over a small vector
-// type V that each file defines with its intrinsics:
+// Internal to GgmlKQuantsAvx2.cpp and GgmlKQuantsAvx512.cpp: the k-quant kernels of
+// GgmlKQuantsKernels.h written once over a small vector type V that each file defines with its
+// intrinsics:
 //   V::kLanes; V::F (floats), V::I (int32), V::M (lane mask); zero, set1, load, store (aligned),
 //   add, sub, mul, div, sqrt, abs, lt/gt/eq (ordered, as C's < > ==), ne (unordered, as C's
-//   !=), both (mask and), select(m, ifTrue, ifFalse); zeroI, addI(I, int), clampI(I, lo, hi),
-//   selectI, storeI; nearestInt(F) -> I (ggml's nearest_int), toFloat(I).
+//   !=), both (mask and), select(m, ifTrue, ifFalse); addI(I, int), clampI(I, lo, hi),
+//   nearestInt(F) -> I (ggml's nearest_int), toFloat(I); on single registers also loadu,
+//   storeBytes (the low byte of each lane) and transpose8x8(src, srcStride, dst, dstStride):
+//   dst[r * dstStride + c] = src[c * srcStride + r] for r, c < 8.
+// The scale searches (fits) run one sub-block per lane; the code writers one element per lane.
 //
 // Why the bytes stay ggml's: every lane runs exactly the scalar code of GgmlKQuants.cpp
-// (makeQkx2Quants, makeQxQuants) on its own sub-block -- the same fp32 operations on the same
-// values in the same order, each one correctly rounded in a lane as in a scalar register, no
-// FMA (-ffp-contract=off), nearest_int's magic-number trick as integer ops on the bits, and
-// every `if` turned into a per-lane select of the same comparison (NaN compares as in C). The
-// lanes are sub-blocks rather than candidate scales because the candidates are not independent:
-// make_qkx2_quants moves `min` to each better candidate's fitted min, and the next candidate's
-// iscale and codes are taken against it; make_qx_quants compares each with the best so far.
-// The codes of the winning candidate are recomputed at the end from its iscale (and the min it
-// was taken against), which gives the codes ggml kept.
+// (makeQkx2Quants, makeQxQuants, the final-code loops) on its own sub-block or element -- the
+// same fp32 operations on the same values in the same order, each one correctly rounded in a
+// lane as in a scalar register, no FMA (-ffp-contract=off), nearest_int's magic-number trick
+// as integer ops on the bits, and every `if` turned into a per-lane select of the same
+// comparison (NaN compares as in C). The lanes are sub-blocks rather than candidate scales
+// because the candidates are not independent: make_qkx2_quants moves `min` to each better
+// candidate's fitted min, and the next candidate's iscale and codes are taken against it;
+// make_qx_quants compares each with the best so far. The codes of the winning candidate are
+// recomputed at the end from its iscale (and the min it was taken against), which gives the
+// codes ggml kept.
 //
 // Everything here is in an anonymous namespace: each SIMD file compiles its own copy with its
 // own -m flags, and the linker must never merge one file's copy into another.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "cpu/GgmlKQuantsKernels.h"
 
@@ -36,6 +42,7 @@ constexpr float kLanesGroupMaxEps = 1e-15f; // ggml-quants.c GROUP_MAX_EPS
 // the other's work.
 template <class V>
 struct LanePair {
+    using Single = V;
     static constexpr int kLanes = 2 * V::kLanes;
     struct F {
         typename V::F a, b;
@@ -67,25 +74,26 @@ struct LanePair {
     static M ne(F x, F y) { return {V::ne(x.a, y.a), V::ne(x.b, y.b)}; }
     static M both(M x, M y) { return {V::both(x.a, y.a), V::both(x.b, y.b)}; }
     static F select(M m, F t, F f) { return {V::select(m.a, t.a, f.a), V::select(m.b, t.b, f.b)}; }
-    static I zeroI() { return {V::zeroI(), V::zeroI()}; }
     static I addI(I x, int y) { return {V::addI(x.a, y), V::addI(x.b, y)}; }
     static I clampI(I x, int lo, int hi) { return {V::clampI(x.a, lo, hi), V::clampI(x.b, lo, hi)}; }
-    static I selectI(M m, I t, I f) { return {V::selectI(m.a, t.a, f.a), V::selectI(m.b, t.b, f.b)}; }
-    static void storeI(int32_t* p, I v)
-    {
-        V::storeI(p, v.a);
-        V::storeI(p + V::kLanes, v.b);
-    }
     static I nearestInt(F x) { return {V::nearestInt(x.a), V::nearestInt(x.b)}; }
     static F toFloat(I x) { return {V::toFloat(x.a), V::toFloat(x.b)}; }
 };
 
 // dst[i * W + lane] = src[lane * n + i]: element i of the first `active` sub-blocks of n
-// floats, one sub-block per lane; the other lanes get zeros. (Plain copies: faster than
-// gathers on the CPUs measured.)
-template <int W, int n>
+// floats, one sub-block per lane; the other lanes get zeros. Whole groups go through Tile's
+// 8 x 8 register transposes (T::transpose8x8(src, srcStride, dst, dstStride)), a partial
+// last group through plain copies.
+template <class T, int W, int n>
 void transposeToLanes(const float* src, int active, float* dst)
 {
+    static_assert(W % 8 == 0 && n % 8 == 0, "whole 8 x 8 tiles");
+    if (active == W) {
+        for (int lane = 0; lane < W; lane += 8)
+            for (int i = 0; i < n; i += 8)
+                T::transpose8x8(src + lane * n + i, n, dst + i * W + lane, W);
+        return;
+    }
     for (int lane = 0; lane < W; ++lane) {
         if (lane < active)
             for (int i = 0; i < n; ++i)
@@ -96,28 +104,87 @@ void transposeToLanes(const float* src, int active, float* dst)
     }
 }
 
-// ggmlFitQkx2Scalar, kLanes sub-blocks of 32 at a time (the last group padded with zero lanes).
+// Single: V itself when V is one register, V's register type when V is a LanePair.
+template <class V, class = void>
+struct SingleOf {
+    using Type = V;
+};
+template <class V>
+struct SingleOf<V, std::void_t<typename V::Single>> {
+    using Type = typename V::Single;
+};
+
+// Element-wise code writers on n consecutive values (n a multiple of V::kLanes), each lane an
+// element: the formulas of ggml's scalar loops with per-sub-block constants.
+// L[i] = MAX(lo, MIN(hi, nearest_int(iscale * (x[i] - shift)))): make_qkx2_quants' codes.
+template <class V>
+void codesMulShift(const float* x, int n, float iscale, float shift, int lo, int hi, uint8_t* L)
+{
+    const typename V::F a = V::set1(iscale), b = V::set1(shift);
+    for (int i = 0; i < n; i += V::kLanes)
+        V::storeBytes(L + i, V::clampI(V::nearestInt(V::mul(a, V::sub(V::loadu(x + i), b))), lo, hi));
+}
+
+// L[i] = MAX(lo, MIN(hi, nearest_int(iscale * x[i]))) + offset: make_qx_quants' codes.
+template <class V>
+void codesMul(const float* x, int n, float iscale, int lo, int hi, int offset, int8_t* L)
+{
+    const typename V::F a = V::set1(iscale);
+    for (int i = 0; i < n; i += V::kLanes)
+        V::storeBytes(reinterpret_cast<uint8_t*>(L + i),
+                      V::addI(V::clampI(V::nearestInt(V::mul(a, V::loadu(x + i))), lo, hi), offset));
+}
+
+// ggmlCodesKScalar: L = MAX(0, MIN(nmax, nearest_int((x + dm[j]) / d[j]))) where d[j] != 0.
+template <class V>
+void codesKLanes(const float* x, const float* d, const float* dm, int nmax, uint8_t* L)
+{
+    for (int j = 0; j < 8; ++j) {
+        if (!d[j])
+            continue;
+        const typename V::F vd = V::set1(d[j]), vdm = V::set1(dm[j]);
+        for (int i = 32 * j; i < 32 * j + 32; i += V::kLanes)
+            V::storeBytes(L + i, V::clampI(V::nearestInt(V::div(V::add(V::loadu(x + i), vdm), vd)), 0, nmax));
+    }
+}
+
+// ggmlCodesQ6Scalar: L = MAX(-32, MIN(31, nearest_int(x / d[j]))) + 32 where d[j] != 0.
+template <class V>
+void codesQ6Lanes(const float* x, const float* d, int8_t* L)
+{
+    for (int j = 0; j < 16; ++j) {
+        if (!d[j])
+            continue;
+        const typename V::F vd = V::set1(d[j]);
+        for (int i = 16 * j; i < 16 * j + 16; i += V::kLanes)
+            V::storeBytes(reinterpret_cast<uint8_t*>(L + i),
+                          V::addI(V::clampI(V::nearestInt(V::div(V::loadu(x + i), vd)), -32, 31), 32));
+    }
+}
+
 template <class V>
 void fitQkx2Lanes(const float* x, int64_t count, const GgmlQkx2Params& p, float* scales, float* mins, uint8_t* L)
 {
+    using Single = typename SingleOf<V>::Type;
     using F = typename V::F;
-    using I = typename V::I;
     using M = typename V::M;
     constexpr int W = V::kLanes;
     constexpr int n = 32;
     alignas(64) float xt[n * W];      // xt[i * W + lane]: element i of the lane's sub-block
     alignas(64) float wt[n * W];      // its weight, av_x + |x|
     alignas(64) float codes[n * W];   // one candidate's codes (Laux), as floats
-    alignas(64) int32_t best[n * W];  // the chosen codes
     alignas(64) float outScale[W];
     alignas(64) float outMin[W];
+    alignas(64) float outIscale[W];
+    alignas(64) float outShift[W];
+    alignas(64) float outFlat[W];
     const F zero = V::zero();
     const float nmaxF = static_cast<float>(p.nmax); // ggml's int nmax in float expressions
     const int lastStep = p.nstep < 1 ? -1 : p.nstep; // nstep < 1: ggml returns before the search
 
     for (int64_t g = 0; g < count; g += W) {
         const int active = static_cast<int>(count - g < W ? count - g : W);
-        transposeToLanes<W, n>(x + g * n, active, xt);
+        transposeToLanes<Single, W, n>(x + g * n, active, xt);
 
         // quantize_row_q4_K_ref: av_x = sqrt(sum x^2 / 32), weights av_x + |x|.
         F sumX2 = zero;
@@ -193,20 +260,19 @@ void fitQkx2Lanes(const float* x, int64_t count, const GgmlQkx2Params& p, float*
             min = V::select(better, thisMin, min);
         }
 
-        const I zeroI = V::zeroI();
-        for (int i = 0; i < n; ++i) {
-            const F v = V::load(xt + i * W);
-            const I l = V::clampI(V::nearestInt(V::mul(bestIscale, V::sub(v, bestShift))), 0, p.nmax);
-            V::storeI(best + i * W, V::selectI(flat, zeroI, l));
-        }
         V::store(outScale, V::select(flat, zero, scale));
         V::store(outMin, V::select(flat, flatMin, min));
+        V::store(outIscale, bestIscale);
+        V::store(outShift, bestShift);
+        V::store(outFlat, V::select(flat, V::set1(1.f), zero));
         for (int lane = 0; lane < active; ++lane) {
             scales[g + lane] = outScale[lane];
             mins[g + lane] = -outMin[lane]; // ggml's *the_min = -min (a 0 becomes -0)
             uint8_t* Lj = L + (g + lane) * n;
-            for (int i = 0; i < n; ++i)
-                Lj[i] = static_cast<uint8_t>(best[i * W + lane]);
+            if (outFlat[lane] != 0.f)
+                std::memset(Lj, 0, n);
+            else
+                codesMulShift<Single>(x + (g + lane) * n, n, outIscale[lane], outShift[lane], 0, p.nmax, Lj);
         }
     }
 }
@@ -216,8 +282,8 @@ void fitQkx2Lanes(const float* x, int64_t count, const GgmlQkx2Params& p, float*
 template <class V>
 void fitQxLanes(const float* x, int64_t count, float* scales, int8_t* L)
 {
+    using Single = typename SingleOf<V>::Type;
     using F = typename V::F;
-    using I = typename V::I;
     using M = typename V::M;
     constexpr int W = V::kLanes;
     constexpr int n = 16;
@@ -225,13 +291,14 @@ void fitQxLanes(const float* x, int64_t count, float* scales, int8_t* L)
     alignas(64) float xt[n * W];
     alignas(64) float wt[n * W];  // w = x * x
     alignas(64) float wxt[n * W]; // w * x, the first product of w*x[i]*l
-    alignas(64) int32_t best[n * W];
     alignas(64) float outScale[W];
+    alignas(64) float outIscale[W];
+    alignas(64) float outZero[W];
     const F zero = V::zero();
 
     for (int64_t g = 0; g < count; g += W) {
         const int active = static_cast<int>(count - g < W ? count - g : W);
-        transposeToLanes<W, n>(x + g * n, active, xt);
+        transposeToLanes<Single, W, n>(x + g * n, active, xt);
 
         F max = zero;
         F amax = zero;
@@ -274,17 +341,16 @@ void fitQxLanes(const float* x, int64_t count, float* scales, int8_t* L)
             bestIscale = V::select(better, iscale, bestIscale);
         }
 
-        const I zeroI = V::zeroI();
-        for (int i = 0; i < n; ++i) {
-            const I l = V::clampI(V::nearestInt(V::mul(bestIscale, V::load(xt + i * W))), -nmax, nmax - 1);
-            V::storeI(best + i * W, V::selectI(allZero, zeroI, V::addI(l, nmax)));
-        }
         V::store(outScale, V::select(allZero, zero, scale));
+        V::store(outIscale, bestIscale);
+        V::store(outZero, V::select(allZero, V::set1(1.f), zero));
         for (int lane = 0; lane < active; ++lane) {
             scales[g + lane] = outScale[lane];
             int8_t* Lj = L + (g + lane) * n;
-            for (int i = 0; i < n; ++i)
-                Lj[i] = static_cast<int8_t>(best[i * W + lane]);
+            if (outZero[lane] != 0.f)
+                std::memset(Lj, 0, n);
+            else
+                codesMul<Single>(x + (g + lane) * n, n, outIscale[lane], -nmax, nmax - 1, nmax, Lj);
         }
     }
 }

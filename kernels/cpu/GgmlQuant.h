@@ -22,9 +22,9 @@
 //
 // Variants (GgmlIsa), all giving the same bytes: the k-quants' per-sub-block scale search
 // (make_qkx2_quants / make_qx_quants, nearly all their time) runs one sub-block per SIMD lane,
-// 16 (AVX-512, GgmlKQuantsAvx512.cpp) or 8 (AVX2, GgmlKQuantsAvx2.cpp) at once, each lane doing
-// ggml's scalar operations in ggml's order (GgmlKQuantsLanes.h). Other types have one variant.
-// Auto picks the best the CPU offers (cpuFeatures()).
+// 32 (two AVX-512 registers, GgmlKQuantsAvx512.cpp) or 16 (two AVX2 ones, GgmlKQuantsAvx2.cpp)
+// at once, each lane doing ggml's scalar operations in ggml's order (GgmlKQuantsLanes.h).
+// Other types have one variant. Auto picks the best the CPU offers (cpuFeatures()).
 //
 // Buffers need 2-byte alignment. Threads: `threads` > 1 splits the tensor's blocks (rows are whole blocks) into
 // that many contiguous ranges, each on its own std::thread (the calling thread takes the

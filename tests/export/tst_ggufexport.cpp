@@ -25,6 +25,7 @@
 #include "model/ModelLoader.h"
 #include "tokenizer/Tokenizer.h"
 
+#include <QDir>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -429,6 +430,95 @@ private Q_SLOTS:
                                                     .arg(texts.size())
                                                     .arg(special)
                                                     .arg(first)));
+        }
+    }
+
+    // The path a user walks: a trained model (the tiny demo, fully fine-tuned on the review data
+    // so its perplexity means something), a short LoRA run on it recorded in a database, then
+    // `export --run` to Ollama folders (merged, and the adapter kept apart) and to each quantized
+    // type, whose perplexity llama.cpp computes on the validation set against F16.
+    void trainedRunToOllamaAndQuantizedPerplexity()
+    {
+        const QString data = QString(TB_SOURCE_DIR) + "/resources/datasets/reviews-train.jsonl";
+        const QString val = QString(TB_SOURCE_DIR) + "/resources/datasets/reviews-val.jsonl";
+        const QString full = path("trained-full");
+        Cli r = runCli({"train", "--model", m_demo, "--data", data, "--val-data", val, "--method", "full", "--steps", "40",
+                        "--batch-size", "8", "--seq-len", "96", "--lr", "1e-3", "--train-on-prompt", "--no-db", "--out", full});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QString db = path("runs.db");
+        r = runCli({"train", "--model", full + "/model", "--data", data, "--method", "lora", "--steps", "4", "--batch-size", "4",
+                    "--seq-len", "96", "--lr", "1e-3", "--db", db, "--out", path("lora-run"), "--name", "reviews", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        qint64 runId = -1;
+        for (const QByteArray& line : r.out.trimmed().split('\n'))
+            if (QJsonDocument::fromJson(line).object()["event"] == "end")
+                runId = QJsonDocument::fromJson(line).object()["run_id"].toInteger();
+        QVERIFY(runId > 0);
+        const QString id = QString::number(runId);
+
+        // Ollama, merged: one GGUF and a Modelfile with the ChatML template and its stop token.
+        const QString merged = path("ollama-merged");
+        r = runCli({"export", "--run", id, "--db", db, "--type", "f16", "--ollama", merged, "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QJsonObject o = QJsonDocument::fromJson(r.out).object()["ollama"].toObject();
+        QCOMPARE(o["chat_family"].toString(), QString("chatml"));
+        QStringList files = QDir(merged).entryList(QDir::Files, QDir::Name);
+        QCOMPARE(files, QStringList({"Modelfile", "reviews-f16.gguf"}));
+        QFile modelfile(merged + "/Modelfile");
+        QVERIFY(modelfile.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(modelfile.readAll());
+        QVERIFY2(text.contains("FROM ./reviews-f16.gguf\n") && text.contains("TEMPLATE \"\"\"")
+                     && text.contains("PARAMETER stop \"<|im_end|>\"") && !text.contains("ADAPTER"),
+                 qPrintable(text));
+        const QString f16 = merged + "/reviews-f16.gguf";
+        QVERIFY(oracleInfo(f16).ok());
+
+        // Ollama with the adapter apart: base + adapter GGUFs, FROM and ADAPTER.
+        const QString apart = path("ollama-apart");
+        r = runCli({"export", "--run", id, "--db", db, "--format", "gguf-lora", "--type", "q8_0", "--ollama", apart});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        files = QDir(apart).entryList(QDir::Files, QDir::Name);
+        QCOMPARE(files, QStringList({"Modelfile", "model-q8_0.gguf", "reviews-lora-f16.gguf"}));
+        QFile apartModelfile(apart + "/Modelfile");
+        QVERIFY(apartModelfile.open(QIODevice::ReadOnly));
+        const QString apartText = QString::fromUtf8(apartModelfile.readAll());
+        QVERIFY2(apartText.contains("FROM ./model-q8_0.gguf\n") && apartText.contains("ADAPTER ./reviews-lora-f16.gguf\n"),
+                 qPrintable(apartText));
+        const auto withAdapter = oracleLogits(apart + "/model-q8_0.gguf", kPrompt, apart + "/reviews-lora-f16.gguf");
+        QVERIFY2(withAdapter.ok(), qPrintable(withAdapter.error));
+
+        // Each export is an artifact of the run.
+        r = runCli({"runs", "show", id, "--db", db, "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QStringList recorded;
+        for (const auto& a : QJsonDocument::fromJson(r.out).object()["artifacts"].toArray())
+            recorded << a.toObject()["path"].toString();
+        for (const QString& f : {merged, f16, apart, apart + "/model-q8_0.gguf", apart + "/reviews-lora-f16.gguf"})
+            QVERIFY2(recorded.contains(f), qPrintable(f + " not recorded: " + recorded.join(", ")));
+
+        // Perplexity of the validation set (instruction, input and output as one text).
+        QFile valFile(val);
+        QVERIFY(valFile.open(QIODevice::ReadOnly));
+        const Tokenizer tokenizer = Tokenizer::fromFile((full + "/model/tokenizer.json").toStdString());
+        std::vector<std::vector<int32_t>> sequences;
+        for (const QByteArray& line : valFile.readAll().trimmed().split('\n')) {
+            const QJsonObject e = QJsonDocument::fromJson(line).object();
+            const QString t = e["instruction"].toString() + "\n" + e["input"].toString() + "\n" + e["output"].toString();
+            sequences.push_back(tokenizer.encode(t.toStdString(), true));
+        }
+        const auto reference = oraclePerplexity(f16, sequences);
+        QVERIFY2(reference.ok(), qPrintable(reference.error));
+        QVERIFY2(reference.value.ppl < 500, "the model must be trained for the comparison to mean anything");
+        const std::pair<const char*, double> limits[] = {{"q8_0", 0.005}, {"q6_k", 0.01}, {"q4_k_m", 0.05}};
+        for (const auto& [type, limit] : limits) {
+            const QString file = path(QString("trained-%1.gguf").arg(type));
+            r = runCli({"export", "--run", id, "--db", db, "--type", type, "--out", file});
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            const auto ppl = oraclePerplexity(file, sequences);
+            QVERIFY2(ppl.ok(), qPrintable(ppl.error));
+            const double change = ppl.value.ppl / reference.value.ppl - 1;
+            qInfo("perplexity f16 %.3f, %s %.3f (%+.2f%%)", reference.value.ppl, type, ppl.value.ppl, 100 * change);
+            QVERIFY2(std::abs(change) < limit, qPrintable(QString("%1: %2%").arg(type).arg(100 * change)));
         }
     }
 

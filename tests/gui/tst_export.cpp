@@ -17,6 +17,7 @@
 #include <QApplication>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QComboBox>
 #include <QFile>
 #include <QLabel>
 #include <QProgressBar>
@@ -200,6 +201,66 @@ private Q_SLOTS:
         QVERIFY(row->kind == tb::ArtifactKind::Merged);
         QVERIFY(row->sizeBytes.value_or(0) >= QFileInfo(out + "/model.safetensors").size());
         QVERIFY2(longestGap < 100, qPrintable(QString("GUI thread stalled for %1 ms").arg(longestGap)));
+    }
+
+    // GGUF formats: the type list shows each type's size (computed off the GUI thread before
+    // anything is written), the Ollama choice shows the chat family, and an Ollama export with
+    // the adapter kept apart writes base + adapter GGUF + Modelfile, each GGUF recorded.
+    void ggufAndOllamaExports()
+    {
+        ExportDialog dialog(m_db, m_loraRun);
+        dialog.open();
+        QSignalSpy preview(&dialog, &ExportDialog::previewLoaded);
+        QVERIFY(preview.wait(60000));
+        QVERIFY2(dialog.ggufPreview().error.isEmpty(), qPrintable(dialog.ggufPreview().error));
+        dialog.setFormat(ExportDialog::Format::GgufModel);
+        QCOMPARE(dialog.typeBox()->count(), 8);
+        const int q4 = dialog.typeBox()->findData("q4_k_m");
+        QVERIFY(q4 >= 0);
+        QVERIFY2(dialog.typeBox()->itemText(q4).contains("MiB") || dialog.typeBox()->itemText(q4).contains("KiB"),
+                 qPrintable(dialog.typeBox()->itemText(q4)));
+        QVERIFY(dialog.ggufPreview().bytes["q4_k_m"] < dialog.ggufPreview().bytes["f16"]);
+
+        dialog.setFormat(ExportDialog::Format::Ollama);
+        QVERIFY2(dialog.chatLabel()->text().contains("ChatML"), qPrintable(dialog.chatLabel()->text()));
+        dialog.setMergedDtype("q8_0");
+        dialog.setSeparateAdapter(true);
+        const QString out = m_tmp.filePath("ollama");
+        dialog.setDestination(out);
+        QSignalSpy finished(&dialog, &ExportDialog::exportFinished);
+        StallMeter stalls;
+        dialog.startExport();
+        QVERIFY(dialog.cancelButton()->isVisible());
+        QVERIFY(finished.wait(120000));
+        QVERIFY2(finished.first().at(0).toBool(), qPrintable(finished.first().at(1).toString()));
+        const QStringList files = QDir(out).entryList(QDir::Files, QDir::Name);
+        QCOMPARE(files, QStringList({"Modelfile", "demo-q8_0.gguf", "export-me-lora-f16.gguf"}));
+        const auto all = artifacts(m_loraRun);
+        for (const QString& f : {out, out + "/demo-q8_0.gguf", out + "/export-me-lora-f16.gguf"})
+            QVERIFY2(artifactAt(all, f), qPrintable(f + " is not recorded"));
+        QVERIFY2(stalls.longest() < 100, qPrintable(QString("GUI thread stalled for %1 ms").arg(stalls.longest())));
+    }
+
+    void cancellingAGgufExportLeavesNothing()
+    {
+        ExportDialog dialog(m_db, m_loraRun);
+        dialog.open();
+        QSignalSpy loaded(&dialog, &ExportDialog::sourceLoaded);
+        QVERIFY(loaded.wait(30000));
+        dialog.setFormat(ExportDialog::Format::GgufModel);
+        dialog.setMergedDtype("q4_k_m");
+        const QString out = m_tmp.filePath("cancelled-gguf");
+        dialog.setDestination(out);
+        QSignalSpy finished(&dialog, &ExportDialog::exportFinished);
+        dialog.startExport();
+        QVERIFY(dialog.cancelButton()->isVisible());
+        dialog.cancelButton()->click();
+        QVERIFY(finished.wait(120000));
+        QVERIFY(!finished.first().at(0).toBool());
+        QVERIFY2(finished.first().at(1).toString().contains("cancelled"), qPrintable(finished.first().at(1).toString()));
+        QVERIFY(!QFileInfo::exists(out));
+        for (const QString& e : entriesOf(m_tmp.path()))
+            QVERIFY2(!e.contains(".partial-"), qPrintable(e));
     }
 
     void aFullFineTuningRunHasNoAdapterToExport()

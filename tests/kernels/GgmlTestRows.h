@@ -109,6 +109,43 @@ inline std::vector<NamedRow> adversarialRows()
     return rows;
 }
 
+// n values (a multiple of 16) where every run of 16 takes its own shape: normal values of a
+// scale drawn from 1e-30 to 1e30, a constant, zeros of either sign, a single nonzero, small
+// integers and half-integers (rounding ties), subnormals, all of one sign; with
+// `nonFinite`, about one run in 8 also gets a NaN or an infinity. For fuzzing the scale
+// searches' per-lane branches (flat, all-zero, fitted min clamped, no candidate better).
+inline std::vector<float> mixedRuns(size_t n, uint32_t seed, bool nonFinite = false)
+{
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> shape(0, 9), pos(0, 15), coin(0, 1), eighth(0, 7);
+    std::uniform_real_distribution<double> logScale(std::log(1e-30), std::log(1e30));
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(n);
+    for (size_t run = 0; run + 16 <= n; run += 16) {
+        float* r = x.data() + run;
+        const float scale = float(std::exp(logScale(rng)));
+        const float sign = coin(rng) ? 1.0f : -1.0f;
+        switch (shape(rng)) {
+        case 0: for (int i = 0; i < 16; ++i) r[i] = scale * normal(rng); break;
+        case 1: for (int i = 0; i < 16; ++i) r[i] = sign * scale; break;
+        case 2: for (int i = 0; i < 16; ++i) r[i] = coin(rng) ? 0.0f : -0.0f; break;
+        case 3: for (int i = 0; i < 16; ++i) r[i] = 0.0f; r[pos(rng)] = sign * scale; break;
+        case 4: for (int i = 0; i < 16; ++i) r[i] = float(pos(rng) - 8); break;
+        case 5: for (int i = 0; i < 16; ++i) r[i] = 0.5f * float(pos(rng) - 8); break;
+        case 6: for (int i = 0; i < 16; ++i) r[i] = floatFromBits(uint32_t(rng() & 0x807FFFFFu)); break;
+        case 7: for (int i = 0; i < 16; ++i) r[i] = sign * std::fabs(scale * normal(rng)); break;
+        case 8: for (int i = 0; i < 16; ++i) r[i] = scale * float(pos(rng) % 3 - 1); break;
+        default: for (int i = 0; i < 16; ++i) r[i] = 0.02f * normal(rng); break;
+        }
+        if (nonFinite && eighth(rng) == 0) {
+            const float specials[3] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                                       -std::numeric_limits<float>::infinity()};
+            r[pos(rng)] = specials[pos(rng) % 3];
+        }
+    }
+    return x;
+}
+
 // Rows holding NaN or inf: what ggml writes for them is whatever its arithmetic gives.
 inline std::vector<NamedRow> nonFiniteRows()
 {

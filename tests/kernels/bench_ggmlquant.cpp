@@ -2,12 +2,15 @@
 // each ggml type on 1 and 2 threads, next to memcpy of the same 64 MiB split the same way
 // (the machine's limit for a pass that reads every weight once). Input: 4096 rows of 4096
 // normal(0, 0.02) values, beyond the last-level cache. The k-quants spend their time in the
-// scale search (make_qkx2_quants tries 21 / 16 scales per 32 values), far below memcpy.
-// Run: build-k/tests/kernels/bench_ggmlquant --benchmark_min_time=1s
+// scale search (make_qkx2_quants tries 21 / 16 scales per 32 values), far below memcpy;
+// BM_GgmlQuantizeIsa runs them once per variant of that search (GgmlIsa: scalar, avx2,
+// avx512; one this CPU lacks reports an error).
+// Run: build-k/tests/kernels/bench_ggmlquant --benchmark_min_time=1
 #include <benchmark/benchmark.h>
 
 #include <cstring>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -53,6 +56,29 @@ void BM_GgmlQuantize(benchmark::State& state)
     state.SetLabel(ggmlTypeInfo(type)->name);
 }
 
+// args: GgmlType id, GgmlIsa; one thread.
+void BM_GgmlQuantizeIsa(benchmark::State& state)
+{
+    const GgmlType type = static_cast<GgmlType>(state.range(0));
+    const GgmlIsa isa = static_cast<GgmlIsa>(state.range(1));
+    if (!ggmlIsaSupported(isa)) {
+        state.SkipWithError("variant not compiled in or not offered by this CPU");
+        return;
+    }
+    const std::vector<float>& x = weights();
+    std::vector<uint8_t> out(static_cast<size_t>(kRows * ggmlRowBytes(type, kRowElements)));
+    for (auto _ : state) {
+        if (ggmlQuantizeRows(type, x.data(), out.data(), kRows, kRowElements, 1, isa) != KernelStatus::Ok) {
+            state.SkipWithError("ggmlQuantizeRows failed");
+            return;
+        }
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(state.iterations() * kElements * int64_t(sizeof(float)));
+    state.SetLabel(std::string(ggmlTypeInfo(type)->name) + " " + ggmlIsaName(isa));
+}
+
 // The limit: copy the fp32 input's bytes, split over `threads` std::threads like the quantizer.
 void BM_Memcpy(benchmark::State& state)
 {
@@ -82,6 +108,11 @@ BENCHMARK(BM_GgmlQuantize)
     ->ArgsProduct({{int(GgmlType::F32), int(GgmlType::F16), int(GgmlType::BF16), int(GgmlType::Q8_0),
                     int(GgmlType::Q5_1), int(GgmlType::Q5_0), int(GgmlType::Q4_0), int(GgmlType::Q4_K), int(GgmlType::Q5_K), int(GgmlType::Q6_K)},
                    {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_GgmlQuantizeIsa)
+    ->ArgsProduct({{int(GgmlType::Q4_K), int(GgmlType::Q5_K), int(GgmlType::Q6_K)},
+                   {int(GgmlIsa::Scalar), int(GgmlIsa::Avx2), int(GgmlIsa::Avx512)}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

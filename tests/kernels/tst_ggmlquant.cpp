@@ -480,14 +480,16 @@ private Q_SLOTS:
         const int64_t rows = int64_t(all.size()) / n;
         QCOMPARE(firstDifference(quantize(t, all, rows, n, 1, variant), quantize(t, all, rows, n, 1, GgmlIsa::Scalar)),
                  int64_t(-1));
-        // Random weights: 1, 3, 5 and 37 x 2 super-blocks; normal, heavy-tailed, wide range.
+        // Random weights: 1, 3, 5 and 37 x 2 super-blocks; normal, heavy-tailed, wide range,
+        // runs of 16 of mixed shapes (with NaN and inf in some).
         for (auto shape : {std::pair<int64_t, int64_t>{1, 256}, {1, 768}, {5, 256}, {37, 512}})
-            for (int dist = 0; dist < 3; ++dist) {
+            for (int dist = 0; dist < 5; ++dist) {
                 const size_t count = size_t(shape.first * shape.second);
                 const uint32_t seed = uint32_t(31 * shape.first + dist);
                 const std::vector<float> x = dist == 0   ? ggmltest::gaussian(count, seed)
                                              : dist == 1 ? ggmltest::studentT(count, seed, 1.5f)
-                                                         : ggmltest::logUniform(count, seed, 1e-30, 1e4);
+                                             : dist == 2 ? ggmltest::logUniform(count, seed, 1e-30, 1e4)
+                                                         : ggmltest::mixedRuns(count, seed, dist == 4);
                 QCOMPARE(firstDifference(quantize(t, x, shape.first, shape.second, 1, variant),
                                          quantize(t, x, shape.first, shape.second, 1, GgmlIsa::Scalar)),
                          int64_t(-1));

@@ -232,6 +232,26 @@ private Q_SLOTS:
                      ggmlIsaName(isa));
     }
 
+    // Runs of 16 of mixed shapes (GgmlTestRows.h mixedRuns: scales from 1e-30 to 1e30,
+    // constants, zeros, ties, subnormals; NaN and inf in some runs of the second tensor), so
+    // the lanes of the SIMD scale searches take different branches side by side.
+    void mixedRuns_data() { adversarialRows_data(); }
+    void mixedRuns()
+    {
+        QFETCH(int, type);
+        const GgmlType t = GgmlType(type);
+        for (bool nonFinite : {false, true}) {
+            const int64_t rows = 24, n = 1024;
+            const std::vector<float> x = ggmltest::mixedRuns(size_t(rows * n), uint32_t(type + 500), nonFinite);
+            const std::vector<uint8_t> want = ggmlQuantize(t, x, rows, n);
+            QVERIFY(!want.empty());
+            for (GgmlIsa isa : supportedIsas())
+                QVERIFY2(firstDifference(ourQuantize(t, x, rows, n, 1, isa), want) == -1,
+                         qPrintable(QStringLiteral("%1%2").arg(QString::fromLatin1(ggmlIsaName(isa)),
+                                                               nonFinite ? QStringLiteral(", NaN/inf") : QString())));
+        }
+    }
+
     // NaN and inf inputs: not something an exporter should feed in, but the bytes still follow
     // ggml's arithmetic (the x86-64 build of it) rather than anything of our own.
     void nonFiniteRows_data() { adversarialRows_data(); }
