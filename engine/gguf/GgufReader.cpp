@@ -222,9 +222,12 @@ GgufReader::GgufReader(const std::string& path) : m_path(path)
         m_tensors.push_back(std::move(t));
     }
 
+    // The data section starts at the next multiple of the alignment, which may lie past the end
+    // of a truncated file: then no tensor has any byte available.
     const uint64_t dataStart = (c.offset() + m_alignment - 1) / m_alignment * m_alignment;
+    const uint64_t available = m_fileSize > dataStart ? m_fileSize - dataStart : 0;
     for (auto& t : m_tensors) {
-        if (t.offset > m_fileSize || t.bytes > m_fileSize - dataStart || dataStart + t.offset > m_fileSize - t.bytes)
+        if (t.offset > available || t.bytes > available - t.offset)
             throw FormatError(path, "tensor \"" + t.name + "\": its data (" + std::to_string(t.bytes) + " bytes at data offset "
                                         + std::to_string(t.offset) + ") lies past the end of the file ("
                                         + std::to_string(m_fileSize) + " bytes); the file is truncated");

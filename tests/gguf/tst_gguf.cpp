@@ -242,6 +242,23 @@ private Q_SLOTS:
         }
     }
 
+    // Found by fuzz_gguf: a header whose padding to a large alignment runs past the end of the
+    // file, with a tensor claiming gigabytes at offset 0, was accepted.
+    void refusesTensorsOfAFileThatEndsInTheHeaderPadding()
+    {
+        QTemporaryDir dir;
+        const std::string path = dir.filePath("short.gguf").toStdString();
+        // 111 bytes: alignment 64, one f32 tensor of 2^31 + 2 elements at data offset 0.
+        const std::string header = readBytes(TB_SOURCE_DIR "/tests/fuzz/regressions/fuzz_gguf/header-padding-past-end.gguf");
+        writeBytes(path, header);
+        try {
+            GgufReader r(path);
+            QFAIL("a tensor past the end of the file was accepted");
+        } catch (const FormatError& e) {
+            QVERIFY2(QString(e.what()).contains("truncated"), e.what());
+        }
+    }
+
     void refusesBrokenTensorInfos()
     {
         QTemporaryDir dir;
