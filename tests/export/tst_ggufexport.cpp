@@ -210,9 +210,12 @@ private Q_SLOTS:
         savePeftAdapter(*loaded.model, s, m_demo.toStdString(), m_adapter.toStdString());
 
         m_models["demo tiny (llama, tied)"] = m_demo;
-        for (const char* flavour : {"qwen2", "qwen3", "llama3-scaled", "llama"}) {
+        for (const char* flavour : {"qwen2", "qwen3", "llama3-scaled", "llama", "mistral-window"}) {
             const QString dir = path(QString("random-%1").arg(flavour));
-            writeRandomCheckpoint(dir.toStdString(), tbtest::tinyConfig(flavour), m_demo.toStdString(), 3);
+            ModelConfig config = tbtest::tinyConfig(flavour);
+            if (config.slidingWindow > 0)
+                config.slidingWindow = 4096; // llama.cpp attends to everything: stay inside the window
+            writeRandomCheckpoint(dir.toStdString(), config, m_demo.toStdString(), 3);
             m_models[QString("random %1").arg(flavour)] = dir;
         }
     }
