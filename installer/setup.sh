@@ -27,6 +27,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread      # LibTorch 1.13; OpenBLAS: ~50x faster fp32 matmul than netlib
   qt6-base-dev libqcustomplot-dev        # Qt 6 widgets and QCustomPlot's Qt 6 build
   libsqlite3-dev nlohmann-json3-dev      # experiment store, JSON
+  libcurl4-openssl-dev libssl-dev        # Hugging Face Hub downloads (HTTP), SHA-256 checks
   libpcre2-dev libutf8proc-dev           # tokenizer.json split regexes and Unicode normalisation
   libbenchmark-dev                       # Google Benchmark
   libcairo2-dev                          # the report's PNG plots (tunebench-cli report, no Qt)
