@@ -68,6 +68,8 @@ int runBench(const std::vector<std::string>& args)
     // As the trainer does: QLoRA on a GPU quantizes on the host and moves the quantized model.
     load.device = method == "qlora" ? "cpu" : deviceName;
     tb::LoadedModel loaded = tb::loadModel(a.required("model"), load);
+    for (const auto& warning : loaded.warnings)
+        std::cerr << "warning: " << warning << "\n";
     tb::LlamaForCausalLM& model = *loaded.model;
     const tb::ModelConfig& config = loaded.config;
     if (seqLen > config.maxPositionEmbeddings)

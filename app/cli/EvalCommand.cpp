@@ -40,6 +40,8 @@ int runEval(const std::vector<std::string>& args)
     }
 
     tb::LoadedModel loaded = tb::loadModel(dir, load);
+    for (const auto& warning : loaded.warnings)
+        std::cerr << "warning: " << warning << "\n";
     if (a.has("adapter"))
         tb::loadPeftAdapter(*loaded.model, a.required("adapter"));
     const tb::Tokenizer tokenizer = tb::Tokenizer::fromFile((fs::path(dir) / "tokenizer.json").string());

@@ -121,9 +121,23 @@ int runInspect(const std::vector<std::string>& rawArgs)
     const tb::WeightFootprint f = tb::weightFootprint(c);
 
     std::map<std::string, long long> storedDtypes; // parameters per stored dtype
+    long long checkpointParameters = 0;            // what the model would load (as loadModel skips)
     for (const auto& shard : checkpoint.shards())
-        for (const auto& t : shard->tensors())
+        for (const auto& t : shard->tensors()) {
             storedDtypes[tb::dtypeName(t.dtype)] += t.numel();
+            const bool ropeBuffer = t.name.size() > 19 && t.name.compare(t.name.size() - 19, 19, "rotary_emb.inv_freq") == 0;
+            const bool tiedCopy = t.name == "lm_head.weight" && c.tieWordEmbeddings;
+            if (!ropeBuffer && !tiedCopy)
+                checkpointParameters += t.numel();
+        }
+    // config.json's own warnings (keys its config class does not have), then a checkpoint that
+    // holds more or fewer parameters than the config implies (loading names the tensors).
+    std::vector<std::string> warnings = c.warnings;
+    if (checkpointParameters != f.totalParameters)
+        warnings.push_back("the checkpoint holds " + std::to_string(checkpointParameters) + " parameters, config.json implies "
+                           + std::to_string(f.totalParameters) + " (" + (checkpointParameters > f.totalParameters ? "+" : "")
+                           + std::to_string(checkpointParameters - f.totalParameters)
+                           + "): loading names the tensors that do not fit");
     long long tokenizerVocab = -1;
     const fs::path tokenizerPath = fs::path(dir) / "tokenizer.json";
     if (fs::exists(tokenizerPath))
@@ -145,6 +159,7 @@ int runInspect(const std::vector<std::string>& rawArgs)
         {"rope_theta", c.ropeTheta},
         {"rope_scaling", ropeName(c.ropeScaling.type)},
         {"parameters", f.totalParameters},
+        {"checkpoint_parameters", checkpointParameters},
         {"quantizable_parameters", f.quantizableParameters},
         {"torch_dtype", c.torchDtype},
         {"stored_dtypes", storedDtypes},
@@ -154,6 +169,14 @@ int runInspect(const std::vector<std::string>& rawArgs)
     };
     if (tokenizerVocab >= 0)
         j["tokenizer_vocab_size"] = tokenizerVocab;
+    j["sliding_window"] = c.slidingWindow;
+    std::vector<int64_t> slidingLayers;
+    for (int64_t i = 0; i < c.numLayers; ++i)
+        if (c.attentionWindow(i) > 0)
+            slidingLayers.push_back(i);
+    j["sliding_layers"] = slidingLayers;
+    j["attention_bias"] = {{"q_k_v", c.qkvBias}, {"o_proj", c.outputBias}};
+    j["warnings"] = warnings;
 
     if (a.has("json")) {
         std::cout << j.dump(2) << "\n";
@@ -173,9 +196,19 @@ int runInspect(const std::vector<std::string>& rawArgs)
                   << "prompts that use them are refused";
     std::cout << "\nContext        " << c.maxPositionEmbeddings << " positions, RoPE theta " << c.ropeTheta
               << ", scaling " << ropeName(c.ropeScaling.type) << "\n"
-              << "Embeddings     " << (c.tieWordEmbeddings ? "tied to lm_head" : "separate lm_head") << "\n"
-              << "Parameters     " << f.totalParameters << " (" << std::fixed << std::setprecision(1)
-              << f.totalParameters / 1e6 << " M)\n"
+              << "Embeddings     " << (c.tieWordEmbeddings ? "tied to lm_head" : "separate lm_head") << "\n";
+    if (c.qkvBias || c.outputBias)
+        std::cout << "Biases         " << (c.qkvBias ? "q/k/v_proj" : "") << (c.qkvBias && c.outputBias ? ", " : "")
+                  << (c.outputBias ? "o_proj" : "") << "\n";
+    if (c.slidingWindow > 0) {
+        int64_t sliding = 0;
+        for (int64_t i = 0; i < c.numLayers; ++i)
+            sliding += c.attentionWindow(i) > 0 ? 1 : 0;
+        std::cout << "Sliding window " << c.slidingWindow << " positions in " << sliding << " of " << c.numLayers << " layers\n";
+    }
+    std::cout << "Parameters     " << f.totalParameters << " (" << std::fixed << std::setprecision(1)
+              << f.totalParameters / 1e6 << " M)"
+              << (checkpointParameters == f.totalParameters ? ", as the checkpoint holds" : "") << "\n"
               << "Stored dtype   " << c.torchDtype << " (";
     bool first = true;
     for (const auto& [name, count] : storedDtypes) {
@@ -189,6 +222,8 @@ int runInspect(const std::vector<std::string>& rawArgs)
               << humanBytes(f.nf4Bytes) << " (double quant; " << humanBytes(f.nf4NoDqBytes) << " without)\n"
               << "               NF4 quantizes the " << f.quantizableParameters
               << " decoder linear weights; embeddings, norms and lm_head stay bf16, as in QLoRA.\n";
+    for (const auto& w : warnings)
+        std::cout << "warning: " << w << "\n";
     return 0;
 }
 

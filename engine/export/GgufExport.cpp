@@ -12,6 +12,7 @@
 #include "model/ModelLoader.h"
 #include "model/TensorIO.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -50,14 +51,17 @@ uint64_t tensorBytes(tbk::GgmlType type, const std::vector<int64_t>& shape)
     return uint64_t(rows) * uint64_t(tbk::ggmlRowBytes(type, shape.back()));
 }
 
-// Converts `rows` x `cols` fp32 values (permuted first when asked) into `type` at dst.
-void convertRows(const float* src, uint8_t* dst, tbk::GgmlType type, int64_t rows, int64_t cols, int64_t permuteHeads,
-                 int threads, const std::string& name)
+// Converts `rows` x `cols` fp32 values (permuted first when asked) into `type` at dst. A
+// vector (a q/k bias [out], one row of `out` values) is permuted element by element, as the
+// rows of its weight are.
+void convertRows(const float* src, uint8_t* dst, tbk::GgmlType type, int64_t rows, int64_t cols, bool vector,
+                 int64_t permuteHeads, int threads, const std::string& name)
 {
     std::vector<float> permuted;
     if (permuteHeads > 0) {
         permuted.resize(size_t(rows * cols));
-        permuteRotaryRows(src, permuted.data(), permuteHeads, rows / permuteHeads, cols);
+        const int64_t permutedRows = vector ? cols : rows;
+        permuteRotaryRows(src, permuted.data(), permuteHeads, permutedRows / permuteHeads, vector ? 1 : cols);
         src = permuted.data();
     }
     const tbk::KernelStatus status = tbk::ggmlQuantizeRows(type, src, dst, rows, cols, threads);
@@ -145,10 +149,16 @@ GgufModelPlan planGgufModel(const std::string& modelDir, GgufFileType type, cons
     plan.architecture = ggufArchitectureFor(c, configPath);
     plan.metadata = ggufModelHyperparameters(c, plan.architecture);
     plan.vocabulary = ggufVocabularyFor(modelDir, c.vocabSize);
-    if (c.slidingWindow > 0)
-        plan.warnings.push_back("config.json sets sliding_window " + std::to_string(c.slidingWindow) + "; llama.cpp's "
+    plan.warnings = c.warnings; // config.json keys its config class does not have
+    if (c.slidingWindow > 0) {
+        int64_t slidingLayers = 0;
+        for (int64_t i = 0; i < c.numLayers; ++i)
+            slidingLayers += c.attentionWindow(i) > 0 ? 1 : 0;
+        plan.warnings.push_back("config.json sets sliding_window " + std::to_string(c.slidingWindow) + " for "
+                                + std::to_string(slidingLayers) + " of " + std::to_string(c.numLayers) + " layers; llama.cpp's "
                                 + plan.architecture + " attends to the whole context, so outputs differ past "
                                 + std::to_string(c.slidingWindow) + " tokens");
+    }
 
     addPlannedTensor(plan, type, "model.embed_tokens.weight", {c.vocabSize, c.hiddenSize}, -1);
     if (c.ropeScaling.type == RopeScalingType::Llama3)
@@ -160,10 +170,12 @@ GgufModelPlan planGgufModel(const std::string& modelDir, GgufFileType type, cons
         for (const char* proj : {"q_proj", "k_proj", "v_proj"}) {
             const ProjectionShape s = projectionShape(c, proj);
             addPlannedTensor(plan, type, p + "self_attn." + proj + ".weight", {s.out, s.in}, i);
-            if (c.attentionBias)
+            if (c.qkvBias)
                 addPlannedTensor(plan, type, p + "self_attn." + proj + ".bias", {s.out}, i);
         }
         addPlannedTensor(plan, type, p + "self_attn.o_proj.weight", {c.hiddenSize, q}, i);
+        if (c.outputBias) // blk.N.attn_output.bias (ggufArchitectureFor refused qwen3's)
+            addPlannedTensor(plan, type, p + "self_attn.o_proj.bias", {c.hiddenSize}, i);
         if (c.qkNorm) {
             addPlannedTensor(plan, type, p + "self_attn.q_norm.weight", {c.headDim}, i);
             addPlannedTensor(plan, type, p + "self_attn.k_norm.weight", {c.headDim}, i);
@@ -203,6 +215,10 @@ GgufExportReport exportGgufModel(const std::string& modelDir, const std::string&
     LoadOptions load;
     load.dtype = at::kFloat;
     LoadedModel loaded = loadModel(modelDir, load);
+    std::vector<std::string> warnings = plan.warnings;
+    for (const auto& w : loaded.warnings) // the checkpoint's ignored tensors (config.json's are in the plan)
+        if (std::find(warnings.begin(), warnings.end(), w) == warnings.end())
+            warnings.push_back(w);
     checkCancelled(options);
     if (!adapterDir.empty()) {
         report(options, 0.25, "merging the adapter into the weights");
@@ -241,7 +257,7 @@ GgufExportReport exportGgufModel(const std::string& modelDir, const std::string&
         w.addTensor({t.ggufName, ggmlDims(t.shape), static_cast<uint32_t>(t.type), t.bytes,
                      [source, &ropeFactors, t, rows, cols, threads](uint8_t* dst) {
                          const float* src = source.defined() ? source.data_ptr<float>() : ropeFactors.data();
-                         convertRows(src, dst, t.type, rows, cols, t.permuteHeads, threads, t.ggufName);
+                         convertRows(src, dst, t.type, rows, cols, t.shape.size() == 1, t.permuteHeads, threads, t.ggufName);
                      }});
         result.tensorsByType[tbk::ggmlTypeInfo(t.type)->name] += 1;
     }
@@ -258,7 +274,7 @@ GgufExportReport exportGgufModel(const std::string& modelDir, const std::string&
     }
     result.path = outPath;
     result.bytes = fs::file_size(outPath);
-    result.warnings = plan.warnings;
+    result.warnings = warnings;
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     report(options, 1.0, "done");
     return result;
@@ -344,7 +360,7 @@ GgufExportReport exportGgufLora(const std::string& modelDir, const std::string& 
             type = tbk::GgmlType::Q8_0;
         const uint64_t bytes = tensorBytes(type, shape);
         w.addTensor({f.ggufName, ggmlDims(shape), static_cast<uint32_t>(type), bytes, [f, type, shape, threads](uint8_t* dst) {
-                         convertRows(f.tensor.data_ptr<float>(), dst, type, shape[0], shape[1], f.permuteHeads, threads, f.ggufName);
+                         convertRows(f.tensor.data_ptr<float>(), dst, type, shape[0], shape[1], false, f.permuteHeads, threads, f.ggufName);
                      }});
         result.tensorsByType[tbk::ggmlTypeInfo(type)->name] += 1;
     }

@@ -63,7 +63,7 @@ struct GgufModelPlan {
     std::vector<GgufKeyValue> metadata;
     std::vector<GgufTensorPlan> tensors;
     uint64_t fileBytes = 0; // the exact size of the file
-    std::vector<std::string> warnings; // what llama.cpp will run differently (Mistral's sliding window)
+    std::vector<std::string> warnings; // what llama.cpp will run differently (sliding windows), config.json keys ignored
 };
 
 GgufModelPlan planGgufModel(const std::string& modelDir, GgufFileType type, const std::string& name = {});

@@ -12,6 +12,12 @@ std::string ggufArchitectureFor(const ModelConfig& config, const std::string& co
 {
     if (config.modelType == "llama" || config.modelType == "mistral")
         return "llama";
+    // llama.cpp's qwen3 (src/models/qwen3.cpp) loads optional q/k/v biases but no
+    // attn_output.bias; its llama loads one (src/models/llama.cpp). Dropping o_proj's bias
+    // would change what the model computes.
+    if (config.modelType == "qwen3" && config.outputBias)
+        throw FormatError(configPath, "key \"attention_bias\": true gives o_proj a bias, which llama.cpp's qwen3 architecture "
+                                      "does not load; a GGUF export would compute a different model");
     if (config.modelType == "qwen2" || config.modelType == "qwen3")
         return config.modelType;
     throw FormatError(configPath, "key \"architectures\": " + config.architecture + " has no GGUF export (llama, mistral, qwen2, qwen3 do)");

@@ -21,7 +21,9 @@
 
 namespace tb {
 
-// llama.cpp's architecture name; throws FormatError naming config.json for one it lacks.
+// llama.cpp's architecture name; throws FormatError naming config.json for one it lacks, and
+// for a Qwen3 with attention_bias (llama.cpp's qwen3 has no o_proj bias). The llama
+// architecture takes o_proj's bias as blk.N.attn_output.bias.
 std::string ggufArchitectureFor(const ModelConfig& config, const std::string& configPath);
 bool ggufPermutesRotaryRows(const std::string& ggufArchitecture);
 

@@ -1,9 +1,11 @@
 #include "formats/ModelConfig.h"
 
+#include "formats/ConfigKeys.h"
 #include "formats/FormatError.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -20,6 +22,13 @@ struct ConfigReader {
     [[noreturn]] void fail(const std::string& key, const std::string& what) const
     {
         throw FormatError(path, "key \"" + key + "\": " + what);
+    }
+
+    // Present and not null.
+    bool has(const char* key) const
+    {
+        auto it = j.find(key);
+        return it != j.end() && !it->is_null();
     }
 
     int64_t requiredInt(const char* key, int64_t minimum = 1) const
@@ -58,6 +67,16 @@ struct ConfigReader {
         return it->get<double>();
     }
 
+    double requiredNumber(const json& obj, const std::string& key, const std::string& shownKey, const std::string& why) const
+    {
+        auto it = obj.find(key);
+        if (it == obj.end() || it->is_null())
+            fail(shownKey, "missing (" + why + ")");
+        if (!it->is_number())
+            fail(shownKey, "expected a number, got " + it->dump());
+        return it->get<double>();
+    }
+
     bool optionalBool(const char* key, bool fallback) const
     {
         auto it = j.find(key);
@@ -93,6 +112,217 @@ std::string modelTypeFor(const std::string& architecture)
     if (architecture == "Qwen3ForCausalLM")
         return "qwen3";
     return {};
+}
+
+std::string configClassOf(const std::string& modelType)
+{
+    if (modelType == "llama")
+        return "LlamaConfig";
+    if (modelType == "mistral")
+        return "MistralConfig";
+    if (modelType == "qwen2")
+        return "Qwen2Config";
+    return "Qwen3Config";
+}
+
+// What the config class's __init__ defaults to when config.json leaves a key out
+// (configuration_llama/mistral/qwen2/qwen3.py). A key written as null means None instead.
+struct ClassDefaults {
+    int64_t maxPositionEmbeddings;
+    int64_t numKeyValueHeads; // 0: num_attention_heads
+    int64_t headDim;          // 0: hidden_size / num_attention_heads
+    int64_t slidingWindow;    // 0: none
+};
+
+ClassDefaults classDefaultsOf(const std::string& modelType)
+{
+    if (modelType == "mistral")
+        return {4096 * 32, 8, 0, 4096};
+    if (modelType == "qwen2")
+        return {32768, 32, 0, 4096};
+    if (modelType == "qwen3")
+        return {32768, 32, 128, 4096};
+    return {2048, 0, 0, 0};
+}
+
+// A value for a message, cut to a readable length (quantization_config objects are long).
+std::string shortDump(const json& v)
+{
+    std::string s = v.dump();
+    return s.size() > 80 ? s.substr(0, 77) + "..." : s;
+}
+
+// Every key against formats/ConfigKeys: refused keys away from their neutral value fail,
+// unknown and warned keys become named warnings. The honoured keys are read below.
+void checkKeysAgainstTable(const ConfigReader& r, const std::string& modelType, std::vector<std::string>& warnings)
+{
+    for (const auto& [key, value] : r.j.items()) {
+        const ConfigKey* entry = findConfigKey(key, modelType);
+        if (!entry) {
+            warnings.push_back(r.path + ": key \"" + key + "\" is not a setting of " + configClassOf(modelType)
+                               + ": transformers ignores it, and so does Tunebench");
+            continue;
+        }
+        if (entry->use == ConfigKeyUse::Warned)
+            warnings.push_back(r.path + ": key \"" + key + "\": " + entry->why);
+        if (entry->use == ConfigKeyUse::RefusedUnlessNeutral && !value.is_null() && value != json::parse(entry->neutral))
+            r.fail(key, shortDump(value) + " is refused: " + entry->why + " (only " + entry->neutral + " is accepted)");
+    }
+}
+
+// rope_scaling or rope_parameters (`where`), as modeling_rope_utils reads them: the type under
+// "rope_type" (or the older "type"), and the type's own keys, which its validation requires.
+RopeScaling readRope(const ConfigReader& r, const json& obj, const std::string& where, std::vector<std::string>& warnings)
+{
+    if (!obj.is_object())
+        r.fail(where, "expected an object or null");
+    std::string type;
+    if (obj.contains("rope_type") && obj["rope_type"].is_string())
+        type = obj["rope_type"].get<std::string>();
+    else if (obj.contains("type") && obj["type"].is_string())
+        type = obj["type"].get<std::string>();
+    std::vector<std::string> known = {"rope_type", "type", "rope_theta"};
+    RopeScaling s;
+    if (type == "default") {
+        s.type = RopeScalingType::None;
+    } else if (type == "linear") {
+        s.type = RopeScalingType::Linear;
+        s.factor = r.requiredNumber(obj, "factor", where + ".factor", "required for linear scaling");
+        known.push_back("factor");
+    } else if (type == "llama3") {
+        s.type = RopeScalingType::Llama3;
+        const std::string needs = "required for llama3 scaling";
+        s.factor = r.requiredNumber(obj, "factor", where + ".factor", needs);
+        s.lowFreqFactor = r.requiredNumber(obj, "low_freq_factor", where + ".low_freq_factor", needs);
+        s.highFreqFactor = r.requiredNumber(obj, "high_freq_factor", where + ".high_freq_factor", needs);
+        const std::string originalKey = where + ".original_max_position_embeddings";
+        const double original = r.requiredNumber(obj, "original_max_position_embeddings", originalKey, needs);
+        if (!(original >= 1 && original <= 1e15 && original == static_cast<double>(static_cast<int64_t>(original))))
+            r.fail(originalKey, "expected a positive whole number of positions, got " + json(original).dump());
+        s.originalMaxPositionEmbeddings = static_cast<int64_t>(original);
+        if (!(s.highFreqFactor > s.lowFreqFactor))
+            r.fail(where + ".high_freq_factor", "must be greater than low_freq_factor");
+        known.insert(known.end(), {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"});
+    } else {
+        r.fail(where + ".rope_type", "unsupported rope scaling \"" + type
+                                         + "\" (supported: default, linear, llama3; dynamic, yarn and longrope are not implemented)");
+    }
+    if (!(s.factor > 0))
+        r.fail(where + ".factor", "must be positive");
+    // transformers 5 may keep partial_rotary_factor here; as the top-level key, only 1.0 runs.
+    if (auto partial = obj.find("partial_rotary_factor"); partial != obj.end() && !partial->is_null()) {
+        if (*partial != json(1.0))
+            r.fail(where + ".partial_rotary_factor", shortDump(*partial) + " is refused: rotating part of each head is not "
+                                                                            "implemented (only 1.0 is accepted)");
+        known.push_back("partial_rotary_factor");
+    }
+    // transformers' _check_received_keys warns about the rest and ignores them.
+    for (const auto& [key, value] : obj.items())
+        if (std::find(known.begin(), known.end(), key) == known.end())
+            warnings.push_back(r.path + ": key \"" + where + "." + key + "\" is not read by \"" + type
+                               + "\" rope scaling: transformers ignores it, and so does Tunebench");
+    return s;
+}
+
+bool sameRope(const RopeScaling& a, const RopeScaling& b)
+{
+    if (a.type != b.type)
+        return false;
+    if (a.type == RopeScalingType::None)
+        return true;
+    if (a.factor != b.factor)
+        return false;
+    return a.type != RopeScalingType::Llama3
+        || (a.lowFreqFactor == b.lowFreqFactor && a.highFreqFactor == b.highFreqFactor
+            && a.originalMaxPositionEmbeddings == b.originalMaxPositionEmbeddings);
+}
+
+void readRopeKeys(const ConfigReader& r, ModelConfig& c)
+{
+    c.ropeTheta = r.optionalNumber(r.j, "rope_theta", 10000.0);
+    std::optional<RopeScaling> scaling, parameters;
+    if (auto rs = r.j.find("rope_scaling"); rs != r.j.end() && !rs->is_null()) {
+        scaling = readRope(r, *rs, "rope_scaling", c.warnings);
+        // 4.x takes the base from rope_theta, 5.x (which turns rope_scaling into
+        // rope_parameters) from inside: they must agree.
+        if (rs->contains("rope_theta") && !(*rs)["rope_theta"].is_null()
+            && r.optionalNumber(*rs, "rope_theta", c.ropeTheta) != c.ropeTheta)
+            r.fail("rope_scaling.rope_theta", (*rs)["rope_theta"].dump() + " disagrees with rope_theta " + json(c.ropeTheta).dump());
+    }
+    if (auto rp = r.j.find("rope_parameters"); rp != r.j.end() && !rp->is_null()) {
+        parameters = readRope(r, *rp, "rope_parameters", c.warnings);
+        // transformers 5 keeps rope_theta inside; 4.x reads the top-level key and ignores
+        // rope_parameters, so a config carrying both must say the same in both.
+        if (rp->contains("rope_theta") && !(*rp)["rope_theta"].is_null()) {
+            const double theta = r.optionalNumber(*rp, "rope_theta", c.ropeTheta);
+            if (r.has("rope_theta") && theta != c.ropeTheta)
+                r.fail("rope_parameters.rope_theta", json(theta).dump() + " disagrees with rope_theta " + json(c.ropeTheta).dump());
+            c.ropeTheta = theta;
+        }
+        if (scaling && !sameRope(*scaling, *parameters))
+            r.fail("rope_parameters", "disagrees with rope_scaling (transformers 4.x reads one, 5.x the other)");
+    }
+    if (!(c.ropeTheta > 1.0))
+        r.fail("rope_theta", "must be greater than 1");
+    if (parameters)
+        c.ropeScaling = *parameters;
+    else if (scaling)
+        c.ropeScaling = *scaling;
+}
+
+// Which layers slide, as transformers decides it:
+//   Mistral (MistralModel): every layer when sliding_window is not null.
+//   Qwen2/Qwen3 (Qwen2Config since 4.53): sliding_window = sliding_window if use_sliding_window
+//   else None; layer_types as given, or layer i "sliding_attention" when sliding_window is set
+//   and i >= max_window_layers; Qwen2Attention/Qwen3Attention before 4.53 apply the same rule
+//   per layer (use_sliding_window and layer_idx >= max_window_layers).
+void readSlidingWindow(const ConfigReader& r, const ClassDefaults& defaults, ModelConfig& c)
+{
+    if (c.modelType == "llama")
+        return; // LlamaConfig has no window; a sliding_window key is warned about as unknown
+    const bool qwen = c.modelType == "qwen2" || c.modelType == "qwen3";
+    const bool use = qwen ? r.optionalBool("use_sliding_window", false) : true;
+    int64_t window = use ? defaults.slidingWindow : 0;
+    if (auto it = r.j.find("sliding_window"); it != r.j.end() && use) // not read at all without use_sliding_window
+        window = it->is_null() ? 0 : r.checkedInt("sliding_window", *it, 1);
+    const json* types = nullptr;
+    if (auto it = r.j.find("layer_types"); qwen && it != r.j.end() && !it->is_null()) {
+        if (!it->is_array() || static_cast<int64_t>(it->size()) != c.numLayers)
+            r.fail("layer_types", "expected a list of " + std::to_string(c.numLayers) + " layer types (num_hidden_layers), got "
+                                      + shortDump(*it));
+        types = &*it;
+    }
+    if (window == 0 && !types)
+        return;
+    // One entry per layer from here: bounded by the layer_types list, or by this (no model
+    // comes near it; the check keeps a hostile config from allocating without limit).
+    const int64_t kMostLayers = int64_t(1) << 20;
+    if (!types && c.numLayers > kMostLayers)
+        r.fail("num_hidden_layers", std::to_string(c.numLayers) + " layers is beyond any model (at most "
+                                        + std::to_string(kMostLayers) + " with a sliding window)");
+    std::vector<bool> sliding(static_cast<size_t>(c.numLayers), window > 0);
+    if (qwen) {
+        const int64_t fromLayer = r.optionalInt("max_window_layers", 28, 0);
+        for (int64_t i = 0; i < c.numLayers; ++i)
+            sliding[size_t(i)] = window > 0 && i >= fromLayer;
+    }
+    if (types) {
+        for (size_t i = 0; i < types->size(); ++i) {
+            const json& t = (*types)[i];
+            if (t != "full_attention" && t != "sliding_attention")
+                r.fail("layer_types", "layer " + std::to_string(i) + " is " + shortDump(t)
+                                          + " (supported: \"full_attention\", \"sliding_attention\")");
+            sliding[i] = t == "sliding_attention";
+            if (sliding[i] && window == 0)
+                r.fail("layer_types", "layer " + std::to_string(i) + " is \"sliding_attention\", but "
+                                          + (use ? "sliding_window is null" : "use_sliding_window is false")
+                                          + ", so there is no window (transformers refuses this too)");
+        }
+    }
+    if (window > 0 && std::find(sliding.begin(), sliding.end(), true) != sliding.end()) {
+        c.slidingWindow = window;
+        c.slidingLayers = std::move(sliding);
+    }
 }
 
 } // namespace
@@ -143,18 +373,24 @@ ModelConfig ModelConfig::fromJsonText(const std::string& text, const std::string
     }
     if (!declaredType.empty() && declaredType != c.modelType)
         r.fail("model_type", "\"" + declaredType + "\" does not match architecture " + c.architecture);
+    checkKeysAgainstTable(r, c.modelType, c.warnings);
+    const ClassDefaults defaults = classDefaultsOf(c.modelType);
 
     c.vocabSize = r.requiredInt("vocab_size");
     c.hiddenSize = r.requiredInt("hidden_size");
     c.intermediateSize = r.requiredInt("intermediate_size");
     c.numLayers = r.requiredInt("num_hidden_layers");
     c.numHeads = r.requiredInt("num_attention_heads");
-    c.numKeyValueHeads = r.optionalInt("num_key_value_heads", c.numHeads, 1);
+    // Left out: the class default; null: num_attention_heads (every config class's None rule).
+    c.numKeyValueHeads = j.contains("num_key_value_heads") ? r.optionalInt("num_key_value_heads", c.numHeads, 1)
+                                                           : (defaults.numKeyValueHeads > 0 ? defaults.numKeyValueHeads : c.numHeads);
     if (c.numHeads % c.numKeyValueHeads != 0)
         r.fail("num_key_value_heads", std::to_string(c.numKeyValueHeads) + " does not divide num_attention_heads "
                                           + std::to_string(c.numHeads));
-    if (j.contains("head_dim") && !j["head_dim"].is_null()) {
+    if (r.has("head_dim")) {
         c.headDim = r.requiredInt("head_dim");
+    } else if (!j.contains("head_dim") && defaults.headDim > 0) {
+        c.headDim = defaults.headDim;
     } else {
         if (c.hiddenSize % c.numHeads != 0)
             r.fail("hidden_size", std::to_string(c.hiddenSize) + " is not a multiple of num_attention_heads "
@@ -163,21 +399,25 @@ ModelConfig ModelConfig::fromJsonText(const std::string& text, const std::string
     }
     if (c.headDim % 2 != 0)
         r.fail("head_dim", "rotary embeddings need an even head dimension, got " + std::to_string(c.headDim));
-    c.maxPositionEmbeddings = r.optionalInt("max_position_embeddings", 2048, 1);
+    c.maxPositionEmbeddings = r.optionalInt("max_position_embeddings", defaults.maxPositionEmbeddings, 1);
     c.rmsNormEps = r.optionalNumber(j, "rms_norm_eps", 1e-6);
     if (!(c.rmsNormEps > 0))
         r.fail("rms_norm_eps", "must be positive");
-    c.ropeTheta = r.optionalNumber(j, "rope_theta", 10000.0);
-    if (!(c.ropeTheta > 1.0))
-        r.fail("rope_theta", "must be greater than 1");
+    readRopeKeys(r, c);
     c.tieWordEmbeddings = r.optionalBool("tie_word_embeddings", false);
-    c.attentionBias = c.modelType == "qwen2" ? true : r.optionalBool("attention_bias", false);
+    // Qwen2Attention: q/k/v bias=True, o_proj bias=False. LlamaAttention and Qwen3Attention:
+    // all four bias=config.attention_bias. MistralAttention: none.
+    if (c.modelType == "qwen2") {
+        c.qkvBias = true;
+    } else if (c.modelType == "llama" || c.modelType == "qwen3") {
+        c.qkvBias = c.outputBias = r.optionalBool("attention_bias", false);
+    }
     c.qkNorm = c.modelType == "qwen3";
-    if (r.optionalBool("mlp_bias", false))
-        r.fail("mlp_bias", "MLP biases are not supported");
-    c.hiddenAct = r.optionalString("hidden_act", "silu");
-    if (c.hiddenAct != "silu")
-        r.fail("hidden_act", "only \"silu\" is supported, got \"" + c.hiddenAct + "\"");
+    // ACT2FN maps "swish" to the same SiLU.
+    const std::string act = r.optionalString("hidden_act", "silu");
+    if (act != "silu" && act != "swish")
+        r.fail("hidden_act", "only \"silu\" (or its alias \"swish\") is supported, got \"" + act + "\"");
+    c.hiddenAct = "silu";
     c.torchDtype = r.optionalString("torch_dtype", r.optionalString("dtype", "float32"));
     if (c.torchDtype != "float32" && c.torchDtype != "bfloat16" && c.torchDtype != "float16")
         r.fail("torch_dtype", "expected float32, bfloat16 or float16, got \"" + c.torchDtype + "\"");
@@ -192,36 +432,15 @@ ModelConfig ModelConfig::fromJsonText(const std::string& text, const std::string
         if (!c.eosTokenIds.empty())
             c.eosTokenId = c.eosTokenIds.front();
     }
-    if (j.contains("sliding_window") && !j["sliding_window"].is_null() && r.optionalBool("use_sliding_window", true))
-        c.slidingWindow = r.optionalInt("sliding_window", 0, 0);
-
-    if (auto rs = j.find("rope_scaling"); rs != j.end() && !rs->is_null()) {
-        if (!rs->is_object())
-            r.fail("rope_scaling", "expected an object or null");
-        std::string type;
-        if (rs->contains("rope_type") && (*rs)["rope_type"].is_string())
-            type = (*rs)["rope_type"].get<std::string>();
-        else if (rs->contains("type") && (*rs)["type"].is_string())
-            type = (*rs)["type"].get<std::string>();
-        c.ropeScaling.factor = r.optionalNumber(*rs, "factor", 1.0);
-        if (type == "default") {
-            c.ropeScaling.type = RopeScalingType::None;
-        } else if (type == "linear") {
-            c.ropeScaling.type = RopeScalingType::Linear;
-        } else if (type == "llama3") {
-            c.ropeScaling.type = RopeScalingType::Llama3;
-            c.ropeScaling.lowFreqFactor = r.optionalNumber(*rs, "low_freq_factor", 1.0);
-            c.ropeScaling.highFreqFactor = r.optionalNumber(*rs, "high_freq_factor", 4.0);
-            c.ropeScaling.originalMaxPositionEmbeddings =
-                static_cast<int64_t>(r.optionalNumber(*rs, "original_max_position_embeddings", 8192));
-            if (!(c.ropeScaling.highFreqFactor > c.ropeScaling.lowFreqFactor))
-                r.fail("rope_scaling.high_freq_factor", "must be greater than low_freq_factor");
-        } else {
-            r.fail("rope_scaling.rope_type", "unsupported rope scaling \"" + type + "\" (supported: linear, llama3)");
-        }
-        if (!(c.ropeScaling.factor > 0))
-            r.fail("rope_scaling.factor", "must be positive");
+    if (r.has("pad_token_id")) {
+        // nn.Embedding(vocab_size, hidden_size, padding_idx) asserts -vocab_size <= padding_idx < vocab_size.
+        const int64_t pad = r.checkedInt("pad_token_id", j["pad_token_id"], -c.vocabSize);
+        if (pad >= c.vocabSize)
+            r.fail("pad_token_id", std::to_string(pad) + " is outside the vocabulary of " + std::to_string(c.vocabSize)
+                                       + " (transformers' nn.Embedding refuses it as padding_idx)");
+        c.padTokenId = pad;
     }
+    readSlidingWindow(r, defaults, c);
     return c;
 }
 
@@ -243,18 +462,36 @@ std::string ModelConfig::toJsonText() const
     j["tie_word_embeddings"] = tieWordEmbeddings;
     j["hidden_act"] = hiddenAct;
     j["torch_dtype"] = torchDtype;
-    if (modelType == "llama")
-        j["attention_bias"] = attentionBias;
-    if (slidingWindow > 0)
-        j["sliding_window"] = slidingWindow;
-    else if (modelType == "mistral" || modelType == "qwen2" || modelType == "qwen3")
-        j["sliding_window"] = nullptr;
+    if (modelType == "llama" || modelType == "qwen3")
+        j["attention_bias"] = outputBias; // the same switch as qkvBias for these two
+    if (modelType == "mistral") {
+        j["sliding_window"] = slidingWindow > 0 ? json(slidingWindow) : json(nullptr);
+    } else if (modelType == "qwen2" || modelType == "qwen3") {
+        j["use_sliding_window"] = slidingWindow > 0;
+        j["sliding_window"] = slidingWindow > 0 ? json(slidingWindow) : json(nullptr);
+        if (slidingWindow > 0) {
+            // layer_types for transformers 4.53+; max_window_layers (the first sliding layer)
+            // says the same to older versions whenever the sliding layers are the last ones.
+            json types = json::array();
+            int64_t firstSliding = numLayers;
+            for (int64_t i = 0; i < numLayers; ++i) {
+                const bool sliding = attentionWindow(i) > 0;
+                types.push_back(sliding ? "sliding_attention" : "full_attention");
+                if (sliding && firstSliding == numLayers)
+                    firstSliding = i;
+            }
+            j["max_window_layers"] = firstSliding;
+            j["layer_types"] = types;
+        }
+    }
     if (bosTokenId >= 0)
         j["bos_token_id"] = bosTokenId;
     if (eosTokenIds.size() > 1)
         j["eos_token_id"] = eosTokenIds;
     else if (eosTokenId >= 0)
         j["eos_token_id"] = eosTokenId;
+    if (padTokenId)
+        j["pad_token_id"] = *padTokenId;
     switch (ropeScaling.type) {
     case RopeScalingType::None:
         j["rope_scaling"] = nullptr;
@@ -278,14 +515,30 @@ int64_t ModelConfig::parameterCount() const
     const int64_t qOut = numHeads * headDim;
     const int64_t kvOut = numKeyValueHeads * headDim;
     int64_t attention = hiddenSize * qOut + 2 * hiddenSize * kvOut + qOut * hiddenSize;
-    if (attentionBias)
+    if (qkvBias)
         attention += qOut + 2 * kvOut;
+    if (outputBias)
+        attention += hiddenSize;
     if (qkNorm)
         attention += 2 * headDim;
     const int64_t mlp = 3 * hiddenSize * intermediateSize;
     const int64_t norms = 2 * hiddenSize;
     const int64_t embeddings = vocabSize * hiddenSize;
     return embeddings + numLayers * (attention + mlp + norms) + hiddenSize + (tieWordEmbeddings ? 0 : embeddings);
+}
+
+int64_t ModelConfig::attentionWindow(int64_t layer) const
+{
+    if (slidingWindow <= 0 || layer < 0 || layer >= static_cast<int64_t>(slidingLayers.size()))
+        return 0;
+    return slidingLayers[static_cast<size_t>(layer)] ? slidingWindow : 0;
+}
+
+int64_t ModelConfig::embeddingPaddingIndex() const
+{
+    if (!padTokenId)
+        return -1;
+    return *padTokenId < 0 ? vocabSize + *padTokenId : *padTokenId;
 }
 
 } // namespace tb

@@ -70,6 +70,8 @@ bool isCuda(const std::string& device)
 struct Model {
     int64_t H, I, L, heads, kvHeads, D, V, q, kv;
     bool tied, qkNorm;
+    int64_t slidingWindow = 0;   // ModelConfig::slidingWindow
+    int64_t slidingLayers = 0;   // layers that attend through it
     int64_t params = 0;          // all parameters
     int64_t projectionParams = 0; // q/k/v/o/gate/up/down weights (what QLoRA quantizes)
     int64_t layerParams = 0;     // one decoder layer
@@ -87,7 +89,11 @@ Model modelOf(const ModelConfig& c)
         m.projectionParams += p.in * p.out;
         m.largestTensor = std::max(m.largestTensor, p.in * p.out);
     }
-    m.layerParams = m.projectionParams + 2 * m.H + (c.attentionBias ? m.q + 2 * m.kv : 0) + (c.qkNorm ? 2 * m.D : 0);
+    m.layerParams = m.projectionParams + 2 * m.H + (c.qkvBias ? m.q + 2 * m.kv : 0) + (c.outputBias ? m.H : 0)
+        + (c.qkNorm ? 2 * m.D : 0);
+    m.slidingWindow = c.slidingWindow;
+    for (int64_t i = 0; i < c.numLayers; ++i)
+        m.slidingLayers += c.attentionWindow(i) > 0 ? 1 : 0;
     m.projectionParams *= m.L;
     m.largestTensor = std::max(m.largestTensor, m.V * m.H);
     return m;
@@ -161,7 +167,11 @@ ActivationDetail activationsOf(const Model& m, const Trainable& t, const MemoryE
     const int64_t castAdapters = lora && a != 4 ? a * t.loraRankTotal : 0;
     d.savedPerLayer = perToken * BT + attentionSaved + castAdapters;
 
-    const int64_t mask = 4 * T * T;                              // additive causal mask (fp32)
+    // Additive masks (fp32), one per span the layers attend at this length: the causal one,
+    // and the sliding one when layers slide and T outruns the window (LlamaForCausalLM).
+    const bool windowInReach = m.slidingLayers > 0 && T > m.slidingWindow;
+    const int64_t maskCount = windowInReach && m.slidingLayers < m.L ? 2 : 1;
+    const int64_t mask = maskCount * 4 * T * T;
     const int64_t rope = 2 * a * T * m.D;                        // cos and sin tables
     d.headSaved = (rmsNorm + 4 * m.V) * BT + mask + rope;        // final norm, log-softmax of the fp32 logits
 

@@ -23,10 +23,10 @@ at::Tensor repeatKv(const at::Tensor& x, int64_t repeats)
 LlamaAttention::LlamaAttention(const ModelConfig& c, const at::TensorOptions& options)
     : m_numHeads(c.numHeads), m_numKvHeads(c.numKeyValueHeads), m_headDim(c.headDim)
 {
-    q_proj = register_module("q_proj", std::make_shared<Linear>(c.hiddenSize, c.numHeads * c.headDim, c.attentionBias, options));
-    k_proj = register_module("k_proj", std::make_shared<Linear>(c.hiddenSize, c.numKeyValueHeads * c.headDim, c.attentionBias, options));
-    v_proj = register_module("v_proj", std::make_shared<Linear>(c.hiddenSize, c.numKeyValueHeads * c.headDim, c.attentionBias, options));
-    o_proj = register_module("o_proj", std::make_shared<Linear>(c.numHeads * c.headDim, c.hiddenSize, false, options));
+    q_proj = register_module("q_proj", std::make_shared<Linear>(c.hiddenSize, c.numHeads * c.headDim, c.qkvBias, options));
+    k_proj = register_module("k_proj", std::make_shared<Linear>(c.hiddenSize, c.numKeyValueHeads * c.headDim, c.qkvBias, options));
+    v_proj = register_module("v_proj", std::make_shared<Linear>(c.hiddenSize, c.numKeyValueHeads * c.headDim, c.qkvBias, options));
+    o_proj = register_module("o_proj", std::make_shared<Linear>(c.numHeads * c.headDim, c.hiddenSize, c.outputBias, options));
     if (c.qkNorm) {
         q_norm = register_module("q_norm", std::make_shared<RmsNorm>(c.headDim, c.rmsNormEps, options));
         k_norm = register_module("k_norm", std::make_shared<RmsNorm>(c.headDim, c.rmsNormEps, options));

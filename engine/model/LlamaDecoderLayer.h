@@ -1,5 +1,6 @@
 // One decoder block of the Llama family, with transformers' module names:
 //   input_layernorm -> self_attn (q/k/v/o_proj, Qwen3: q_norm/k_norm) -> residual
+//   (biases as ModelConfig says: qkvBias on q/k/v_proj, outputBias on o_proj)
 //   post_attention_layernorm -> mlp (gate/up/down_proj, SwiGLU) -> residual
 #pragma once
 
@@ -19,7 +20,8 @@ class LlamaAttention : public torch::nn::Module {
 public:
     LlamaAttention(const ModelConfig& config, const at::TensorOptions& options);
 
-    // x: [B, T, hidden]; cos/sin: [T, head_dim]; mask: additive [B|1, 1, T, Tk] or undefined.
+    // x: [B, T, hidden]; cos/sin: [T, head_dim]; mask: additive [B|1, 1, T, Tk] or undefined
+    // (this layer's own: causal, or causal and sliding-window).
     at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                        const at::Tensor& mask, KvCache* cache, size_t layerIndex);
 

@@ -7,12 +7,15 @@
 #include <torch/nn/modules/container/modulelist.h>
 
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 namespace tb {
 
 LlamaBody::LlamaBody(const ModelConfig& c, const at::TensorOptions& options)
 {
-    embed_tokens = register_module("embed_tokens", std::make_shared<Embedding>(c.vocabSize, c.hiddenSize, options));
+    embed_tokens = register_module("embed_tokens",
+                                   std::make_shared<Embedding>(c.vocabSize, c.hiddenSize, c.embeddingPaddingIndex(), options));
     m_layerList = register_module("layers", torch::nn::ModuleList());
     for (int64_t i = 0; i < c.numLayers; ++i) {
         layers.push_back(std::make_shared<LlamaDecoderLayer>(c, options));
@@ -21,8 +24,20 @@ LlamaBody::LlamaBody(const ModelConfig& c, const at::TensorOptions& options)
     norm = register_module("norm", std::make_shared<RmsNorm>(c.hiddenSize, c.rmsNormEps, options));
 }
 
+namespace {
+
+const ModelConfig& checkedConfig(const ModelConfig& c)
+{
+    if (c.slidingWindow > 0 && static_cast<int64_t>(c.slidingLayers.size()) != c.numLayers)
+        throw std::invalid_argument("ModelConfig: slidingLayers has " + std::to_string(c.slidingLayers.size())
+                                    + " entries for " + std::to_string(c.numLayers) + " layers");
+    return c;
+}
+
+} // namespace
+
 LlamaForCausalLM::LlamaForCausalLM(const ModelConfig& config, const at::TensorOptions& options)
-    : m_config(config), m_rotary(config, options.device())
+    : m_config(checkedConfig(config)), m_rotary(config, options.device())
 {
     model = register_module("model", std::make_shared<LlamaBody>(config, options));
     if (!config.tieWordEmbeddings)
@@ -34,10 +49,11 @@ at::Tensor LlamaForCausalLM::lmHeadWeight() const
     return lm_head ? lm_head->weight : model->embed_tokens->weight;
 }
 
-at::Tensor LlamaForCausalLM::buildMask(int64_t past, int64_t t, const at::Tensor& keyPadding, at::ScalarType dtype) const
+at::Tensor LlamaForCausalLM::buildMask(int64_t past, int64_t t, const at::Tensor& keyPadding, at::ScalarType dtype,
+                                       int64_t window) const
 {
     const int64_t total = past + t;
-    const bool windowed = m_config.slidingWindow > 0 && total > m_config.slidingWindow;
+    const bool windowed = window > 0 && total > window;
     if (t == 1 && !keyPadding.defined() && !windowed)
         return {}; // one new token sees every cached position
     const auto device = model->embed_tokens->weight.device();
@@ -46,7 +62,7 @@ at::Tensor LlamaForCausalLM::buildMask(int64_t past, int64_t t, const at::Tensor
     const at::Tensor keyPos = at::arange(0, total, longOpts).unsqueeze(0);      // [1, Tk]
     at::Tensor blocked = keyPos > queryPos;
     if (windowed)
-        blocked = blocked.logical_or(keyPos <= queryPos - m_config.slidingWindow);
+        blocked = blocked.logical_or(keyPos <= queryPos - window);
     blocked = blocked.view({1, 1, t, total});
     if (keyPadding.defined())
         blocked = blocked.logical_or(keyPadding.logical_not().view({keyPadding.size(0), 1, 1, total}));
@@ -73,7 +89,25 @@ at::Tensor LlamaForCausalLM::hiddenStates(const at::Tensor& inputIds, KvCache* c
     at::Tensor h = model->embed_tokens->forward(inputIds);
     const at::Tensor positions = at::arange(past, past + t, at::TensorOptions().dtype(at::kLong).device(h.device()));
     auto [cos, sin] = m_rotary.cosSin(positions, h.scalar_type());
-    const at::Tensor mask = buildMask(past, t, keyPadding, h.scalar_type());
+    // Each layer's mask: the causal one, or the sliding one for a sliding layer whose window
+    // the sequence outruns. At most these two are built per forward, each on first use.
+    const int64_t total = past + t;
+    const at::ScalarType dtype = h.scalar_type();
+    at::Tensor causalMask, slidingMask;
+    bool causalBuilt = false, slidingBuilt = false;
+    auto maskOf = [&](size_t layer) -> const at::Tensor& {
+        const int64_t window = m_config.attentionWindow(static_cast<int64_t>(layer));
+        if (window > 0 && total > window) {
+            if (!slidingBuilt)
+                slidingMask = buildMask(past, t, keyPadding, dtype, window);
+            slidingBuilt = true;
+            return slidingMask;
+        }
+        if (!causalBuilt)
+            causalMask = buildMask(past, t, keyPadding, dtype, 0);
+        causalBuilt = true;
+        return causalMask;
+    };
     const bool checkpoint = m_checkpointing && !cache && is_training() && at::GradMode::is_enabled();
     // With a frozen embedding the first layer's input needs no gradient, and a checkpointed
     // layer whose inputs need none is skipped by autograd: mark it (transformers'
@@ -81,8 +115,8 @@ at::Tensor LlamaForCausalLM::hiddenStates(const at::Tensor& inputIds, KvCache* c
     if (checkpoint && !h.requires_grad())
         h.requires_grad_(true);
     for (size_t i = 0; i < model->layers.size(); ++i)
-        h = checkpoint ? checkpointedLayerForward(*model->layers[i], h, cos, sin, mask)
-                       : model->layers[i]->forward(h, cos, sin, mask, cache, i);
+        h = checkpoint ? checkpointedLayerForward(*model->layers[i], h, cos, sin, maskOf(i))
+                       : model->layers[i]->forward(h, cos, sin, maskOf(i), cache, i);
     return model->norm->forward(h);
 }
 

@@ -33,12 +33,14 @@ private:
 class LlamaForCausalLM : public torch::nn::Module {
 public:
     // Parameters are allocated uninitialised; load weights with ModelLoader or
-    // initializeRandom().
+    // initializeRandom(). Throws std::invalid_argument for a config whose slidingLayers does
+    // not have one entry per layer.
     LlamaForCausalLM(const ModelConfig& config, const at::TensorOptions& options);
 
     // inputIds: [B, T] int64. With a cache, positions continue after cache->length() and the
-    // new keys/values are appended. keyPadding: [B, past + T] bool, true = real token (may be
-    // undefined). Returns the final hidden states [B, T, hidden].
+    // new keys/values are appended (every position is kept: a sliding layer's mask hides those
+    // behind its window, so cached and full forwards agree). keyPadding: [B, past + T] bool,
+    // true = real token (may be undefined). Returns the final hidden states [B, T, hidden].
     at::Tensor hiddenStates(const at::Tensor& inputIds, KvCache* cache = nullptr, const at::Tensor& keyPadding = {});
     // Logits [B, T, vocab] in the model's dtype.
     at::Tensor logits(const at::Tensor& hidden);
@@ -60,8 +62,10 @@ public:
     std::shared_ptr<Linear> lm_head; // nullptr when tie_word_embeddings
 
 private:
-    // Additive mask [1|B, 1, T, past + T]: causal, Mistral's sliding window, key padding.
-    at::Tensor buildMask(int64_t past, int64_t t, const at::Tensor& keyPadding, at::ScalarType dtype) const;
+    // Additive mask [1|B, 1, T, past + T]: causal, key padding, and with window > 0 the
+    // sliding window (a query at position i sees keys j > i - window). Undefined when nothing
+    // is masked (one new token, no padding, no window in reach).
+    at::Tensor buildMask(int64_t past, int64_t t, const at::Tensor& keyPadding, at::ScalarType dtype, int64_t window) const;
 
     ModelConfig m_config;
     RotaryEmbedding m_rotary;

@@ -21,6 +21,44 @@ bool endsWith(const std::string& s, const std::string& suffix)
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Why a checkpoint tensor the built model has no parameter for would be a parameter of a
+// Llama-family model under another config.json ("attention_bias is false", ...), or "" for a
+// name outside the family's module tree. Dropping the first kind would change what the model
+// computes: loading refuses it. The second kind transformers ignores (with a warning) too.
+std::string whyModelLacksFamilyParameter(const std::string& name, const ModelConfig& c)
+{
+    const std::string prefix = "model.layers.";
+    if (name.compare(0, prefix.size(), prefix) != 0)
+        return name.rfind("lm_head.", 0) == 0 || name.rfind("model.embed_tokens.", 0) == 0 || name.rfind("model.norm.", 0) == 0
+            ? "config.json gives " + c.architecture + " no such parameter"
+            : "";
+    const size_t dot = name.find('.', prefix.size());
+    const std::string index = name.substr(prefix.size(), dot == std::string::npos ? std::string::npos : dot - prefix.size());
+    if (dot == std::string::npos || index.empty() || index.find_first_not_of("0123456789") != std::string::npos)
+        return "";
+    const std::string rest = name.substr(dot + 1);
+    if (index.size() > 9 || std::stoll(index) >= c.numLayers)
+        return "num_hidden_layers is " + std::to_string(c.numLayers);
+    for (const char* p : {"q_proj", "k_proj", "v_proj"})
+        if (rest == std::string("self_attn.") + p + ".bias")
+            return c.modelType == "mistral" ? "MistralAttention has no biases" : "attention_bias is false";
+    if (rest == "self_attn.o_proj.bias")
+        return c.modelType == "qwen2"     ? "Qwen2Attention has no o_proj bias"
+             : c.modelType == "mistral" ? "MistralAttention has no biases"
+                                        : "attention_bias is false";
+    if (rest == "self_attn.q_norm.weight" || rest == "self_attn.k_norm.weight")
+        return "only Qwen3ForCausalLM normalises q and k";
+    for (const char* p : {"gate_proj", "up_proj", "down_proj"})
+        if (rest == std::string("mlp.") + p + ".bias")
+            return c.modelType == "llama" ? "mlp_bias is false (and MLP biases are not implemented)"
+                                          : c.architecture + " has no MLP biases";
+    for (const char* module : {"input_layernorm.", "post_attention_layernorm.", "self_attn.q_proj.", "self_attn.k_proj.",
+                               "self_attn.v_proj.", "self_attn.o_proj.", "mlp.gate_proj.", "mlp.up_proj.", "mlp.down_proj."})
+        if (rest.rfind(module, 0) == 0)
+            return "config.json gives " + c.architecture + " no such parameter";
+    return "";
+}
+
 } // namespace
 
 at::Device parseDevice(const std::string& device)
@@ -85,12 +123,27 @@ LoadedModel loadModel(const std::string& dir, const LoadOptions& options)
             used.insert(name);
         }
     }
+    result.warnings = result.config.warnings;
     for (const std::string& name : checkpoint.names()) {
-        if (used.count(name) || endsWith(name, "rotary_emb.inv_freq"))
+        if (used.count(name) || endsWith(name, "rotary_emb.inv_freq")) // old exports saved RoPE's buffer
             continue;
-        if (name == "lm_head.weight" && result.config.tieWordEmbeddings)
-            continue; // some exporters keep the tied copy
-        result.warnings.push_back("unexpected tensor \"" + name + "\" in the checkpoint was ignored");
+        if (name == "lm_head.weight" && result.config.tieWordEmbeddings) {
+            // Some exporters keep the tied copy; transformers ties lm_head to the embedding
+            // after loading, so a copy that differs is ignored there too: say so.
+            const auto entry = checkpoint.find(name);
+            const at::Tensor stored = readTensor(*entry.file, *entry.info);
+            const at::Tensor embedding = result.model->model->embed_tokens->weight;
+            if (stored.sizes() != embedding.sizes() || !at::equal(stored.to(embedding.scalar_type()), embedding))
+                result.warnings.push_back("tensor \"lm_head.weight\" differs from model.embed_tokens.weight, but "
+                                          "tie_word_embeddings is true: the embedding is used as lm_head, as transformers does");
+            continue;
+        }
+        const std::string reason = whyModelLacksFamilyParameter(name, result.config);
+        if (!reason.empty())
+            throw FormatError(dir, "tensor \"" + name + "\" is in the checkpoint, but the model has no such parameter ("
+                                       + reason + "); loading without it would change what the model computes");
+        result.warnings.push_back("unexpected tensor \"" + name + "\" in the checkpoint was ignored (not part of "
+                                  + result.config.architecture + ")");
     }
     result.model->to(device);
     result.model->eval();

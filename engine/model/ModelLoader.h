@@ -22,7 +22,11 @@ struct LoadedModel {
     std::string dir;
     ModelConfig config;
     std::shared_ptr<LlamaForCausalLM> model;
-    std::vector<std::string> warnings; // unexpected extra tensors and the like
+    // config.json's warnings (keys its config class does not have), then checkpoint tensors
+    // outside the model's module tree (ignored, as transformers ignores them). A tensor that
+    // would be a parameter under another config (an o_proj.bias while attention_bias is false,
+    // a layer past num_hidden_layers) is an error instead.
+    std::vector<std::string> warnings;
     uint64_t checkpointBytes = 0;      // size of the safetensors files
 };
 

@@ -87,6 +87,45 @@ private Q_SLOTS:
         QVERIFY(text.out.contains("LlamaForCausalLM") && text.out.contains("NF4"));
     }
 
+    void inspectWarnsAndComparesTheCheckpoint()
+    {
+        // The demo checkpoint under a config that asks for attention biases (q/k/v and o_proj)
+        // and carries a key LlamaConfig does not have.
+        const QString dir = m_tmp.filePath("demo-biased-config");
+        QVERIFY(QDir().mkpath(dir));
+        for (const char* f : {"model.safetensors", "tokenizer.json"})
+            QVERIFY(QFile::copy(m_model + "/" + f, dir + "/" + f));
+        QFile in(m_model + "/config.json");
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        QJsonObject config = QJsonDocument::fromJson(in.readAll()).object();
+        config["attention_bias"] = true;
+        config["made_up_key"] = 1;
+        QFile out(dir + "/config.json");
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(QJsonDocument(config).toJson());
+        out.close();
+
+        const Run r = cli({"inspect", "--model", dir, "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        const tb::ModelConfig c = tb::ModelConfig::fromFile((dir + "/config.json").toStdString());
+        QCOMPARE(qint64(j["parameters"].toDouble()), qint64(c.parameterCount()));
+        // 4 layers x (q 256 + k 128 + v 128 + o 256) biases the checkpoint does not hold.
+        QCOMPARE(qint64(j["parameters"].toDouble() - j["checkpoint_parameters"].toDouble()), qint64(4 * (256 + 128 + 128 + 256)));
+        QCOMPARE(j["attention_bias"].toObject()["o_proj"].toBool(), true);
+        const QJsonArray warnings = j["warnings"].toArray();
+        QCOMPARE(warnings.size(), 2);
+        QVERIFY(warnings[0].toString().contains("\"made_up_key\"") && warnings[0].toString().contains("LlamaConfig"));
+        QVERIFY(warnings[1].toString().contains("the checkpoint holds"));
+        const Run text = cli({"inspect", "--model", dir});
+        QCOMPARE(text.exitCode, 0);
+        QVERIFY2(text.out.contains("warning: ") && text.out.contains("made_up_key") && text.out.contains("o_proj"), text.out.constData());
+        // The plain demo model: no warnings, the counts agree.
+        const QJsonObject plain = QJsonDocument::fromJson(cli({"inspect", "--model", m_model, "--json"}).out).object();
+        QVERIFY(plain["warnings"].toArray().isEmpty());
+        QCOMPARE(plain["checkpoint_parameters"].toDouble(), plain["parameters"].toDouble());
+    }
+
     void tokenizeJsonLines()
     {
         const QByteArray input = "{\"text\": \"Hello world\"}\n{\"text\": \"\"}\n{\"text\": \"caf\\u00e9 \\ud83e\\udd17\"}\n";

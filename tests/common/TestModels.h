@@ -1,6 +1,7 @@
 // Small in-memory model configurations for engine tests, one per supported architecture
-// feature (grouped-query attention, tied embeddings, Qwen2 biases, Qwen3 q/k norms, Llama 3
-// RoPE scaling), so each test runs in well under a second.
+// feature (grouped-query attention, tied embeddings, attention biases, Qwen3 q/k norms, Llama 3
+// RoPE scaling, sliding windows on every or some layers), so each test runs in well under a
+// second.
 #pragma once
 
 #include "formats/ModelConfig.h"
@@ -36,25 +37,35 @@ inline tb::ModelConfig tinyConfig(const std::string& flavour)
         c.ropeScaling.lowFreqFactor = 1.0;
         c.ropeScaling.highFreqFactor = 4.0;
         c.ropeScaling.originalMaxPositionEmbeddings = 16; // small, so the blend band matters here
-    } else if (flavour == "qwen2") {
+    } else if (flavour == "llama-bias") { // attention_bias: q/k/v and o_proj biases
+        c.qkvBias = true;
+        c.outputBias = true;
+    } else if (flavour == "qwen2" || flavour == "qwen2-window") {
         c.architecture = "Qwen2ForCausalLM";
         c.modelType = "qwen2";
-        c.attentionBias = true;
+        c.qkvBias = true;
         c.tieWordEmbeddings = true;
-    } else if (flavour == "qwen3") {
+        if (flavour == "qwen2-window") { // use_sliding_window, max_window_layers 1: layer 1 slides
+            c.slidingWindow = 3;
+            c.slidingLayers = {false, true};
+        }
+    } else if (flavour == "qwen3" || flavour == "qwen3-bias") {
         c.architecture = "Qwen3ForCausalLM";
         c.modelType = "qwen3";
         c.qkNorm = true;
         c.headDim = 16; // Qwen3 sets head_dim independently of hidden_size / heads
+        c.qkvBias = c.outputBias = flavour == "qwen3-bias";
     } else if (flavour == "mistral-window") {
         c.architecture = "MistralForCausalLM";
         c.modelType = "mistral";
         c.slidingWindow = 5;
+        c.slidingLayers = {true, true};
         c.numKeyValueHeads = 1;
     }
     return c;
 }
 
-inline const char* const kTinyFlavours[] = {"llama", "llama-tied", "llama3-scaled", "qwen2", "qwen3", "mistral-window"};
+inline const char* const kTinyFlavours[] = {"llama",      "llama-tied",   "llama3-scaled", "llama-bias",    "qwen2",
+                                            "qwen2-window", "qwen3",      "qwen3-bias",    "mistral-window"};
 
 } // namespace tbtest

@@ -16,6 +16,7 @@
 #include "LlamaOracle.h"
 #include "TestModels.h"
 
+#include "core/ThreadSettings.h"
 #include "demo/DemoModelMaker.h"
 #include "export/GgufExport.h"
 #include "gguf/GgufReader.h"
@@ -138,8 +139,10 @@ struct Cli {
     QByteArray out, err;
 };
 
-Cli runCli(const QStringList& args, const QString& shellPrefix = {})
+Cli runCli(QStringList args, const QString& shellPrefix = {})
 {
+    if (!args.isEmpty() && (args[0] == "train" || args[0] == "export"))
+        args << "--threads" << "1";
     QProcess p;
     if (shellPrefix.isEmpty()) {
         p.start(TB_CLI_PATH, args);
@@ -178,6 +181,7 @@ private:
         const QString out = path(name);
         GgufExportOptions o;
         o.type = type;
+        o.threads = 1;
         const std::string error = errorOf([&] { exportGgufModel(model.toStdString(), adapter.toStdString(), out.toStdString(), o); });
         if (!error.empty())
             qWarning("%s", error.c_str());
@@ -189,6 +193,9 @@ private Q_SLOTS:
     {
         QVERIFY(m_tmp.isValid());
         QVERIFY2(QFile::exists(llamaOraclePath()), "llama.cpp oracle not built: run installer/setup.sh test");
+        // One thread everywhere (LibTorch, the quantizers, the CLI children, llama.cpp): CTest runs
+        // two tests at once on 2 cores, and spinning thread pools then stall each other.
+        configureThreads(1);
         m_demo = path("demo");
         makeDemoModel(m_demo.toStdString(), "tiny", 0);
 
@@ -210,7 +217,7 @@ private Q_SLOTS:
         savePeftAdapter(*loaded.model, s, m_demo.toStdString(), m_adapter.toStdString());
 
         m_models["demo tiny (llama, tied)"] = m_demo;
-        for (const char* flavour : {"qwen2", "qwen3", "llama3-scaled", "llama", "mistral-window"}) {
+        for (const char* flavour : {"qwen2", "qwen3", "llama3-scaled", "llama", "llama-bias", "mistral-window"}) {
             const QString dir = path(QString("random-%1").arg(flavour));
             ModelConfig config = tbtest::tinyConfig(flavour);
             if (config.slidingWindow > 0)
@@ -271,6 +278,7 @@ private Q_SLOTS:
         const QString lora = path("adapter-f32.gguf");
         GgufExportOptions o;
         o.type = GgufFileType::F32;
+        o.threads = 1;
         exportGgufLora(m_demo.toStdString(), m_adapter.toStdString(), lora.toStdString(), o);
         const auto withLora = oracleLogits(baseGguf, kPrompt, lora);
         QVERIFY2(withLora.ok(), qPrintable(withLora.error));
@@ -529,6 +537,7 @@ private Q_SLOTS:
     {
         const std::string out = path("wrong-base.gguf").toStdString();
         GgufExportOptions o;
+        o.threads = 1;
         const std::string merged = errorOf([&] {
             exportGgufModel(m_models["random qwen3"].toStdString(), m_adapter.toStdString(), out, o);
         });

@@ -40,6 +40,15 @@ private Q_SLOTS:
         QCOMPARE(ggufArchitectureFor(tbtest::tinyConfig("qwen3"), "c"), std::string("qwen3"));
         QVERIFY(ggufPermutesRotaryRows("llama"));
         QVERIFY(!ggufPermutesRotaryRows("qwen2") && !ggufPermutesRotaryRows("qwen3"));
+        // llama.cpp's llama loads blk.N.attn_output.bias; its qwen3 has no such tensor.
+        QCOMPARE(ggufArchitectureFor(tbtest::tinyConfig("llama-bias"), "c"), std::string("llama"));
+        QCOMPARE(ggufTensorName("model.layers.2.self_attn.o_proj.bias"), std::string("blk.2.attn_output.bias"));
+        try {
+            ggufArchitectureFor(tbtest::tinyConfig("qwen3-bias"), "/m/config.json");
+            QFAIL("a Qwen3 with attention_bias was accepted");
+        } catch (const FormatError& e) {
+            QVERIFY2(QString(e.what()).contains("/m/config.json") && QString(e.what()).contains("\"attention_bias\""), e.what());
+        }
     }
 
     void llamaKeys()

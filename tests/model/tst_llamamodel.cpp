@@ -106,7 +106,8 @@ at::Tensor referenceLogits(const ModelConfig& c, const Params& p, const std::vec
             for (int64_t t = 0; t < T; ++t) {
                 std::vector<double> scores;
                 double maxScore = -1e300;
-                const int64_t first = c.slidingWindow > 0 ? std::max<int64_t>(0, t - c.slidingWindow + 1) : 0;
+                const int64_t window = c.attentionWindow(l);
+                const int64_t first = window > 0 ? std::max<int64_t>(0, t - window + 1) : 0;
                 for (int64_t s = first; s <= t; ++s) {
                     scores.push_back((qh[t] * kh[s]).sum().item<double>() / std::sqrt(double(c.headDim)));
                     maxScore = std::max(maxScore, scores.back());
@@ -175,7 +176,7 @@ private Q_SLOTS:
         const ModelConfig c = tbtest::tinyConfig(flavour.toStdString());
         LlamaForCausalLM m(c, at::TensorOptions().dtype(at::kDouble));
         m.initializeRandom(7, 0.2); // larger than 0.02 so attention patterns are far from uniform
-        if (c.attentionBias) {
+        if (c.qkvBias || c.outputBias) {
             at::NoGradGuard g;
             for (auto& item : m.named_parameters(true))
                 if (item.key().find(".bias") != std::string::npos)

@@ -190,6 +190,68 @@ private Q_SLOTS:
         QVERIFY(QString::fromStdString(loaded.warnings[0]).contains("model.layers.0.extra.weight"));
     }
 
+    void unusedModelTensorsAreErrors_data()
+    {
+        QTest::addColumn<QString>("flavour");
+        QTest::addColumn<QString>("tensor");
+        QTest::addColumn<QString>("reason");
+        // attention_bias false: transformers' Llama would leave an o_proj.bias out and compute
+        // another function than the checkpoint's author trained.
+        QTest::newRow("llama o_proj.bias") << "llama" << "model.layers.1.self_attn.o_proj.bias" << "attention_bias is false";
+        QTest::newRow("llama q_proj.bias") << "llama" << "model.layers.0.self_attn.q_proj.bias" << "attention_bias is false";
+        QTest::newRow("qwen2 o_proj.bias") << "qwen2" << "model.layers.0.self_attn.o_proj.bias" << "Qwen2Attention has no o_proj bias";
+        QTest::newRow("mistral k_proj.bias") << "mistral-window" << "model.layers.0.self_attn.k_proj.bias" << "MistralAttention";
+        QTest::newRow("llama q_norm") << "llama" << "model.layers.0.self_attn.q_norm.weight" << "Qwen3";
+        QTest::newRow("mlp bias") << "qwen3" << "model.layers.0.mlp.up_proj.bias" << "no MLP biases";
+        QTest::newRow("layer past the config") << "llama" << "model.layers.2.mlp.up_proj.weight" << "num_hidden_layers is 2";
+        QTest::newRow("lm_head bias") << "llama" << "lm_head.bias" << "no such parameter";
+    }
+
+    void unusedModelTensorsAreErrors()
+    {
+        QFETCH(QString, flavour);
+        QFETCH(QString, tensor);
+        QFETCH(QString, reason);
+        QTemporaryDir tmp;
+        const std::string dir = writeModel(tmp, flavour.toStdString());
+        rewriteWeights(dir, [&](auto& t) { t[tensor.toStdString()] = at::ones({32}); });
+        const QString e = loadError(dir);
+        QVERIFY2(e.contains("\"" + tensor + "\"") && e.contains(reason), qPrintable(e));
+    }
+
+    void configWarningsReachTheLoader()
+    {
+        QTemporaryDir tmp;
+        const std::string dir = writeModel(tmp, "llama");
+        std::string config;
+        {
+            std::ifstream in(dir + "/config.json");
+            config.assign(std::istreambuf_iterator<char>(in), {});
+        }
+        config.insert(config.rfind('}'), ", \"rope_fudge\": 3");
+        std::ofstream(dir + "/config.json", std::ios::trunc) << config;
+        LoadedModel loaded = loadModel(dir);
+        QCOMPARE(int(loaded.warnings.size()), 1);
+        QVERIFY2(loaded.warnings[0].find("\"rope_fudge\"") != std::string::npos
+                     && loaded.warnings[0].find("LlamaConfig") != std::string::npos,
+                 loaded.warnings[0].c_str());
+        // A refused value names the key and the value.
+        config.insert(config.rfind('}'), ", \"attention_dropout\": 0.1");
+        std::ofstream(dir + "/config.json", std::ios::trunc) << config;
+        const QString e = loadError(dir);
+        QVERIFY2(e.contains("\"attention_dropout\"") && e.contains("0.1"), qPrintable(e));
+    }
+
+    void tiedLmHeadThatDiffersWarns()
+    {
+        QTemporaryDir tmp;
+        const std::string dir = writeModel(tmp, "llama-tied");
+        rewriteWeights(dir, [](auto& t) { t["lm_head.weight"] = t["model.embed_tokens.weight"] * 2; });
+        LoadedModel loaded = loadModel(dir);
+        QCOMPARE(int(loaded.warnings.size()), 1);
+        QVERIFY(loaded.warnings[0].find("tie_word_embeddings") != std::string::npos);
+    }
+
     void badFolders()
     {
         QTemporaryDir tmp;
