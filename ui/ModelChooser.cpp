@@ -1,5 +1,10 @@
 #include "ModelChooser.h"
 
+#include "HubModelDialog.h"
+
+#include "hub/HubCache.h"
+#include "hub/HubEnvironment.h"
+
 #include <QComboBox>
 #include <QDir>
 #include <QFileDialog>
@@ -13,6 +18,32 @@
 namespace {
 
 constexpr int kBrowseRole = Qt::UserRole + 1; // true on the "Browse..." entry
+constexpr int kHubRole = Qt::UserRole + 2;    // true on the "From Hugging Face..." entry
+
+// Runs on the pool: every cached model repository's snapshots that hold a config.json.
+QList<QPair<QString, QString>> listCachedModels()
+{
+    QList<QPair<QString, QString>> found;
+    try {
+        const tb::HubCache cache(tb::HubEnvironment::fromProcess().hubCache);
+        for (const tb::HubCachedRepo& repo : cache.listRepos()) {
+            if (repo.repo.type != tb::HubRepoType::Model)
+                continue;
+            for (const tb::HubCachedSnapshot& s : repo.snapshots) {
+                if (!QFileInfo::exists(QString::fromStdString(s.path) + "/config.json"))
+                    continue;
+                QString revision = QString::fromStdString(s.commit).left(10);
+                if (!s.refs.empty())
+                    revision = QString::fromStdString(s.refs.front());
+                found.append({QStringLiteral("%1 (%2, Hugging Face cache)").arg(QString::fromStdString(repo.repo.id), revision),
+                              QString::fromStdString(s.path)});
+            }
+        }
+    } catch (const std::exception&) {
+        // No cache, or one that cannot be read: nothing to offer.
+    }
+    return found;
+}
 
 QString cleanDir(const QString& dir)
 {
@@ -43,6 +74,34 @@ ModelChooser::ModelChooser(QWidget* parent) : QWidget(parent)
     column->addWidget(m_factsLabel);
     rebuildCombo();
     connect(m_combo, &QComboBox::activated, this, &ModelChooser::onActivated);
+    refreshCache();
+}
+
+void ModelChooser::refreshCache()
+{
+    auto* watcher = new QFutureWatcher<QList<QPair<QString, QString>>>(this);
+    connect(watcher, &QFutureWatcher<QList<QPair<QString, QString>>>::finished, this, [this, watcher] {
+        watcher->deleteLater();
+        m_cached = watcher->result();
+        rebuildCombo();
+        Q_EMIT cacheListed();
+    });
+    watcher->setFuture(QtConcurrent::run(listCachedModels));
+}
+
+HubModelDialog* ModelChooser::openHubDialog()
+{
+    rebuildCombo(); // show the current choice again while the dialog is open
+    auto* dialog = new HubModelDialog(m_settings ? m_settings() : tb::TrainConfig(), this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &HubModelDialog::downloadFinished, this, [this, dialog](bool ok, const QString&) {
+        if (!ok)
+            return;
+        setModelDir(dialog->snapshotDir());
+        refreshCache();
+    });
+    dialog->open();
+    return dialog;
 }
 
 ModelChooser::~ModelChooser() = default; // a check still running finishes into a deleted watcher: dropped
@@ -127,7 +186,18 @@ void ModelChooser::rebuildCombo()
         m_combo->addItem(folderLabel(dir), dir);
         m_combo->setItemData(m_combo->count() - 1, QDir::toNativeSeparators(dir), Qt::ToolTipRole);
     }
+    QStringList shown = folders;
+    shown << demoDir;
+    for (const auto& [label, dir] : std::as_const(m_cached)) {
+        const QString clean = cleanDir(dir);
+        if (shown.contains(clean))
+            continue;
+        m_combo->addItem(label, clean);
+        m_combo->setItemData(m_combo->count() - 1, QDir::toNativeSeparators(clean), Qt::ToolTipRole);
+    }
     m_combo->insertSeparator(m_combo->count());
+    m_combo->addItem(tr("From Hugging Face..."));
+    m_combo->setItemData(m_combo->count() - 1, true, kHubRole);
     m_combo->addItem(tr("Browse..."));
     m_combo->setItemData(m_combo->count() - 1, true, kBrowseRole);
     const int current = m_combo->findData(m_dir.isEmpty() ? demoDir : m_dir);
@@ -138,6 +208,10 @@ void ModelChooser::onActivated(int index)
 {
     if (m_combo->itemData(index, kBrowseRole).toBool()) {
         browse();
+        return;
+    }
+    if (m_combo->itemData(index, kHubRole).toBool()) {
+        openHubDialog();
         return;
     }
     const QString dir = m_combo->itemData(index).toString();

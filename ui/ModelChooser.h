@@ -1,19 +1,27 @@
 // The new-run form's base-model chooser: a combo of "Built-in demo model", the recent model
-// folders (most recent first, at most 10) and "Browse..." (a folder dialog), with a line of
-// facts under it (architecture, parameters, size on disk, stored dtype) or, in red, what is
-// wrong with the folder, naming the file.
+// folders (most recent first, at most 10), the models already in the Hugging Face cache
+// (HF_HUB_CACHE: id and revision, one click away), "From Hugging Face..." (HubModelDialog: by id,
+// with facts and estimates before any weight is downloaded) and "Browse..." (a folder dialog),
+// with a line of facts under it (architecture, parameters, size on disk, stored dtype) or, in
+// red, what is wrong with the folder, naming the file.
 //
 // Thread contract: GUI thread. Each choice is checked off the GUI thread (QtConcurrent::run of
 // inspectModelFolder, which also makes the demo model on first use) and comes back through a
 // QFutureWatcher; a result for a folder that is no longer the choice is dropped. The recent
-// list lives here in memory; RunFormSettings stores it.
+// list lives here in memory; RunFormSettings stores it. The cache is listed on the pool too
+// (refreshCache()), at construction and after each Hub download.
 #pragma once
 
 #include "ModelFolderFacts.h"
 
+#include "train/TrainConfig.h"
+
 #include <QStringList>
 #include <QWidget>
 
+#include <functional>
+
+class HubModelDialog;
 class QComboBox;
 class QLabel;
 
@@ -44,6 +52,15 @@ public:
     QStringList recentModels() const { return m_recent; }
     void setRecentModels(const QStringList& dirs);
 
+    // The form's settings, for the Hub dialog's memory estimates (default settings without it).
+    void setSettingsSource(std::function<tb::TrainConfig()> source) { m_settings = std::move(source); }
+    // Opens "From Hugging Face..." (non-modal); a finished download becomes the choice.
+    HubModelDialog* openHubDialog();
+    // Lists the Hugging Face cache again, off the GUI thread; cachedModels() when it is in.
+    void refreshCache();
+    // Snapshot folders of cached model repositories with a config.json: label -> folder.
+    QList<QPair<QString, QString>> cachedModels() const { return m_cached; }
+
     QComboBox* combo() const { return m_combo; }
     QLabel* factsLabel() const { return m_factsLabel; }
 
@@ -51,6 +68,7 @@ Q_SIGNALS:
     // Emitted when the choice changes (valid false: being checked) and again when its check
     // ends (valid: it can be trained).
     void modelChanged(const QString& dir, bool valid);
+    void cacheListed();
 
 private:
     void rebuildCombo();
@@ -62,6 +80,8 @@ private:
     QLabel* m_factsLabel;
     QString m_dir;
     QStringList m_recent;
+    QList<QPair<QString, QString>> m_cached; // "org/name (main)" -> snapshot folder
+    std::function<tb::TrainConfig()> m_settings;
     ModelFolderFacts m_facts;
     bool m_checking = false;
     quint64 m_generation = 0; // the check whose result still counts

@@ -169,6 +169,7 @@ RunForm::RunForm(const QString& workspace, QWidget* parent) : QWidget(parent), m
 QWidget* RunForm::buildModelAndData()
 {
     m_model = new ModelChooser;
+    m_model->setSettingsSource([this] { return config(); });
     m_dataset = new QLineEdit;
     m_dataset->setPlaceholderText(tr("JSONL, JSON, CSV, Parquet or text training file"));
     auto* browseData = new QPushButton(tr("Browse..."));

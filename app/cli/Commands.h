@@ -21,5 +21,6 @@ int runDataset(const std::vector<std::string>& args);
 int runEstimate(const std::vector<std::string>& args);
 int runFit(const std::vector<std::string>& args);
 int runReport(const std::vector<std::string>& args);
+int runDownload(const std::vector<std::string>& args);
 
 } // namespace tbcli

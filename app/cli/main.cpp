@@ -67,6 +67,12 @@ Commands:
       [--no-confirm] [--device cpu|cuda:N] [--threads N] [--json]
       Largest batch size and longest sequence length within the budget per method, from the estimator,
       confirmed with 2-step training runs.
+  download ORG/NAME [--revision REV] [--include GLOB]... [--repo-type model|dataset] [--token TOKEN]
+           [--connections N] [--json]
+      Download from the Hugging Face Hub into its shared cache (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT,
+      HF_TOKEN, HF_HUB_OFFLINE as huggingface_hub reads them) and print the snapshot folder, which
+      --model takes. By default the files training needs (config, tokenizer, *.safetensors);
+      interrupted downloads resume. See docs/hub.md.
 
 Run 'tunebench-cli COMMAND --help' for a command's options.
 )";
@@ -115,6 +121,8 @@ int main(int argc, char** argv)
             return tbcli::runFit(args);
         if (command == "report")
             return tbcli::runReport(args);
+        if (command == "download")
+            return tbcli::runDownload(args);
         std::cerr << "tunebench-cli: unknown command \"" << command << "\"\n\n" << kUsage;
         return 2;
     } catch (const tbcli::UsageError& e) {

@@ -1,0 +1,118 @@
+// "From Hugging Face..." in the new-run form's model chooser, offscreen, against
+// tests/hub/fake_hub.py on 127.0.0.1 (HF_ENDPOINT, HF_HOME in a temporary folder): the look-up
+// shows the architecture, the files with their sizes and the LoRA / QLoRA / full estimates
+// having fetched config.json alone; Download fills the shared cache, the chooser selects the
+// snapshot and lists it as a cached model, and a run trains on it; an architecture Tunebench
+// cannot train is refused at the look-up, before any weight is downloaded.
+#include "FakeHub.h"
+#include "HubModelDialog.h"
+#include "ModelChooser.h"
+
+#include "core/ThreadSettings.h"
+#include "demo/DemoModelMaker.h"
+#include "train/Trainer.h"
+#include "train/TrainerCallbacks.h"
+
+#include <QApplication>
+#include <QComboBox>
+#include <QDir>
+#include <QLabel>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <fstream>
+
+class TestHubModelDialog : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir m_tmp;
+    FakeHub m_hub;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_tmp.isValid());
+        tb::configureThreads(1);
+        const QString demo = m_tmp.filePath("repo-demo");
+        tb::makeDemoModel(demo.toStdString(), "tiny", 0);
+        const QString gpt2 = m_tmp.filePath("repo-gpt2");
+        QDir().mkpath(gpt2);
+        std::ofstream(gpt2.toStdString() + "/config.json") << R"({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"})";
+        std::ofstream(gpt2.toStdString() + "/model.safetensors") << std::string(4096, 'x');
+        QString error;
+        QVERIFY2(m_hub.start({"--model", "org/demo=" + demo, "--model", "org/gpt2=" + gpt2}, &error), qPrintable(error));
+        qputenv("HF_ENDPOINT", m_hub.endpoint().toUtf8());
+        qputenv("HF_HOME", m_tmp.filePath("hf-home").toUtf8());
+        qunsetenv("HF_HUB_CACHE");
+        qunsetenv("HF_TOKEN");
+        qunsetenv("HF_HUB_OFFLINE");
+    }
+
+    void looksUpDownloadsAndTrains()
+    {
+        ModelChooser chooser;
+        chooser.show();
+        HubModelDialog* dialog = chooser.openHubDialog();
+        dialog->setRepoId("org/demo");
+        QSignalSpy lookedUp(dialog, &HubModelDialog::lookedUp);
+        dialog->lookUp();
+        QVERIFY(lookedUp.wait(60000));
+        QVERIFY2(lookedUp.first().at(0).toBool(), qPrintable(dialog->statusLabel()->text()));
+        QVERIFY2(dialog->factsLabel()->text().contains("LlamaForCausalLM"), qPrintable(dialog->factsLabel()->text()));
+        for (const char* method : {"lora:", "qlora:", "full:"})
+            QVERIFY2(dialog->estimateLabel()->text().contains(method), qPrintable(dialog->estimateLabel()->text()));
+        QVERIFY(dialog->lookUpResult().files.contains("model.safetensors"));
+        QVERIFY(dialog->lookUpResult().totalBytes > 1000000);
+        // Only config.json is in the cache so far.
+        const QString snapshots = m_tmp.filePath("hf-home/hub/models--org--demo/snapshots/") + dialog->lookUpResult().commit;
+        QVERIFY(QFileInfo::exists(snapshots + "/config.json"));
+        QVERIFY(!QFileInfo::exists(snapshots + "/model.safetensors"));
+
+        QSignalSpy downloaded(dialog, &HubModelDialog::downloadFinished);
+        QSignalSpy changed(&chooser, &ModelChooser::modelChanged);
+        QVERIFY(dialog->downloadButton()->isEnabled());
+        dialog->downloadButton()->click();
+        QVERIFY(downloaded.wait(120000));
+        QVERIFY2(downloaded.first().at(0).toBool(), qPrintable(downloaded.first().at(1).toString()));
+        QCOMPARE(chooser.modelDir(), QDir::cleanPath(snapshots));
+        while (!chooser.isValid() && changed.wait(60000)) {
+        }
+        QVERIFY2(chooser.isValid(), qPrintable(chooser.error()));
+        QSignalSpy listed(&chooser, &ModelChooser::cacheListed);
+        if (chooser.cachedModels().isEmpty())
+            QVERIFY(listed.wait(30000));
+        QCOMPARE(chooser.cachedModels().size(), 1);
+        QVERIFY(chooser.cachedModels().first().first.contains("org/demo"));
+
+        tb::TrainConfig c;
+        c.modelDir = chooser.modelDir().toStdString();
+        c.dataPath = TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl";
+        c.outputDir = m_tmp.filePath("run").toStdString();
+        c.maxSteps = 2;
+        c.batchSize = 2;
+        c.data.maxSeqLen = 64;
+        c.threads = 1;
+        tb::TrainerCallbacks none;
+        const tb::TrainResult result = tb::Trainer(c).run(none);
+        QCOMPARE(int(result.status), int(tb::TrainStatus::Finished));
+    }
+
+    void refusesAnArchitectureBeforeAnyWeight()
+    {
+        HubModelDialog dialog{tb::TrainConfig()};
+        dialog.setRepoId("org/gpt2");
+        QSignalSpy lookedUp(&dialog, &HubModelDialog::lookedUp);
+        dialog.lookUp();
+        QVERIFY(lookedUp.wait(60000));
+        QVERIFY(!lookedUp.first().at(0).toBool());
+        QVERIFY2(dialog.statusLabel()->text().contains("GPT2LMHeadModel"), qPrintable(dialog.statusLabel()->text()));
+        QVERIFY(!dialog.downloadButton()->isEnabled());
+        QDir blobs(m_tmp.filePath("hf-home/hub/models--org--gpt2/blobs"));
+        QCOMPARE(blobs.entryList(QDir::Files).size(), 1); // config.json's blob alone
+    }
+};
+
+QTEST_MAIN(TestHubModelDialog)
+#include "tst_hubmodeldialog.moc"

@@ -1,0 +1,92 @@
+// "From Hugging Face...": the new-run form's way to a model by its Hub id. Look up fetches the
+// repository's file list and config.json alone (a few KB, into the shared cache) and shows,
+// before any weight is downloaded, what the model is (architecture, parameters, the files to
+// download with their sizes) and the memory estimate of LoRA, QLoRA and full fine-tuning at the
+// form's settings against the device's free memory; or why Tunebench cannot train it (an
+// architecture it lacks, pickle-only weights), naming it. Download then fetches the files
+// (engine/hub: resumable, verified) with bytes, speed and time left, and Cancel; the snapshot
+// folder it ends in is snapshotDir(), what --model takes.
+//
+// Thread contract: GUI thread only. The look-up and the download run on QtConcurrent's pool;
+// results come back through QFutureWatchers and progress through queued invocations, so the
+// GUI thread never waits on the network. Cancel sets an atomic flag the download polls; the
+// partial file stays resumable. Closing the dialog mid-download cancels it.
+#pragma once
+
+#include "train/TrainConfig.h"
+
+#include <QDialog>
+#include <QFutureWatcher>
+#include <QString>
+#include <QStringList>
+
+#include <atomic>
+#include <memory>
+
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QTableWidget;
+
+class HubModelDialog : public QDialog {
+    Q_OBJECT
+public:
+    // What a look-up found (read on the pool).
+    struct LookUp {
+        QString error;         // the repository cannot be read or trained, and why ("" when it can)
+        QString repo, revision, commit;
+        QStringList files;     // the files Download fetches
+        QList<qint64> sizes;   // their sizes (-1: unknown)
+        qint64 totalBytes = 0;
+        QString facts;         // architecture, parameters
+        QString estimate;      // one line per method, against the free memory
+    };
+
+    // `settings`: the form's settings (method, rank, batch, sequence length, device) for the estimate.
+    HubModelDialog(const tb::TrainConfig& settings, QWidget* parent = nullptr);
+    ~HubModelDialog() override;
+
+    void setRepoId(const QString& id);
+    void lookUp();
+    void download();
+    void cancelDownload();
+
+    QString snapshotDir() const { return m_snapshot; }
+    const LookUp& lookUpResult() const { return m_lookUp; }
+    QLabel* factsLabel() const { return m_facts; }
+    QLabel* estimateLabel() const { return m_estimate; }
+    QLabel* statusLabel() const { return m_status; }
+    QPushButton* downloadButton() const { return m_download; }
+    bool downloading() const { return m_downloading; }
+
+Q_SIGNALS:
+    void lookedUp(bool ok);
+    void downloadFinished(bool ok, const QString& message);
+
+private:
+    void onLookedUp();
+    void onDownloaded();
+    void onProgress(qint64 done, qint64 total, double bytesPerSecond, int filesDone, int filesTotal);
+    void updateControls();
+
+    tb::TrainConfig m_settings;
+    LookUp m_lookUp;
+    QFutureWatcher<LookUp> m_lookUpWatcher;
+    QFutureWatcher<QString> m_downloadWatcher; // the snapshot folder, or "error: ..."
+    std::shared_ptr<std::atomic<bool>> m_cancel;
+    bool m_lookingUp = false;
+    bool m_downloading = false;
+    QString m_snapshot;
+
+    QLineEdit* m_repo;
+    QLineEdit* m_revision;
+    QPushButton* m_lookUpButton;
+    QLabel* m_facts;
+    QTableWidget* m_files;
+    QLabel* m_estimate;
+    QProgressBar* m_progress;
+    QLabel* m_status;
+    QPushButton* m_download;
+    QPushButton* m_cancelButton;
+};
