@@ -1,6 +1,6 @@
 #include "ModelChooser.h"
 
-#include "HubModelDialog.h"
+#include "HubRepoDialog.h"
 
 #include "hub/HubCache.h"
 #include "hub/HubEnvironment.h"
@@ -89,12 +89,12 @@ void ModelChooser::refreshCache()
     watcher->setFuture(QtConcurrent::run(listCachedModels));
 }
 
-HubModelDialog* ModelChooser::openHubDialog()
+HubRepoDialog* ModelChooser::openHubDialog()
 {
     rebuildCombo(); // show the current choice again while the dialog is open
-    auto* dialog = new HubModelDialog(m_settings ? m_settings() : tb::TrainConfig(), this);
+    auto* dialog = new HubRepoDialog(m_settings ? m_settings() : tb::TrainConfig(), this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
-    connect(dialog, &HubModelDialog::downloadFinished, this, [this, dialog](bool ok, const QString&) {
+    connect(dialog, &HubRepoDialog::downloadFinished, this, [this, dialog](bool ok, const QString&) {
         if (!ok)
             return;
         setModelDir(dialog->snapshotDir());

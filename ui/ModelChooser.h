@@ -1,6 +1,6 @@
 // The new-run form's base-model chooser: a combo of "Built-in demo model", the recent model
 // folders (most recent first, at most 10), the models already in the Hugging Face cache
-// (HF_HUB_CACHE: id and revision, one click away), "From Hugging Face..." (HubModelDialog: by id,
+// (HF_HUB_CACHE: id and revision, one click away), "From Hugging Face..." (HubRepoDialog: by id,
 // with facts and estimates before any weight is downloaded) and "Browse..." (a folder dialog),
 // with a line of facts under it (architecture, parameters, size on disk, stored dtype) or, in
 // red, what is wrong with the folder, naming the file.
@@ -21,7 +21,7 @@
 
 #include <functional>
 
-class HubModelDialog;
+class HubRepoDialog;
 class QComboBox;
 class QLabel;
 
@@ -55,7 +55,7 @@ public:
     // The form's settings, for the Hub dialog's memory estimates (default settings without it).
     void setSettingsSource(std::function<tb::TrainConfig()> source) { m_settings = std::move(source); }
     // Opens "From Hugging Face..." (non-modal); a finished download becomes the choice.
-    HubModelDialog* openHubDialog();
+    HubRepoDialog* openHubDialog();
     // Lists the Hugging Face cache again, off the GUI thread; cachedModels() when it is in.
     void refreshCache();
     // Snapshot folders of cached model repositories with a config.json: label -> folder.

@@ -1,5 +1,6 @@
 #include "RunForm.h"
 
+#include "HubRepoDialog.h"
 #include "ModelChooser.h"
 
 #include "train/RunRegistration.h"
@@ -194,7 +195,13 @@ QWidget* RunForm::buildModelAndData()
     auto* box = new QGroupBox(tr("Model and data"));
     auto* form = new QFormLayout(box);
     form->addRow(tr("Base model"), withError(m_model, "model"));
-    form->addRow(tr("Dataset"), withError(withBrowse(m_dataset, browseData), "data"));
+    m_hubData = new QPushButton(tr("From Hugging Face..."));
+    auto* dataRow = new QWidget;
+    auto* dataLayout = new QHBoxLayout(dataRow);
+    dataLayout->setContentsMargins(0, 0, 0, 0);
+    dataLayout->addWidget(withBrowse(m_dataset, browseData), 1);
+    dataLayout->addWidget(m_hubData);
+    form->addRow(tr("Dataset"), withError(dataRow, "data"));
     form->addRow(tr("Format"), m_format);
     form->addRow(tr("Sequence length"), withError(m_seqLen, "dataset.seq_len"));
     form->addRow(QString(), m_trainOnPrompt);
@@ -212,6 +219,7 @@ QWidget* RunForm::buildModelAndData()
         dialog->open();
     };
     connect(browseData, &QPushButton::clicked, this, [this, openFile] { openFile(m_dataset, tr("Training data")); });
+    connect(m_hubData, &QPushButton::clicked, this, &RunForm::openHubDataset);
     connect(browseValidation, &QPushButton::clicked, this, [this, openFile] { openFile(m_validation, tr("Validation data")); });
     return box;
 }
@@ -668,4 +676,19 @@ void RunForm::setDatasetProblem(const QString& dataPath, const QString& message)
 bool RunForm::validate()
 {
     return showProblems(config());
+}
+
+HubRepoDialog* RunForm::openHubDataset()
+{
+    auto* dialog = new HubRepoDialog(config(), this, HubRepoDialog::Kind::Dataset);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &HubRepoDialog::downloadFinished, this, [this, dialog](bool ok, const QString&) {
+        if (!ok || dialog->trainingFile().isEmpty())
+            return;
+        m_dataset->setText(dialog->trainingFile());
+        if (!dialog->validationFile().isEmpty())
+            m_validation->setText(dialog->validationFile());
+    });
+    dialog->open();
+    return dialog;
 }

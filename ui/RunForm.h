@@ -32,9 +32,14 @@ class QRadioButton;
 class QSpinBox;
 class QTimer;
 
+class HubRepoDialog;
+
 class RunForm : public QWidget {
     Q_OBJECT
 public:
+    // "From Hugging Face..." beside the dataset: a dataset repository's files, downloaded into
+    // the shared cache; its training (and validation) file becomes the form's (non-modal).
+    HubRepoDialog* openHubDataset();
     // workspace: the experiment database's workspace, where an empty output field makes a new
     // run folder; empty: there is none and the output folder must be given.
     explicit RunForm(const QString& workspace, QWidget* parent = nullptr);
@@ -97,6 +102,7 @@ Q_SIGNALS:
     void datasetInputsChanged();
 
 private:
+    QPushButton* m_hubData = nullptr;
     QWidget* buildModelAndData();
     QWidget* buildMethod();
     QWidget* buildOptimisation();

@@ -100,8 +100,10 @@ int runDownload(const std::vector<std::string>& rawArgs)
             size_t fetched = 0;
             for (const auto& f : result.files)
                 fetched += f.transferred;
-            std::cerr << (result.offline ? "offline: from the cache, " : "") << fetched << " of " << result.files.size()
-                      << " files downloaded (" << tb::formatHubBytes(result.bytesReceived) << "), the others were in the cache; "
+            const size_t cached = result.files.size() - fetched;
+            std::cerr << (result.offline ? "offline, from the cache: " : "") << fetched << " of " << result.files.size()
+                      << " files downloaded (" << tb::formatHubBytes(result.bytesReceived) << ")"
+                      << (cached ? ", " + std::to_string(cached) + " already in the cache" : std::string()) << "; "
                       << request.repo.id << "@" << request.revision << " is commit " << result.commit << "\n";
         }
         std::cout << result.snapshotPath << "\n";

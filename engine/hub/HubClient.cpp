@@ -253,6 +253,9 @@ std::string HubClient::resolveUrl(const HubRepoId& repo, const std::string& revi
 
 HubClient::Response HubClient::perform(const Request& q)
 {
+    if (m_env.offline) // as huggingface_hub's _raise_if_offline_mode_is_enabled
+        throw HubError(HubError::Kind::Offline,
+                       redact("HF_HUB_OFFLINE is set, so no request goes to " + originOf(q.url) + "; unset it to reach the Hub"));
     CURL* curl = static_cast<CURL*>(m_curl);
     curl_easy_reset(curl); // options only: the connection cache stays
     Response r;

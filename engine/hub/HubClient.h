@@ -14,6 +14,7 @@
 // that made progress starts its count again, so only maxRetries failures in a row give up.
 // Statuses become HubError kinds with a message that says what to do (HubError.h).
 //
+// With HF_HUB_OFFLINE set, every request throws HubError(Offline) before touching the network.
 // The token goes into one request header and nowhere else; every message passes redact().
 // One object per thread: it owns a curl handle (kept-alive connections); cancelled() may be
 // called from the transfer at any time and aborts within about a second.

@@ -105,6 +105,9 @@ void downloadFile(DownloadRun& run, FileJob& job, HubClient& client, const std::
 {
     const std::string label = run.repo.id + "/" + job.sibling.path;
     const HubFileMetadata meta = client.fileMetadata(run.repo, run.commit, job.sibling.path);
+    if (!meta.commit.empty() && meta.commit != run.commit) // a mirror that ignores the commit in the URL
+        throw HubError(HubError::Kind::Server, label + ": the server answered for commit " + meta.commit + ", not "
+                                                   + run.commit + " that its file list named; the snapshot would mix commits");
     {
         std::lock_guard<std::mutex> lock(run.mutex);
         job.etag = meta.etag; // the HEAD names the blob, as in huggingface_hub

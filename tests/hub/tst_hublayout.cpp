@@ -4,6 +4,7 @@
 // print) and the blob writer's resume and ENOSPC paths.
 #include "hub/BlobDigest.h"
 #include "hub/HubCache.h"
+#include "hub/HubClient.h"
 #include "hub/HubEnvironment.h"
 #include "hub/HubError.h"
 #include "hub/HubFileSelection.h"
@@ -315,6 +316,16 @@ private Q_SLOTS:
         bad.append(content.constData() + 400000, content.size() - 400000);
         QVERIFY(errorKind([&] { bad.complete(m_tmp.filePath("blobs/never").toStdString()); }) == tb::HubError::Kind::Checksum);
         QVERIFY(!QFileInfo::exists(incomplete) && !QFileInfo::exists(m_tmp.filePath("blobs/never")));
+    }
+
+    void offlineClientMakesNoRequest()
+    {
+        // An endpoint nothing listens on: a request would fail as Network, not Offline.
+        tb::HubEnvironment env = envOf({{"HOME", "/h"}, {"HF_ENDPOINT", "http://127.0.0.1:1"}, {"HF_HUB_OFFLINE", "1"}});
+        tb::HubClient client(env, {}, {});
+        QCOMPARE(errorKind([&] { client.repoInfo(tb::HubRepoId::parse("org/m"), "main"); }), tb::HubError::Kind::Offline);
+        QCOMPARE(errorKind([&] { client.fileMetadata(tb::HubRepoId::parse("org/m"), std::string(40, 'a'), "config.json"); }),
+                 tb::HubError::Kind::Offline);
     }
 
     void fullDiskIsReportedAsSuchWhileWriting()

@@ -1,11 +1,12 @@
-// "From Hugging Face...": the new-run form's way to a model by its Hub id. Look up fetches the
-// repository's file list and config.json alone (a few KB, into the shared cache) and shows,
-// before any weight is downloaded, what the model is (architecture, parameters, the files to
-// download with their sizes) and the memory estimate of LoRA, QLoRA and full fine-tuning at the
-// form's settings against the device's free memory; or why Tunebench cannot train it (an
-// architecture it lacks, pickle-only weights), naming it. Download then fetches the files
-// (engine/hub: resumable, verified) with bytes, speed and time left, and Cancel; the snapshot
-// folder it ends in is snapshotDir(), what --model takes.
+// "From Hugging Face...": the new-run form's way to a model or a dataset by its Hub id.
+// For a model, Look up fetches the repository's file list and config.json alone (a few KB, into
+// the shared cache) and shows, before any weight is downloaded, what the model is (architecture,
+// parameters, the files to download with their sizes) and the memory estimate of LoRA, QLoRA and
+// full fine-tuning at the form's settings against the device's free memory; or why Tunebench
+// cannot train it (an architecture it lacks, pickle-only weights), naming it. For a dataset it
+// lists the JSON, JSONL and CSV files. Download then fetches the files (engine/hub: resumable,
+// verified) with bytes, speed and time left, and Cancel; the snapshot folder it ends in is
+// snapshotDir(), what --model takes (for a dataset, trainingFile() / validationFile()).
 //
 // Thread contract: GUI thread only. The look-up and the download run on QtConcurrent's pool;
 // results come back through QFutureWatchers and progress through queued invocations, so the
@@ -29,7 +30,7 @@ class QProgressBar;
 class QPushButton;
 class QTableWidget;
 
-class HubModelDialog : public QDialog {
+class HubRepoDialog : public QDialog {
     Q_OBJECT
 public:
     // What a look-up found (read on the pool).
@@ -44,8 +45,9 @@ public:
     };
 
     // `settings`: the form's settings (method, rank, batch, sequence length, device) for the estimate.
-    HubModelDialog(const tb::TrainConfig& settings, QWidget* parent = nullptr);
-    ~HubModelDialog() override;
+    enum class Kind { Model, Dataset };
+    HubRepoDialog(const tb::TrainConfig& settings, QWidget* parent = nullptr, Kind kind = Kind::Model);
+    ~HubRepoDialog() override;
 
     void setRepoId(const QString& id);
     void lookUp();
@@ -53,6 +55,10 @@ public:
     void cancelDownload();
 
     QString snapshotDir() const { return m_snapshot; }
+    // Dataset: the downloaded file to train on (one named like train, else the first) and one
+    // named like validation / val / test ("" when none), inside snapshotDir().
+    QString trainingFile() const;
+    QString validationFile() const;
     const LookUp& lookUpResult() const { return m_lookUp; }
     QLabel* factsLabel() const { return m_facts; }
     QLabel* estimateLabel() const { return m_estimate; }
@@ -71,6 +77,7 @@ private:
     void updateControls();
 
     tb::TrainConfig m_settings;
+    Kind m_kind;
     LookUp m_lookUp;
     QFutureWatcher<LookUp> m_lookUpWatcher;
     QFutureWatcher<QString> m_downloadWatcher; // the snapshot folder, or "error: ..."

@@ -5,8 +5,9 @@
 // snapshot and lists it as a cached model, and a run trains on it; an architecture Tunebench
 // cannot train is refused at the look-up, before any weight is downloaded.
 #include "FakeHub.h"
-#include "HubModelDialog.h"
+#include "HubRepoDialog.h"
 #include "ModelChooser.h"
+#include "RunForm.h"
 
 #include "core/ThreadSettings.h"
 #include "demo/DemoModelMaker.h"
@@ -24,7 +25,7 @@
 
 #include <fstream>
 
-class TestHubModelDialog : public QObject {
+class TestHubRepoDialog : public QObject {
     Q_OBJECT
 private:
     QTemporaryDir m_tmp;
@@ -41,8 +42,14 @@ private Q_SLOTS:
         QDir().mkpath(gpt2);
         std::ofstream(gpt2.toStdString() + "/config.json") << R"({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"})";
         std::ofstream(gpt2.toStdString() + "/model.safetensors") << std::string(4096, 'x');
+        const QString reviews = m_tmp.filePath("repo-reviews");
+        QDir().mkpath(reviews + "/data");
+        QFile::copy(TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl", reviews + "/data/train.jsonl");
+        QFile::copy(TB_SOURCE_DIR "/resources/datasets/reviews-val.jsonl", reviews + "/data/validation.jsonl");
         QString error;
-        QVERIFY2(m_hub.start({"--model", "org/demo=" + demo, "--model", "org/gpt2=" + gpt2}, &error), qPrintable(error));
+        QVERIFY2(m_hub.start({"--model", "org/demo=" + demo, "--model", "org/gpt2=" + gpt2, "--dataset", "org/reviews=" + reviews},
+                             &error),
+                 qPrintable(error));
         qputenv("HF_ENDPOINT", m_hub.endpoint().toUtf8());
         qputenv("HF_HOME", m_tmp.filePath("hf-home").toUtf8());
         qunsetenv("HF_HUB_CACHE");
@@ -54,9 +61,9 @@ private Q_SLOTS:
     {
         ModelChooser chooser;
         chooser.show();
-        HubModelDialog* dialog = chooser.openHubDialog();
+        HubRepoDialog* dialog = chooser.openHubDialog();
         dialog->setRepoId("org/demo");
-        QSignalSpy lookedUp(dialog, &HubModelDialog::lookedUp);
+        QSignalSpy lookedUp(dialog, &HubRepoDialog::lookedUp);
         dialog->lookUp();
         QVERIFY(lookedUp.wait(60000));
         QVERIFY2(lookedUp.first().at(0).toBool(), qPrintable(dialog->statusLabel()->text()));
@@ -70,7 +77,7 @@ private Q_SLOTS:
         QVERIFY(QFileInfo::exists(snapshots + "/config.json"));
         QVERIFY(!QFileInfo::exists(snapshots + "/model.safetensors"));
 
-        QSignalSpy downloaded(dialog, &HubModelDialog::downloadFinished);
+        QSignalSpy downloaded(dialog, &HubRepoDialog::downloadFinished);
         QSignalSpy changed(&chooser, &ModelChooser::modelChanged);
         QVERIFY(dialog->downloadButton()->isEnabled());
         dialog->downloadButton()->click();
@@ -99,11 +106,34 @@ private Q_SLOTS:
         QCOMPARE(int(result.status), int(tb::TrainStatus::Finished));
     }
 
+    // The form's "From Hugging Face..." beside the dataset: a dataset repository's files become
+    // the training and validation files.
+    void datasetFromTheHub()
+    {
+        RunForm form(m_tmp.filePath("workspace"));
+        HubRepoDialog* dialog = form.openHubDataset();
+        dialog->setRepoId("org/reviews");
+        QSignalSpy lookedUp(dialog, &HubRepoDialog::lookedUp);
+        dialog->lookUp();
+        QVERIFY(lookedUp.wait(60000));
+        QVERIFY2(lookedUp.first().at(0).toBool(), qPrintable(dialog->statusLabel()->text()));
+        QSignalSpy downloaded(dialog, &HubRepoDialog::downloadFinished);
+        dialog->download();
+        QVERIFY(downloaded.wait(60000));
+        QVERIFY2(downloaded.first().at(0).toBool(), qPrintable(downloaded.first().at(1).toString()));
+        const tb::TrainConfig c = form.config();
+        QVERIFY2(QString::fromStdString(c.dataPath).endsWith("datasets--org--reviews/snapshots/" + dialog->lookUpResult().commit
+                                                             + "/data/train.jsonl"),
+                 c.dataPath.c_str());
+        QVERIFY2(QString::fromStdString(c.validationPath).endsWith("/data/validation.jsonl"), c.validationPath.c_str());
+        QVERIFY(QFileInfo(QString::fromStdString(c.dataPath)).size() > 1000);
+    }
+
     void refusesAnArchitectureBeforeAnyWeight()
     {
-        HubModelDialog dialog{tb::TrainConfig()};
+        HubRepoDialog dialog{tb::TrainConfig()};
         dialog.setRepoId("org/gpt2");
-        QSignalSpy lookedUp(&dialog, &HubModelDialog::lookedUp);
+        QSignalSpy lookedUp(&dialog, &HubRepoDialog::lookedUp);
         dialog.lookUp();
         QVERIFY(lookedUp.wait(60000));
         QVERIFY(!lookedUp.first().at(0).toBool());
@@ -114,5 +144,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestHubModelDialog)
-#include "tst_hubmodeldialog.moc"
+QTEST_MAIN(TestHubRepoDialog)
+#include "tst_hubrepodialog.moc"

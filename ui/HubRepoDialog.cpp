@@ -1,4 +1,4 @@
-#include "HubModelDialog.h"
+#include "HubRepoDialog.h"
 
 #include "core/DeviceMemory.h"
 #include "formats/ModelConfig.h"
@@ -10,6 +10,8 @@
 #include "memory/MemoryEstimator.h"
 
 #include <QDialogButtonBox>
+#include <QDir>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -38,15 +40,16 @@ QString sizeText(qint64 bytes)
 }
 
 // Runs on the pool: the file list, config.json (into the cache) and the estimates.
-HubModelDialog::LookUp lookUpRepo(const QString& repoText, const QString& revisionText, const tb::TrainConfig& settings,
-                                  std::shared_ptr<std::atomic<bool>> cancel)
+HubRepoDialog::LookUp lookUpRepo(const QString& repoText, const QString& revisionText, const tb::TrainConfig& settings,
+                                 bool dataset, std::shared_ptr<std::atomic<bool>> cancel)
 {
-    HubModelDialog::LookUp r;
+    HubRepoDialog::LookUp r;
     r.repo = repoText;
     r.revision = revisionText.isEmpty() ? QString("main") : revisionText;
     try {
         const tb::HubEnvironment env = tb::HubEnvironment::fromProcess();
-        const tb::HubRepoId repo = tb::HubRepoId::parse(repoText.toStdString());
+        const tb::HubRepoId repo =
+            tb::HubRepoId::parse(repoText.toStdString(), dataset ? tb::HubRepoType::Dataset : tb::HubRepoType::Model);
         tb::HubClient client(env, {}, [cancel] { return cancel->load(); });
         const tb::HubRepoInfo info = client.repoInfo(repo, r.revision.toStdString());
         const std::vector<tb::HubSibling> files = tb::selectHubFiles(info, repo, {}); // refuses pickle-only repositories
@@ -57,6 +60,10 @@ HubModelDialog::LookUp lookUpRepo(const QString& repoText, const QString& revisi
             r.totalBytes += std::max<int64_t>(f.size, 0);
         }
 
+        if (dataset) {
+            r.facts = QObject::tr("Dataset %1: %2 files, %3 to download").arg(repoText).arg(r.files.size()).arg(sizeText(r.totalBytes));
+            return r;
+        }
         // config.json alone, so the architecture is checked before any weight is downloaded.
         tb::HubDownloadOptions options;
         options.cancel = cancel.get();
@@ -103,12 +110,13 @@ HubModelDialog::LookUp lookUpRepo(const QString& repoText, const QString& revisi
 
 } // namespace
 
-HubModelDialog::HubModelDialog(const tb::TrainConfig& settings, QWidget* parent)
-    : QDialog(parent), m_settings(settings), m_cancel(std::make_shared<std::atomic<bool>>(false))
+HubRepoDialog::HubRepoDialog(const tb::TrainConfig& settings, QWidget* parent, Kind kind)
+    : QDialog(parent), m_settings(settings), m_kind(kind), m_cancel(std::make_shared<std::atomic<bool>>(false))
 {
-    setWindowTitle(tr("Model from Hugging Face"));
+    const bool dataset = kind == Kind::Dataset;
+    setWindowTitle(dataset ? tr("Dataset from Hugging Face") : tr("Model from Hugging Face"));
     m_repo = new QLineEdit;
-    m_repo->setPlaceholderText("Qwen/Qwen2.5-0.5B-Instruct");
+    m_repo->setPlaceholderText(dataset ? "tatsu-lab/alpaca" : "Qwen/Qwen2.5-0.5B-Instruct");
     m_revision = new QLineEdit("main");
     m_lookUpButton = new QPushButton(tr("Look up"));
     auto* idRow = new QHBoxLayout;
@@ -130,7 +138,8 @@ HubModelDialog::HubModelDialog(const tb::TrainConfig& settings, QWidget* parent)
     m_estimate->setTextFormat(Qt::PlainText);
     m_progress = new QProgressBar;
     m_progress->setRange(0, kProgressSteps);
-    m_status = new QLabel(tr("Type a model id and press Look up: only config.json is fetched before you decide."));
+    m_status = new QLabel(dataset ? tr("Type a dataset id and press Look up: its JSON, JSONL and CSV files are listed.")
+                                  : tr("Type a model id and press Look up: only config.json is fetched before you decide."));
     m_status->setWordWrap(true);
     m_status->setTextFormat(Qt::PlainText);
 
@@ -142,7 +151,7 @@ HubModelDialog::HubModelDialog(const tb::TrainConfig& settings, QWidget* parent)
 
     auto* layout = new QVBoxLayout(this);
     auto* form = new QFormLayout;
-    form->addRow(tr("Model id:"), idRow);
+    form->addRow(dataset ? tr("Dataset id:") : tr("Model id:"), idRow);
     layout->addLayout(form);
     layout->addWidget(m_facts);
     layout->addWidget(m_files, 1);
@@ -152,17 +161,17 @@ HubModelDialog::HubModelDialog(const tb::TrainConfig& settings, QWidget* parent)
     layout->addWidget(buttons);
     resize(640, 480);
 
-    connect(m_lookUpButton, &QPushButton::clicked, this, &HubModelDialog::lookUp);
-    connect(m_repo, &QLineEdit::returnPressed, this, &HubModelDialog::lookUp);
-    connect(m_download, &QPushButton::clicked, this, &HubModelDialog::download);
-    connect(m_cancelButton, &QPushButton::clicked, this, &HubModelDialog::cancelDownload);
+    connect(m_lookUpButton, &QPushButton::clicked, this, &HubRepoDialog::lookUp);
+    connect(m_repo, &QLineEdit::returnPressed, this, &HubRepoDialog::lookUp);
+    connect(m_download, &QPushButton::clicked, this, &HubRepoDialog::download);
+    connect(m_cancelButton, &QPushButton::clicked, this, &HubRepoDialog::cancelDownload);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
-    connect(&m_lookUpWatcher, &QFutureWatcher<LookUp>::finished, this, &HubModelDialog::onLookedUp);
-    connect(&m_downloadWatcher, &QFutureWatcher<QString>::finished, this, &HubModelDialog::onDownloaded);
+    connect(&m_lookUpWatcher, &QFutureWatcher<LookUp>::finished, this, &HubRepoDialog::onLookedUp);
+    connect(&m_downloadWatcher, &QFutureWatcher<QString>::finished, this, &HubRepoDialog::onDownloaded);
     updateControls();
 }
 
-HubModelDialog::~HubModelDialog()
+HubRepoDialog::~HubRepoDialog()
 {
     // The pool jobs hold the flag, not the dialog: they stop soon and their results are dropped.
     m_cancel->store(true);
@@ -170,12 +179,12 @@ HubModelDialog::~HubModelDialog()
     m_downloadWatcher.disconnect(this);
 }
 
-void HubModelDialog::setRepoId(const QString& id)
+void HubRepoDialog::setRepoId(const QString& id)
 {
     m_repo->setText(id);
 }
 
-void HubModelDialog::lookUp()
+void HubRepoDialog::lookUp()
 {
     if (m_lookingUp || m_downloading || m_repo->text().trimmed().isEmpty())
         return;
@@ -190,10 +199,11 @@ void HubModelDialog::lookUp()
     const QString repo = m_repo->text().trimmed(), revision = m_revision->text().trimmed();
     const tb::TrainConfig settings = m_settings;
     auto cancel = m_cancel;
-    m_lookUpWatcher.setFuture(QtConcurrent::run([=] { return lookUpRepo(repo, revision, settings, cancel); }));
+    const bool dataset = m_kind == Kind::Dataset;
+    m_lookUpWatcher.setFuture(QtConcurrent::run([=] { return lookUpRepo(repo, revision, settings, dataset, cancel); }));
 }
 
-void HubModelDialog::onLookedUp()
+void HubRepoDialog::onLookedUp()
 {
     m_lookingUp = false;
     m_lookUp = m_lookUpWatcher.result();
@@ -214,7 +224,7 @@ void HubModelDialog::onLookedUp()
     Q_EMIT lookedUp(m_lookUp.error.isEmpty());
 }
 
-void HubModelDialog::download()
+void HubRepoDialog::download()
 {
     if (m_downloading || m_lookingUp || !m_lookUp.error.isEmpty() || m_lookUp.commit.isEmpty())
         return;
@@ -227,7 +237,7 @@ void HubModelDialog::download()
 
     // Progress comes from the download's thread; a QPointer drops it once the dialog is gone.
     struct Callbacks : tb::HubDownloadCallbacks {
-        QPointer<HubModelDialog> dialog;
+        QPointer<HubRepoDialog> dialog;
         void onProgress(const tb::HubProgress& p) override
         {
             const qint64 done = qint64(p.bytesDone), total = qint64(p.bytesTotal);
@@ -244,12 +254,13 @@ void HubModelDialog::download()
     const std::string repo = m_lookUp.repo.toStdString(), commit = m_lookUp.commit.toStdString(),
                       revision = m_lookUp.revision.toStdString();
     auto cancel = m_cancel;
+    const tb::HubRepoType type = m_kind == Kind::Dataset ? tb::HubRepoType::Dataset : tb::HubRepoType::Model;
     m_downloadWatcher.setFuture(QtConcurrent::run([=]() -> QString {
         try {
             tb::HubDownloadOptions options;
             options.cancel = cancel.get();
             tb::HubDownloadRequest request;
-            request.repo = tb::HubRepoId::parse(repo);
+            request.repo = tb::HubRepoId::parse(repo, type);
             request.revision = revision; // the ref is written too, so transformers finds it by name
             const tb::HubDownloadResult r = tb::HubDownload(tb::HubEnvironment::fromProcess(), options).run(request, callbacks.get());
             if (r.commit != commit)
@@ -262,7 +273,7 @@ void HubModelDialog::download()
     }));
 }
 
-void HubModelDialog::onProgress(qint64 done, qint64 total, double bytesPerSecond, int filesDone, int filesTotal)
+void HubRepoDialog::onProgress(qint64 done, qint64 total, double bytesPerSecond, int filesDone, int filesTotal)
 {
     if (!m_downloading)
         return;
@@ -275,13 +286,13 @@ void HubModelDialog::onProgress(qint64 done, qint64 total, double bytesPerSecond
                           .arg(filesTotal));
 }
 
-void HubModelDialog::cancelDownload()
+void HubRepoDialog::cancelDownload()
 {
     m_cancel->store(true);
     m_status->setText(tr("Cancelling; what was downloaded so far is kept and resumes next time..."));
 }
 
-void HubModelDialog::onDownloaded()
+void HubRepoDialog::onDownloaded()
 {
     m_downloading = false;
     const QString result = m_downloadWatcher.result();
@@ -300,7 +311,7 @@ void HubModelDialog::onDownloaded()
         accept();
 }
 
-void HubModelDialog::updateControls()
+void HubRepoDialog::updateControls()
 {
     const bool busy = m_lookingUp || m_downloading;
     m_repo->setEnabled(!busy);
@@ -309,4 +320,49 @@ void HubModelDialog::updateControls()
     m_download->setEnabled(!busy && m_lookUp.error.isEmpty() && !m_lookUp.commit.isEmpty());
     m_cancelButton->setVisible(m_downloading);
     m_files->setVisible(!m_lookUp.files.isEmpty());
+}
+
+namespace {
+
+// The first of `files` whose name holds one of `words` (case-insensitive), "" when none does.
+QString fileNamed(const QStringList& files, const QStringList& words)
+{
+    for (const QString& f : files) {
+        const QString name = QFileInfo(f).fileName().toLower();
+        for (const QString& w : words)
+            if (name.contains(w))
+                return f;
+    }
+    return {};
+}
+
+QString validationFileName(const QStringList& data)
+{
+    return fileNamed(data, {"validation", "valid", "val.", "val_", "val-", "test", "eval", "dev"});
+}
+
+} // namespace
+
+QString HubRepoDialog::trainingFile() const
+{
+    QStringList data;
+    for (const QString& f : m_lookUp.files)
+        if (f.endsWith(".jsonl") || f.endsWith(".json") || f.endsWith(".csv"))
+            data << f;
+    if (m_snapshot.isEmpty() || data.isEmpty())
+        return {};
+    QString chosen = fileNamed(data, {"train"});
+    if (chosen.isEmpty())
+        chosen = data.first() == validationFileName(data) && data.size() > 1 ? data[1] : data.first();
+    return QDir(m_snapshot).filePath(chosen);
+}
+
+QString HubRepoDialog::validationFile() const
+{
+    QStringList data;
+    for (const QString& f : m_lookUp.files)
+        if (f.endsWith(".jsonl") || f.endsWith(".json") || f.endsWith(".csv"))
+            data << f;
+    const QString name = validationFileName(data);
+    return m_snapshot.isEmpty() || name.isEmpty() ? QString() : QDir(m_snapshot).filePath(name);
 }
