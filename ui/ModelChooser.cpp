@@ -2,6 +2,7 @@
 
 #include "HubRepoDialog.h"
 
+#include "formats/ModelConfig.h"
 #include "hub/HubCache.h"
 #include "hub/HubEnvironment.h"
 
@@ -10,6 +11,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFutureWatcher>
+#include <QHash>
 #include <QLabel>
 #include <QLocale>
 #include <QVBoxLayout>
@@ -35,7 +37,21 @@ QList<QPair<QString, QString>> listCachedModels()
                 QString revision = QString::fromStdString(s.commit).left(10);
                 if (!s.refs.empty())
                     revision = QString::fromStdString(s.refs.front());
-                found.append({QStringLiteral("%1 (%2, Hugging Face cache)").arg(QString::fromStdString(repo.repo.id), revision),
+                // What the entry says about the model: from config.json and the files' sizes.
+                QString what;
+                try {
+                    const tb::ModelConfig c = tb::ModelConfig::fromFile(s.path + "/config.json");
+                    qint64 bytes = 0;
+                    for (const QFileInfo& f : QDir(QString::fromStdString(s.path)).entryInfoList(QDir::Files))
+                        bytes += f.size(); // follows the snapshot's links into blobs/
+                    what = QStringLiteral("%1, %2 M parameters, %3")
+                               .arg(QString::fromStdString(c.architecture))
+                               .arg(c.parameterCount() / 1e6, 0, 'f', 0)
+                               .arg(QLocale().formattedDataSize(bytes));
+                } catch (const std::exception& e) {
+                    what = QObject::tr("not supported: %1").arg(QString::fromStdString(e.what()).section(": ", -1));
+                }
+                found.append({QStringLiteral("%1 (%2) \u2014 %3, Hugging Face cache").arg(QString::fromStdString(repo.repo.id), revision, what),
                               QString::fromStdString(s.path)});
             }
         }
@@ -182,8 +198,11 @@ void ModelChooser::rebuildCombo()
     QStringList folders = m_recent;
     if (!m_dir.isEmpty() && m_dir != demoDir && !folders.contains(m_dir))
         folders.prepend(m_dir); // being checked, or refused: still shown as the choice
+    QHash<QString, QString> cachedLabel; // a snapshot folder reads as its repository id
+    for (const auto& [label, dir] : std::as_const(m_cached))
+        cachedLabel.insert(cleanDir(dir), label);
     for (const QString& dir : std::as_const(folders)) {
-        m_combo->addItem(folderLabel(dir), dir);
+        m_combo->addItem(cachedLabel.value(dir, folderLabel(dir)), dir);
         m_combo->setItemData(m_combo->count() - 1, QDir::toNativeSeparators(dir), Qt::ToolTipRole);
     }
     QStringList shown = folders;

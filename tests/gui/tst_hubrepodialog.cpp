@@ -91,7 +91,9 @@ private Q_SLOTS:
         if (chooser.cachedModels().isEmpty())
             QVERIFY(listed.wait(30000));
         QCOMPARE(chooser.cachedModels().size(), 1);
-        QVERIFY(chooser.cachedModels().first().first.contains("org/demo"));
+        const QString entry = chooser.cachedModels().first().first;
+        QVERIFY2(entry.contains("org/demo") && entry.contains("LlamaForCausalLM") && entry.contains("(main)"), qPrintable(entry));
+        QVERIFY(chooser.combo()->findText(entry) >= 0);
 
         tb::TrainConfig c;
         c.modelDir = chooser.modelDir().toStdString();
