@@ -17,6 +17,7 @@
 #include <QApplication>
 #include <QComboBox>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QLabel>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -129,6 +130,48 @@ private Q_SLOTS:
                  c.dataPath.c_str());
         QVERIFY2(QString::fromStdString(c.validationPath).endsWith("/data/validation.jsonl"), c.validationPath.c_str());
         QVERIFY(QFileInfo(QString::fromStdString(c.dataPath)).size() > 1000);
+    }
+
+    // Cancel mid-file: the dialog says so, the partial blob stays as .incomplete, and the next
+    // Download resumes it to a complete, verified snapshot.
+    void cancelLeavesAResumableDownload()
+    {
+        const QString home = m_tmp.filePath("hf-home-cancel");
+        qputenv("HF_HOME", home.toUtf8());
+        m_hub.fault("model.safetensors", {{"rate", 200000}}, 1); // about 10 s for the first attempt
+        HubRepoDialog dialog{tb::TrainConfig()};
+        dialog.setRepoId("org/demo");
+        QSignalSpy lookedUp(&dialog, &HubRepoDialog::lookedUp);
+        dialog.lookUp();
+        QVERIFY(lookedUp.wait(60000));
+        QVERIFY(lookedUp.first().at(0).toBool());
+        QSignalSpy finished(&dialog, &HubRepoDialog::downloadFinished);
+        dialog.download();
+        const QString blobs = home + "/hub/models--org--demo/blobs";
+        QElapsedTimer waited;
+        waited.start();
+        while (waited.elapsed() < 60000) { // until some bytes of the weights are on disk
+            const QStringList partial = QDir(blobs).entryList({"*.incomplete"}, QDir::Files);
+            if (!partial.isEmpty() && QFileInfo(blobs + "/" + partial.first()).size() > 100000)
+                break;
+            QTest::qWait(50);
+        }
+        dialog.cancelDownload();
+        QVERIFY(finished.wait(60000));
+        QVERIFY(!finished.first().at(0).toBool());
+        QVERIFY2(finished.first().at(1).toString().contains("cancel", Qt::CaseInsensitive), qPrintable(finished.first().at(1).toString()));
+        const QStringList partial = QDir(blobs).entryList({"*.incomplete"}, QDir::Files);
+        QCOMPARE(partial.size(), 1);
+        const qint64 kept = QFileInfo(blobs + "/" + partial.first()).size();
+        QVERIFY(kept > 100000);
+
+        finished.clear();
+        dialog.download();
+        QVERIFY(finished.wait(120000));
+        QVERIFY2(finished.first().at(0).toBool(), qPrintable(finished.first().at(1).toString()));
+        QVERIFY(QDir(blobs).entryList({"*.incomplete"}, QDir::Files).isEmpty());
+        QVERIFY(QFileInfo(dialog.snapshotDir() + "/model.safetensors").size() > kept);
+        qputenv("HF_HOME", m_tmp.filePath("hf-home").toUtf8());
     }
 
     void refusesAnArchitectureBeforeAnyWeight()
