@@ -7,6 +7,7 @@
 #include "cli/Commands.h"
 #include "cli/SignalCancellation.h"
 
+#include "formats/ModelConfig.h"
 #include "hub/HubDownload.h"
 #include "hub/HubError.h"
 
@@ -14,6 +15,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include <unistd.h>
@@ -90,7 +92,24 @@ int runDownload(const std::vector<std::string>& rawArgs)
     tb::HubDownloadResult result;
     {
         SignalCancellation onSignal([&stop] { stop = true; });
+        // A model's config.json comes first and alone: an architecture Tunebench cannot train
+        // is refused (FormatError naming config.json and the architecture) before any weight.
+        tb::HubDownloadResult config;
+        const bool configFirst = request.repo.type == tb::HubRepoType::Model && request.include.empty();
+        if (configFirst) {
+            tb::HubDownloadRequest configOnly = request;
+            configOnly.include = {"config.json"};
+            config = tb::HubDownload(env, options).run(configOnly);
+            tb::ModelConfig::fromFile((std::filesystem::path(config.snapshotPath) / "config.json").string());
+        }
         result = tb::HubDownload(env, options).run(request, terminal ? &progress : nullptr);
+        // One report for both runs: config.json was transferred by the first.
+        for (const auto& early : config.files)
+            for (auto& f : result.files)
+                if (f.path == early.path && early.transferred) {
+                    f = early;
+                    result.bytesReceived += early.bytesReceived;
+                }
     }
 
     if (json) {

@@ -77,9 +77,19 @@ private Q_SLOTS:
         make.start(TB_CLI_PATH, {"make-demo-model", "--out", demo, "--preset", "tiny", "--seed", "3"});
         QVERIFY(make.waitForFinished(240000));
         QVERIFY2(make.exitCode() == 0, make.readAllStandardError().constData());
+        const QString gpt2 = m_tmp.filePath("gpt2");
+        QDir().mkpath(gpt2);
+        QFile config(gpt2 + "/config.json");
+        QVERIFY(config.open(QIODevice::WriteOnly));
+        config.write(R"({"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"})");
+        config.close();
+        QFile weights(gpt2 + "/model.safetensors");
+        QVERIFY(weights.open(QIODevice::WriteOnly));
+        weights.write(QByteArray(65536, 'x'));
+        weights.close();
         QString error;
         QVERIFY2(m_hub.start({"--model", "org/demo=" + demo, "--model", "org/demo-gated=" + demo, "--gated", "org/demo-gated",
-                              "--token", kToken},
+                              "--model", "org/gpt2=" + gpt2, "--token", kToken},
                              &error),
                  qPrintable(error));
     }
@@ -88,6 +98,17 @@ private Q_SLOTS:
     {
         m_hub.reset();
         m_home = m_tmp.filePath(QString("hf-home-%1").arg(++m_homes));
+    }
+
+    // The architecture is checked from config.json alone: no weight of a model Tunebench cannot
+    // train is downloaded.
+    void refusesAnArchitectureBeforeAnyWeight()
+    {
+        const Run r = cli({"download", "org/gpt2"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("config.json") && r.err.contains("GPT2LMHeadModel"), r.err.constData());
+        const QStringList blobs = QDir(m_home + "/hub/models--org--gpt2/blobs").entryList(QDir::Files);
+        QCOMPARE(blobs.size(), 1); // config.json's alone
     }
 
     void downloadPrintsASnapshotThatLoads()
