@@ -48,7 +48,7 @@ GgufWriter sampleWriter()
     w.set("t.f32", GgufValue::f32(0.25f));
     w.set("t.bool", GgufValue::boolean(true));
     w.set("t.u64", GgufValue::u64(uint64_t{1} << 40));
-    w.set("t.i64", GgufValue::of(GgufType::Int64, uint64_t(int64_t(-1) << 40)));
+    w.set("t.i64", GgufValue::of(GgufType::Int64, uint64_t(-(int64_t{1} << 40))));
     w.set("t.f64", GgufValue::real64(GgufType::Float64, 1e-300));
     w.set("t.strings", GgufValue::strings({"a", "", "ünïcode ✓"}));
     w.set("t.ints", GgufValue::ints({1, -2, 3}));
@@ -91,7 +91,7 @@ private Q_SLOTS:
         QCOMPARE(r.integer("t.i8"), int64_t(-5));
         QCOMPARE(r.integer("t.i16"), int64_t(-300));
         QCOMPARE(r.integer("t.u32"), int64_t(4000000000u));
-        QCOMPARE(r.integer("t.i64"), int64_t(-1) << 40);
+        QCOMPARE(r.integer("t.i64"), -(int64_t{1} << 40));
         QCOMPARE(r.real("t.f64"), 1e-300);
         QCOMPARE(r.find("t.strings")->items[2].text, std::string("ünïcode ✓"));
         QCOMPARE(r.find("t.nested")->items[0].items[1].asInt(), int64_t(5));
