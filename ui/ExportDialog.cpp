@@ -217,6 +217,13 @@ bool ExportDialog::isGguf() const
 // file once the preview is in (for a LoRA pair, the base model's file).
 void ExportDialog::fillTypes()
 {
+    // The GGUF preview (every type's size, the chat family) is read once, when a GGUF format is
+    // first chosen: the other formats need none of it.
+    if (isGguf() && !m_previewStarted && !m_source.modelDir.isEmpty()) {
+        m_previewStarted = true;
+        const QString model = m_source.modelDir;
+        m_previewWatcher.setFuture(QtConcurrent::run([model] { return readGgufPreview(model); }));
+    }
     const QString current = m_dtype->currentData().toString();
     QSignalBlocker block(m_dtype);
     m_dtype->clear();
@@ -288,10 +295,7 @@ void ExportDialog::onSourceLoaded()
         if (!s.noAdapterReason.isEmpty())
             m_status->setText(s.noAdapterReason);
     }
-    if (!s.modelDir.isEmpty()) {
-        const QString model = s.modelDir;
-        m_previewWatcher.setFuture(QtConcurrent::run([model] { return readGgufPreview(model); }));
-    }
+    fillTypes(); // starts the GGUF preview when a GGUF format is chosen already
     suggestDestination();
     updateControls();
     Q_EMIT sourceLoaded();

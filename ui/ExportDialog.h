@@ -103,6 +103,7 @@ private:
     QFutureWatcher<RunSource> m_sourceWatcher;
     GgufPreview m_preview;
     QFutureWatcher<GgufPreview> m_previewWatcher;
+    bool m_previewStarted = false;
     QPointer<AdapterExportWorker> m_worker;
     bool m_exporting = false;
     bool m_startWhenLoaded = false;

@@ -210,10 +210,12 @@ private Q_SLOTS:
     {
         ExportDialog dialog(m_db, m_loraRun);
         dialog.open();
+        QSignalSpy loaded(&dialog, &ExportDialog::sourceLoaded);
+        QVERIFY(loaded.wait(30000));
         QSignalSpy preview(&dialog, &ExportDialog::previewLoaded);
+        dialog.setFormat(ExportDialog::Format::GgufModel); // the preview is read when a GGUF format is chosen
         QVERIFY(preview.wait(60000));
         QVERIFY2(dialog.ggufPreview().error.isEmpty(), qPrintable(dialog.ggufPreview().error));
-        dialog.setFormat(ExportDialog::Format::GgufModel);
         QCOMPARE(dialog.typeBox()->count(), 8);
         const int q4 = dialog.typeBox()->findData("q4_k_m");
         QVERIFY(q4 >= 0);
