@@ -69,9 +69,10 @@ ExportDialog::GgufPreview readGgufPreview(const QString& modelDir)
     ExportDialog::GgufPreview p;
     p.loaded = true;
     try {
-        for (tb::GgufFileType type : tb::allGgufFileTypes())
-            p.bytes[tb::ggufFileTypeName(type)] = qint64(tb::planGgufModel(modelDir.toStdString(), type).fileBytes);
-        const tb::GgufModelPlan plan = tb::planGgufModel(modelDir.toStdString(), tb::GgufFileType::F16);
+        const auto plans = tb::planGgufModelTypes(modelDir.toStdString(), tb::allGgufFileTypes());
+        for (const auto& [type, typePlan] : plans)
+            p.bytes[tb::ggufFileTypeName(type)] = qint64(typePlan.fileBytes);
+        const tb::GgufModelPlan& plan = plans.begin()->second;
         const tb::OllamaChat chat = tb::ollamaChatFor(
             tb::recognizeChatFamily(plan.vocabulary.chatTemplate, plan.vocabulary.bosToken, plan.vocabulary.eosToken));
         p.chatRecognized = chat.recognized;

@@ -140,7 +140,10 @@ GgufWriter writerFor(const GgufModelPlan& plan, GgufFileType type, const std::st
 
 } // namespace
 
-GgufModelPlan planGgufModel(const std::string& modelDir, GgufFileType type, const std::string& name)
+namespace {
+
+// What config.json and the tokenizer files decide for every type: read once per model folder.
+GgufModelPlan planWithoutTensors(const std::string& modelDir)
 {
     GgufModelPlan plan;
     const std::string configPath = (fs::path(modelDir) / "config.json").string();
@@ -159,11 +162,17 @@ GgufModelPlan planGgufModel(const std::string& modelDir, GgufFileType type, cons
                                 + plan.architecture + " attends to the whole context, so outputs differ past "
                                 + std::to_string(c.slidingWindow) + " tokens");
     }
+    return plan;
+}
 
+// The tensors of `type` and the exact file size, added to a plan of planWithoutTensors().
+void planTensors(GgufModelPlan& plan, GgufFileType type, const std::string& name)
+{
+    const ModelConfig& c = plan.config;
     addPlannedTensor(plan, type, "model.embed_tokens.weight", {c.vocabSize, c.hiddenSize}, -1);
     if (c.ropeScaling.type == RopeScalingType::Llama3)
         addPlannedTensor(plan, type, "", {c.headDim / 2}, -1);
-    const int64_t q = c.numHeads * c.headDim, kv = c.numKeyValueHeads * c.headDim;
+    const int64_t q = c.numHeads * c.headDim;
     for (int64_t i = 0; i < c.numLayers; ++i) {
         const std::string p = "model.layers." + std::to_string(i) + ".";
         addPlannedTensor(plan, type, p + "input_layernorm.weight", {c.hiddenSize}, i);
@@ -185,16 +194,36 @@ GgufModelPlan planGgufModel(const std::string& modelDir, GgufFileType type, cons
         addPlannedTensor(plan, type, p + "mlp.up_proj.weight", {c.intermediateSize, c.hiddenSize}, i);
         addPlannedTensor(plan, type, p + "mlp.down_proj.weight", {c.hiddenSize, c.intermediateSize}, i);
     }
-    (void)kv;
     addPlannedTensor(plan, type, "model.norm.weight", {c.hiddenSize}, -1);
     if (!c.tieWordEmbeddings)
         addPlannedTensor(plan, type, "lm_head.weight", {c.vocabSize, c.hiddenSize}, -1);
 
-    GgufWriter w = writerFor(plan, type, name.empty() ? defaultName(modelDir) : name);
+    GgufWriter w = writerFor(plan, type, name);
     for (const auto& t : plan.tensors)
         w.addTensor({t.ggufName, ggmlDims(t.shape), static_cast<uint32_t>(t.type), t.bytes, [](uint8_t*) {}});
     plan.fileBytes = w.fileSize();
+}
+
+} // namespace
+
+GgufModelPlan planGgufModel(const std::string& modelDir, GgufFileType type, const std::string& name)
+{
+    GgufModelPlan plan = planWithoutTensors(modelDir);
+    planTensors(plan, type, name.empty() ? defaultName(modelDir) : name);
     return plan;
+}
+
+std::map<GgufFileType, GgufModelPlan> planGgufModelTypes(const std::string& modelDir, const std::vector<GgufFileType>& types,
+                                                         const std::string& name)
+{
+    const GgufModelPlan common = planWithoutTensors(modelDir);
+    std::map<GgufFileType, GgufModelPlan> plans;
+    for (GgufFileType type : types) {
+        GgufModelPlan plan = common;
+        planTensors(plan, type, name.empty() ? defaultName(modelDir) : name);
+        plans.emplace(type, std::move(plan));
+    }
+    return plans;
 }
 
 GgufExportReport exportGgufModel(const std::string& modelDir, const std::string& adapterDir, const std::string& outPath,

@@ -67,6 +67,9 @@ struct GgufModelPlan {
 };
 
 GgufModelPlan planGgufModel(const std::string& modelDir, GgufFileType type, const std::string& name = {});
+// The same for several types, reading config.json and the tokenizer files once.
+std::map<GgufFileType, GgufModelPlan> planGgufModelTypes(const std::string& modelDir, const std::vector<GgufFileType>& types,
+                                                         const std::string& name = {});
 
 struct GgufExportReport {
     std::string path;

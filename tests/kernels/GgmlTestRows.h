@@ -15,6 +15,17 @@ namespace ggmltest {
 
 inline constexpr int kRowElements = 256;
 
+// First differing byte, or -1 (0 when either side failed and came back empty).
+inline int64_t firstDifference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b)
+{
+    if (a.empty() || a.size() != b.size())
+        return 0;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (a[i] != b[i])
+            return int64_t(i);
+    return -1;
+}
+
 inline std::vector<float> gaussian(size_t n, uint32_t seed, float sigma = 0.02f)
 {
     std::mt19937 rng(seed);

@@ -27,17 +27,6 @@ std::vector<uint8_t> quantize(GgmlType type, const std::vector<float>& x, int64_
     return q;
 }
 
-// First differing byte, or -1 (0 when either side failed and came back empty).
-int64_t firstDifference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b)
-{
-    if (a.empty() || a.size() != b.size())
-        return 0;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (a[i] != b[i])
-            return int64_t(i);
-    return -1;
-}
-
 const GgmlIsa kSimdIsas[] = {GgmlIsa::Avx2, GgmlIsa::Avx512};
 
 std::vector<float> dequantize(GgmlType type, const std::vector<uint8_t>& q, int64_t rows, int64_t n,
@@ -471,14 +460,14 @@ private Q_SLOTS:
         for (const auto& rows : {ggmltest::adversarialRows(), ggmltest::nonFiniteRows()})
             for (const ggmltest::NamedRow& row : rows) {
                 const int64_t diff =
-                    firstDifference(quantize(t, row.x, 1, n, 1, variant), quantize(t, row.x, 1, n, 1, GgmlIsa::Scalar));
+                    ggmltest::firstDifference(quantize(t, row.x, 1, n, 1, variant), quantize(t, row.x, 1, n, 1, GgmlIsa::Scalar));
                 QVERIFY2(diff == -1, qPrintable(QStringLiteral("row \"%1\": first differing byte %2")
                                                     .arg(QString::fromStdString(row.name))
                                                     .arg(diff)));
                 all.insert(all.end(), row.x.begin(), row.x.end());
             }
         const int64_t rows = int64_t(all.size()) / n;
-        QCOMPARE(firstDifference(quantize(t, all, rows, n, 1, variant), quantize(t, all, rows, n, 1, GgmlIsa::Scalar)),
+        QCOMPARE(ggmltest::firstDifference(quantize(t, all, rows, n, 1, variant), quantize(t, all, rows, n, 1, GgmlIsa::Scalar)),
                  int64_t(-1));
         // Random weights: 1, 3, 5 and 37 x 2 super-blocks; normal, heavy-tailed, wide range,
         // runs of 16 of mixed shapes (with NaN and inf in some).
@@ -490,7 +479,7 @@ private Q_SLOTS:
                                              : dist == 1 ? ggmltest::studentT(count, seed, 1.5f)
                                              : dist == 2 ? ggmltest::logUniform(count, seed, 1e-30, 1e4)
                                                          : ggmltest::mixedRuns(count, seed, dist == 4);
-                QCOMPARE(firstDifference(quantize(t, x, shape.first, shape.second, 1, variant),
+                QCOMPARE(ggmltest::firstDifference(quantize(t, x, shape.first, shape.second, 1, variant),
                                          quantize(t, x, shape.first, shape.second, 1, GgmlIsa::Scalar)),
                          int64_t(-1));
             }

@@ -80,17 +80,6 @@ std::vector<GgmlIsa> supportedIsas()
     return isas;
 }
 
-// First differing byte, or -1 (0 when either side failed and came back empty).
-int64_t firstDifference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b)
-{
-    if (a.empty() || a.size() != b.size())
-        return 0;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (a[i] != b[i])
-            return int64_t(i);
-    return -1;
-}
-
 // ggml's to_float for a type; F32 has none (a copy).
 std::vector<float> ggmlDequantize(GgmlType type, const std::vector<uint8_t>& q, int64_t elements)
 {
@@ -186,10 +175,10 @@ private Q_SLOTS:
         const std::vector<uint8_t> want = ggmlQuantize(t, x, rows, rowElements);
         QVERIFY(!want.empty());
         const std::vector<uint8_t> got = ourQuantize(t, x, rows, rowElements);
-        QCOMPARE(firstDifference(got, want), int64_t(-1));
-        QCOMPARE(firstDifference(ourQuantize(t, x, rows, rowElements, 3), want), int64_t(-1));
+        QCOMPARE(ggmltest::firstDifference(got, want), int64_t(-1));
+        QCOMPARE(ggmltest::firstDifference(ourQuantize(t, x, rows, rowElements, 3), want), int64_t(-1));
         for (GgmlIsa isa : supportedIsas())
-            QVERIFY2(firstDifference(ourQuantize(t, x, rows, rowElements, 1, isa), want) == -1, ggmlIsaName(isa));
+            QVERIFY2(ggmltest::firstDifference(ourQuantize(t, x, rows, rowElements, 1, isa), want) == -1, ggmlIsaName(isa));
         QVERIFY(sameBits(ourDequantize(t, got, rows, rowElements), ggmlDequantize(t, got, int64_t(n))));
     }
 
@@ -208,12 +197,12 @@ private Q_SLOTS:
         for (const ggmltest::NamedRow& row : ggmltest::adversarialRows()) {
             const std::vector<uint8_t> want = ggmlQuantize(t, row.x, 1, ggmltest::kRowElements);
             const std::vector<uint8_t> got = ourQuantize(t, row.x, 1, ggmltest::kRowElements);
-            QVERIFY2(firstDifference(got, want) == -1,
+            QVERIFY2(ggmltest::firstDifference(got, want) == -1,
                      qPrintable(QStringLiteral("row \"%1\": first differing byte %2")
                                     .arg(QString::fromStdString(row.name))
-                                    .arg(firstDifference(got, want))));
+                                    .arg(ggmltest::firstDifference(got, want))));
             for (GgmlIsa isa : supportedIsas()) {
-                const int64_t diff = firstDifference(ourQuantize(t, row.x, 1, ggmltest::kRowElements, 1, isa), want);
+                const int64_t diff = ggmltest::firstDifference(ourQuantize(t, row.x, 1, ggmltest::kRowElements, 1, isa), want);
                 QVERIFY2(diff == -1, qPrintable(QStringLiteral("%1, row \"%2\": first differing byte %3")
                                                     .arg(QString::fromLatin1(ggmlIsaName(isa)))
                                                     .arg(QString::fromStdString(row.name))
@@ -226,9 +215,9 @@ private Q_SLOTS:
         }
         const int64_t rows = int64_t(all.size()) / ggmltest::kRowElements;
         const std::vector<uint8_t> want = ggmlQuantize(t, all, rows, ggmltest::kRowElements);
-        QCOMPARE(firstDifference(ourQuantize(t, all, rows, ggmltest::kRowElements, 4), want), int64_t(-1));
+        QCOMPARE(ggmltest::firstDifference(ourQuantize(t, all, rows, ggmltest::kRowElements, 4), want), int64_t(-1));
         for (GgmlIsa isa : supportedIsas())
-            QVERIFY2(firstDifference(ourQuantize(t, all, rows, ggmltest::kRowElements, 1, isa), want) == -1,
+            QVERIFY2(ggmltest::firstDifference(ourQuantize(t, all, rows, ggmltest::kRowElements, 1, isa), want) == -1,
                      ggmlIsaName(isa));
     }
 
@@ -246,7 +235,7 @@ private Q_SLOTS:
             const std::vector<uint8_t> want = ggmlQuantize(t, x, rows, n);
             QVERIFY(!want.empty());
             for (GgmlIsa isa : supportedIsas())
-                QVERIFY2(firstDifference(ourQuantize(t, x, rows, n, 1, isa), want) == -1,
+                QVERIFY2(ggmltest::firstDifference(ourQuantize(t, x, rows, n, 1, isa), want) == -1,
                          qPrintable(QStringLiteral("%1%2").arg(QString::fromLatin1(ggmlIsaName(isa)),
                                                                nonFinite ? QStringLiteral(", NaN/inf") : QString())));
         }
@@ -262,7 +251,7 @@ private Q_SLOTS:
         for (const ggmltest::NamedRow& row : ggmltest::nonFiniteRows()) {
             const std::vector<uint8_t> want = ggmlQuantize(t, row.x, 1, ggmltest::kRowElements);
             for (GgmlIsa isa : supportedIsas()) {
-                const int64_t diff = firstDifference(ourQuantize(t, row.x, 1, ggmltest::kRowElements, 1, isa), want);
+                const int64_t diff = ggmltest::firstDifference(ourQuantize(t, row.x, 1, ggmltest::kRowElements, 1, isa), want);
                 QVERIFY2(diff == -1, qPrintable(QStringLiteral("%1, row \"%2\": first differing byte %3")
                                                     .arg(QString::fromLatin1(ggmlIsaName(isa)))
                                                     .arg(QString::fromStdString(row.name))
@@ -303,7 +292,7 @@ private Q_SLOTS:
             }
         const int64_t n = int64_t(x.size());
         for (GgmlType t : {GgmlType::F16, GgmlType::BF16})
-            QCOMPARE(firstDifference(ourQuantize(t, x, 1, n), ggmlQuantize(t, x, 1, n)), int64_t(-1));
+            QCOMPARE(ggmltest::firstDifference(ourQuantize(t, x, 1, n), ggmlQuantize(t, x, 1, n)), int64_t(-1));
 
         std::vector<uint8_t> codes(65536 * 2);
         for (uint32_t h = 0; h < 65536; ++h) {
