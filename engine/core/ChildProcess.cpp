@@ -164,6 +164,15 @@ ChildProcess::~ChildProcess()
     closeFd(m_stderrFd);
 }
 
+int64_t ChildProcess::peakOf(const rusage& usage) const
+{
+    // The larger of the kernel's figure (when it is the child's own, above this process's peak)
+    // and the polled VmHWM: a child killed for its cap can report a ru_maxrss below the VmRSS
+    // sample that killed it (the kernel's per-thread RSS counters are folded in lazily).
+    const int64_t maxrss = static_cast<int64_t>(usage.ru_maxrss) * 1024; // Linux: kilobytes
+    return std::max(maxrss > m_parentPeak ? maxrss : int64_t(0), std::max(m_polledPeak, int64_t(0)));
+}
+
 void ChildProcess::pollResident()
 {
     if (m_reaped || m_killedForCap)
@@ -195,8 +204,7 @@ bool ChildProcess::readLines(int timeoutMs, const std::function<void(const std::
                 m_exit.exitCode = WEXITSTATUS(status);
             else if (WIFSIGNALED(status))
                 m_exit.signal = WTERMSIG(status);
-            const int64_t maxrss = static_cast<int64_t>(usage.ru_maxrss) * 1024; // Linux: kilobytes
-            m_exit.peakResidentBytes = maxrss > m_parentPeak ? maxrss : std::max(m_polledPeak, int64_t(0));
+            m_exit.peakResidentBytes = peakOf(usage);
             return false;
         }
         lock.unlock();
@@ -311,8 +319,7 @@ ChildExit ChildProcess::wait()
     } else if (WIFSIGNALED(status)) {
         m_exit.signal = WTERMSIG(status);
     }
-    const int64_t maxrss = static_cast<int64_t>(usage.ru_maxrss) * 1024;
-    m_exit.peakResidentBytes = maxrss > m_parentPeak ? maxrss : std::max(m_polledPeak, int64_t(0));
+    m_exit.peakResidentBytes = peakOf(usage);
     m_exit.overCap = m_killedForCap || (m_options.residentCapBytes > 0 && m_exit.peakResidentBytes > m_options.residentCapBytes);
     return m_exit;
 }

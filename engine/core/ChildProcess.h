@@ -6,11 +6,11 @@
 // estimator's validation each configuration under a memory cap (a fresh process per
 // configuration, since a process's peak only grows).
 //
-// Peak resident memory: the kernel's (wait4's ru_maxrss) when it is above this process's own
-// peak, so a spike shorter than the polling interval still shows (and counts as over the cap);
-// Linux starts a spawned child's ru_maxrss at its parent's peak, so below that the child's
-// VmHWM as last polled is reported (exact unless the child's peak falls within the last polling
-// interval before it exits). The cap is enforced by reading the child's VmRSS
+// Peak resident memory: the larger of the kernel's (wait4's ru_maxrss) and the child's VmHWM as
+// last polled. ru_maxrss catches a spike shorter than the polling interval (it counts as over
+// the cap), but Linux starts a spawned child's ru_maxrss at its parent's peak, so it is used only
+// when above that; and a child killed for its cap can report a ru_maxrss below the sample that
+// killed it, which the polled figure covers. The cap is enforced by reading the child's VmRSS
 // (/proc/PID/status) at each poll and killing it (SIGKILL) once it is over.
 //
 // POSIX only (posix_spawn, pipes, poll). stdin is /dev/null; the child inherits the
@@ -18,6 +18,7 @@
 // (it does nothing once the child has been reaped).
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -89,6 +90,7 @@ public:
 
 private:
     void pollResident();
+    int64_t peakOf(const rusage& usage) const;
 
     ChildOptions m_options;
     pid_t m_pid = -1;

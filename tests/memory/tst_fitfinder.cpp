@@ -87,7 +87,8 @@ private Q_SLOTS:
         const FitPoint& batch = report.methods.at(0).largestBatch;
         QVERIFY(batch.attempts.size() >= 2);
         QCOMPARE(batch.attempts.front().outcome, std::string("over the budget"));
-        QVERIFY(batch.attempts.front().measuredBytes > q.budgetBytes);
+        QVERIFY2(batch.attempts.front().measuredBytes > q.budgetBytes,
+                 (std::to_string(batch.attempts.front().measuredBytes) + " measured, " + std::to_string(q.budgetBytes) + " budget").c_str());
         for (size_t i = 1; i < batch.attempts.size(); ++i)
             QVERIFY(batch.attempts[i].batchSize < batch.attempts[i - 1].batchSize);
         if (batch.confirmed)
