@@ -1,6 +1,7 @@
 #include "memory/MemoryEstimator.h"
 
 #include "quant/QuantizedBaseCache.h"
+#include "train/ChunkedLmHeadLoss.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -173,20 +174,29 @@ ActivationDetail activationsOf(const Model& m, const Trainable& t, const MemoryE
     const int64_t maskCount = windowInReach && m.slidingLayers < m.L ? 2 : 1;
     const int64_t mask = maskCount * 4 * T * T;
     const int64_t rope = 2 * a * T * m.D;                        // cos and sin tables
-    d.headSaved = (rmsNorm + 4 * m.V) * BT + mask + rope;        // final norm, log-softmax of the fp32 logits
+    // The loss head (train/ChunkedLmHeadLoss) keeps the loss rows of the final hidden states
+    // (every position, as an upper bound: packed data has a target almost everywhere), their
+    // fp32 log-sum-exp and two int64 indices; the logits exist one chunk of rows at a time.
+    const int64_t headRows = a * m.H + 4 + 2 * 8;
+    d.headSaved = (rmsNorm + headRows) * BT + mask + rope;       // final norm, the head's rows
+    const int64_t chunk = lmHeadChunkRows(m.V, BT);
 
     // Moments of the backward pass at which the most is alive:
-    //  - the loss head: the gradient of the log-softmax and of the logits (fp32), 8 V per token;
+    //  - the loss head: one chunk's fp32 logits (turned into their gradient in place) next to
+    //    the same chunk in the activations' dtype (the matmul's output, then the gradient's
+    //    cast; one tensor in fp32), the gradient of the loss rows and of the whole hidden-state
+    //    tensor they were selected from;
     //  - the last layer's attention: softmax backward holds the fp32 gradient, the softmax
     //    output and its result ((8 - a) per score beyond what is saved), when the head, the
     //    MLP and the second norm of that layer are already released; the layer's output
     //    gradient (a H per token) is alive.
-    const int64_t headBackward = 8 * m.V * BT;
+    const int64_t headBackward = (a == 4 ? 4 : a + 4) * m.V * chunk + 2 * a * m.H * BT;
     const int64_t scoreBackward = fusedAttention ? 0 : (8 - a) * B * m.heads * T * T;
-    const int64_t releasedBeforeAttention = (4 * m.V + rmsNorm) * BT + (4 * a * m.I + rmsNorm) * BT;
+    const int64_t releasedBeforeAttention = (headRows + rmsNorm) * BT + (4 * a * m.I + rmsNorm) * BT;
     const int64_t attentionBackward = scoreBackward - releasedBeforeAttention + a * m.H * BT;
-    // Forward: the fp32 logits are alive next to their log-softmax (4 V per token).
-    const int64_t headForward = 4 * m.V * BT;
+    // Forward: one chunk's fp32 logits and logsumexp's fp32 temporary (the bf16 matmul output
+    // dies as the fp32 copy is made: 6 bytes a logit, fewer than these 8).
+    const int64_t headForward = 8 * m.V * chunk;
 
     if (!r.gradientCheckpointing) {
         d.savedTotal = m.L * d.savedPerLayer + d.headSaved;
@@ -437,13 +447,13 @@ MemoryEstimate estimateMemory(const MemoryEstimateRequest& r, const MemoryModelC
     step.note = cuda ? "" : "heap kept by glibc beyond the step's live tensors";
     e.phases.push_back(step);
 
-    // 4. Evaluation: a forward pass without gradients (one layer's transients and the
-    //    logits), in memory the training step left free.
+    // 4. Evaluation: a forward pass without gradients (one layer's transients and one chunk
+    //    of logits), in memory the training step left free.
     PhaseEstimate eval{"evaluation", "", steady};
     {
         const int64_t B = r.batchSize, T = r.seqLen;
         const int64_t layer = (fused ? 0 : (8 + a) * B * m.heads * T * T) + (3 * a * m.q + 4 * a * m.I + 2 * m.H * (4 + a)) * B * T;
-        eval.bytes.activations = layer + (a + 8) * m.V * B * T;
+        eval.bytes.activations = layer + 8 * m.V * lmHeadChunkRows(m.V, B * T) + a * m.H * B * T; // the head: see the step
         eval.bytes.allocatorSlack = std::max<int64_t>(0, carried - eval.bytes.activations);
         carried = std::max(carried, eval.bytes.activations);
         if (!cuda)

@@ -1,6 +1,7 @@
 #include "train/CausalLmLoss.h"
 
 #include "model/LlamaForCausalLM.h"
+#include "train/ChunkedLmHeadLoss.h"
 
 #include <cmath>
 
@@ -8,8 +9,12 @@ namespace tb {
 
 at::Tensor summedTokenLoss(LlamaForCausalLM& model, const TrainingBatch& batch)
 {
-    const at::Tensor logits = model.logits(model.hiddenStates(batch.inputIds, nullptr, batch.keyPadding)).to(at::kFloat);
-    return at::cross_entropy_loss(logits.view({-1, logits.size(-1)}), batch.targets.view({-1}), {}, at::Reduction::Sum, -100);
+    const at::Tensor hidden = model.hiddenStates(batch.inputIds, nullptr, batch.keyPadding);
+    // Only the positions that carry loss reach the head (prompt and padding positions do not).
+    const at::Tensor targets = batch.targets.reshape({-1});
+    const at::Tensor rows = targets.ne(-100).nonzero().squeeze(1);
+    return lmHeadCrossEntropySum(hidden.reshape({-1, hidden.size(-1)}).index_select(0, rows), model.lmHeadWeight(),
+                                 targets.index_select(0, rows));
 }
 
 EvalReport evaluateLoss(LlamaForCausalLM& model, const std::vector<TokenizedExample>& examples, int64_t batchSize,

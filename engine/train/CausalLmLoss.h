@@ -1,6 +1,7 @@
 // Next-token cross-entropy of a causal LM, shared by training and evaluation: logits are
 // taken to fp32 before the softmax (bf16 log-probabilities would lose ~3 digits), and the loss
-// is summed over target tokens so callers can weight micro-batches by their token counts.
+// is summed over target tokens so callers can weight micro-batches by their token counts. Only
+// the target positions are projected to the vocabulary, a chunk at a time (ChunkedLmHeadLoss).
 #pragma once
 
 #include "data/TrainingDataset.h"
