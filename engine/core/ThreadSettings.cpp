@@ -1,10 +1,9 @@
 #include "core/ThreadSettings.h"
 
 #include "core/AllocatorSettings.h"
+#include "core/UsableCores.h"
 
 #include <ATen/Parallel.h>
-
-#include <thread>
 
 namespace tb {
 
@@ -13,7 +12,7 @@ int configureThreads(int requested)
     tuneAllocatorForTensors();
     int n = requested;
     if (n <= 0)
-        n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        n = defaultThreadCount();
     at::set_num_threads(n);
     return at::get_num_threads();
 }

@@ -2,6 +2,7 @@
 
 #include "core/DeviceMemory.h"
 #include "core/TorchCompat.h"
+#include "core/UsableCores.h"
 
 #include <sys/utsname.h>
 
@@ -37,7 +38,7 @@ MachineDescription MachineDescription::current(const std::string& device, int re
     if (m.cpuModel.empty())
         m.cpuModel = "unknown CPU";
     m.hardwareThreads = static_cast<int>(std::thread::hardware_concurrency());
-    m.threadsUsed = requestedThreads > 0 ? requestedThreads : m.hardwareThreads;
+    m.threadsUsed = requestedThreads > 0 ? requestedThreads : defaultThreadCount(); // as configureThreads
     m.device = device;
     try {
         const DeviceMemoryInfo info = deviceMemory(device);
