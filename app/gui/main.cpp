@@ -2,6 +2,7 @@
 // built-in demo model (made on first start).
 #include "MainWindow.h"
 
+#include "core/ThreadPoolEnvironment.h"
 #include "core/ThreadSettings.h"
 
 #include <QApplication>
@@ -10,6 +11,7 @@
 
 int main(int argc, char** argv)
 {
+    tb::ensureThreadPoolEnvironment(argv); // may start this program afresh: before Qt starts
     QApplication app(argc, argv);
     QApplication::setApplicationName("Tunebench");
     QApplication::setOrganizationName("Tunebench");
