@@ -50,7 +50,7 @@ double matmulGflops(at::ScalarType dtype, int64_t n, int reps, const at::Device&
 
 int runBench(const std::vector<std::string>& args)
 {
-    const ArgList a(args, {"model", "method", "seq-len", "batch-size", "steps", "rank", "threads", "device", "matmul-size"},
+    const ArgList a(args, {"model", "method", "seq-len", "batch-size", "steps", "rank", "threads", "device", "matmul-size", "attention"},
                     {"json", "gradient-checkpointing"});
     const std::string method = a.text("method", "lora");
     if (method != "lora" && method != "qlora" && method != "full")
@@ -60,6 +60,10 @@ int runBench(const std::vector<std::string>& args)
     const int steps = static_cast<int>(a.integer("steps", 5, 1, 10000));
     const int threads = tb::configureThreads(static_cast<int>(a.integer("threads", 0, 0, 1024)));
     const bool checkpointing = a.has("gradient-checkpointing");
+    // The fused CPU kernel or the unfused reference path, to compare them in the same build.
+    const std::string attention = a.text("attention", "fused");
+    if (attention != "fused" && attention != "unfused")
+        throw UsageError("option --attention: expected fused or unfused");
 
     tb::LoadOptions load;
     load.dtype = method == "full" ? at::kFloat : at::kBFloat16;
@@ -93,6 +97,7 @@ int runBench(const std::vector<std::string>& args)
         trained = config.parameterCount();
     }
     model.setGradientCheckpointing(checkpointing);
+    model.setAttentionKernel(attention == "fused" ? tb::AttentionKernel::Fused : tb::AttentionKernel::Unfused);
     model.train();
     std::vector<std::pair<std::string, at::Tensor>> params;
     for (const auto& item : model.named_parameters(true))
@@ -134,7 +139,8 @@ int runBench(const std::vector<std::string>& args)
 
     const nlohmann::json j = {{"model", a.required("model")}, {"method", method}, {"parameters", config.parameterCount()},
                               {"trainable_parameters", trained}, {"seq_len", seqLen}, {"batch_size", batch},
-                              {"threads", threads}, {"gradient_checkpointing", checkpointing}, {"steps", steps},
+                              {"threads", threads}, {"gradient_checkpointing", checkpointing}, {"attention", attention},
+                              {"steps", steps},
                               {"median_step_seconds", median}, {"tokens_per_second", tokens / median},
                               {"flops_per_token", flopsPerToken}, {"step_gflops", stepGflops},
                               {"matmul_size", gemm}, {"bf16_matmul_gflops", bf16}, {"fp32_matmul_gflops", fp32},
@@ -144,7 +150,8 @@ int runBench(const std::vector<std::string>& args)
         return 0;
     }
     std::cout << std::fixed << std::setprecision(1) << method << " step, " << config.parameterCount() / 1e6 << " M parameters ("
-              << trained << " trained), batch " << batch << " x " << seqLen << " tokens, " << threads << " threads\n"
+              << trained << " trained), batch " << batch << " x " << seqLen << " tokens, " << threads << " threads, "
+              << attention << " attention\n"
               << "  median step " << std::setprecision(3) << median << " s, " << std::setprecision(0) << tokens / median
               << " tokens/s, " << stepGflops << " GFLOP/s\n"
               << "  bf16 matmul " << gemm << "^3: " << bf16 << " GFLOP/s (step reaches " << std::setprecision(0)

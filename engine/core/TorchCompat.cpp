@@ -17,7 +17,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 {
 #if TB_TORCH_AT_LEAST(2, 0)
     // The mask parameter is c10::optional in 2.0-2.3 and std::optional after: a Tensor or {}
-    // converts to either. On CUDA the mask comes in q's dtype already (buildMask): .to() is free.
+    // converts to either. On CUDA the mask comes in q's dtype already (AttentionMask::additive): .to() is free.
     if (q.is_cuda())
         return mask.defined() ? at::scaled_dot_product_attention(q, k, v, mask.to(q.scalar_type()))
                               : at::scaled_dot_product_attention(q, k, v, {});

@@ -131,54 +131,69 @@ Trainable trainableOf(const Model& m, const MemoryEstimateRequest& r)
     return t;
 }
 
+// Which attention the model runs (LlamaAttention::forward), as far as memory goes.
+enum class AttentionPath {
+    CpuFused, // kernels/cpu/CausalAttention through model/FusedAttention: no T x T tensor at all
+    CudaSdpa, // LibTorch >= 2.1's memory-efficient SDPA: keeps the additive mask in `a`
+};
+
 // Tensor bytes of one training step's activations. `a` is the activations' element size (2
 // for a bf16 base, 4 in full fine-tuning); every term below is a tensor the forward pass of
 // engine/model keeps for backward (docs/memory.md walks through them).
-ActivationDetail activationsOf(const Model& m, const Trainable& t, const MemoryEstimateRequest& r, int64_t a, bool fusedAttention)
+ActivationDetail activationsOf(const Model& m, const Trainable& t, const MemoryEstimateRequest& r, int64_t a, AttentionPath path)
 {
     ActivationDetail d;
     const int64_t B = r.batchSize, T = r.seqLen, BT = B * T;
+    const bool cudaSdpa = path == AttentionPath::CudaSdpa;
     d.tokens = BT;
     const bool lora = r.method != TrainMethod::Full;
-    const int64_t rmsNorm = (4 + 2 * a) * m.H; // fp32 input copy, normalised (a), scaled output (a)
+    // RMSNorm (model/RmsNorm) keeps per element its fp32 input (a copy, or the input itself in
+    // fp32), the fp32 square, its output (a) and, when its weight trains, the fp32 normalised
+    // values (measured with the counting allocator: LibTorch keeps the square for mean's
+    // backward).
+    const int64_t rmsPerElement = 8 + a + (lora ? 0 : 4);
+    const int64_t rmsNorm = rmsPerElement * m.H;
     // Per token and layer.
     int64_t perToken = 2 * rmsNorm;
-    perToken += 3 * a * m.q;                                 // q before RoPE, its rotated half, q after RoPE
-    perToken += 2 * a * m.kv;                                // k before RoPE and its rotated half
-    perToken += a * (m.heads != m.kvHeads ? m.q : m.kv);     // k after RoPE (repeated for grouped-query attention)
-    perToken += a * (m.heads != m.kvHeads ? m.q : m.kv);     // v (repeated)
-    perToken += a * m.q;                                     // attention output, heads merged (o_proj's input)
+    if (cudaSdpa) {
+        perToken += 3 * a * m.q;                             // q before RoPE, its rotated half, q after RoPE
+        perToken += 2 * a * m.kv;                            // k before RoPE and its rotated half
+        perToken += 2 * a * (m.heads != m.kvHeads ? m.q : m.kv); // k after RoPE and v (repeated for grouped-query attention)
+        perToken += a * m.q;                                 // the kernel's output, before the heads are merged
+        perToken += a * m.q;                                 // attention output, heads merged (o_proj's input)
+    } else {
+        // The CPU kernel keeps its inputs as they are ([B, T, heads, D], k and v not repeated)
+        // and its output, which is o_proj's input too (a view); RoPE keeps no input.
+        perToken += 2 * a * m.q + 2 * a * m.kv;              // q and k after RoPE, v, the output
+    }
     perToken += 4 * a * m.I;                                 // gate, silu(gate), up, their product
     if (m.qkNorm)
-        perToken += (4 + 2 * a) * (m.q + m.kv);              // per-head RMSNorm of q and k (Qwen3)
+        perToken += rmsPerElement * (m.q + m.kv);            // per-head RMSNorm of q and k (Qwen3)
     if (lora) {
         perToken += a * r.lora.rank * t.wrapped;             // x A^T of each adapter
         if (r.lora.dropout > 0)
             perToken += 2 * a * t.loraInputs;                // dropout mask and dropped input
     }
-    // Per sequence and layer: the attention probabilities, fp32 softmax output plus its copy in
-    // the activations' dtype (one tensor when that is fp32). A fused kernel (CUDA, LibTorch >=
-    // 2.1's memory-efficient attention, which takes the mask) keeps its output, the fp32
-    // log-sum-exp per query and the mask cast to the activations' dtype (one per layer).
-    const int64_t perScore = fusedAttention ? 0 : 4 + (a == 4 ? 0 : a);
-    const int64_t attentionSaved = fusedAttention ? 4 * B * m.heads * T + a * T * T : perScore * B * m.heads * T * T;
-    if (fusedAttention)
-        perToken += a * m.q; // the kernel's output, before the heads are merged
+    // Per sequence and layer: the fp32 log-sum-exp per query and head, which both kernels keep;
+    // SDPA also the mask cast to the activations' dtype (one per layer). No T x T scores.
+    const int64_t attentionSaved = 4 * B * m.heads * T + (cudaSdpa ? a * T * T : 0);
     // Per layer, independent of tokens: the adapters' weights cast to the activations' dtype.
     const int64_t castAdapters = lora && a != 4 ? a * t.loraRankTotal : 0;
     d.savedPerLayer = perToken * BT + attentionSaved + castAdapters;
 
     // Additive masks (fp32), one per span the layers attend at this length: the causal one,
-    // and the sliding one when layers slide and T outruns the window (LlamaForCausalLM).
+    // and the sliding one when layers slide and T outruns the window (LlamaForCausalLM). Only
+    // SDPA's path builds them; the CPU kernel reads the key padding and the window as they are.
     const bool windowInReach = m.slidingLayers > 0 && T > m.slidingWindow;
     const int64_t maskCount = windowInReach && m.slidingLayers < m.L ? 2 : 1;
-    const int64_t mask = maskCount * 4 * T * T;
+    const int64_t mask = cudaSdpa ? maskCount * 4 * T * T : 0;
     const int64_t rope = 2 * a * T * m.D;                        // cos and sin tables
     // The loss head (train/ChunkedLmHeadLoss) keeps the loss rows of the final hidden states
     // (every position, as an upper bound: packed data has a target almost everywhere), their
     // fp32 log-sum-exp and two int64 indices; the logits exist one chunk of rows at a time.
     const int64_t headRows = a * m.H + 4 + 2 * 8;
-    d.headSaved = (rmsNorm + headRows) * BT + mask + rope;       // final norm, the head's rows
+    // The final norm's output is not kept (the loss rows selected from it are).
+    d.headSaved = (rmsNorm - a * m.H + headRows) * BT + mask + rope; // final norm, the head's rows
     const int64_t chunk = lmHeadChunkRows(m.V, BT);
 
     // Moments of the backward pass at which the most is alive:
@@ -186,29 +201,31 @@ ActivationDetail activationsOf(const Model& m, const Trainable& t, const MemoryE
     //    the same chunk in the activations' dtype (the matmul's output, then the gradient's
     //    cast; one tensor in fp32), the gradient of the loss rows and of the whole hidden-state
     //    tensor they were selected from;
-    //  - the last layer's attention: softmax backward holds the fp32 gradient, the softmax
-    //    output and its result ((8 - a) per score beyond what is saved), when the head, the
-    //    MLP and the second norm of that layer are already released; the layer's output
-    //    gradient (a H per token) is alive.
+    //  - the last layer's attention, when the head, the MLP and the second norm of that layer
+    //    are already released and the layer's output gradient (a H per token) is alive: the
+    //    CPU kernel's backward holds dO, dQ, dK and dV (contiguous, k and v not repeated); SDPA's
+    //    backward is taken as holding nothing beyond its saved tensors.
     const int64_t headBackward = (a == 4 ? 4 : a + 4) * m.V * chunk + 2 * a * m.H * BT;
-    const int64_t scoreBackward = fusedAttention ? 0 : (8 - a) * B * m.heads * T * T;
+    const int64_t kernelBackward = cudaSdpa ? 0 : (2 * a * m.q + 2 * a * m.kv) * BT;
     const int64_t releasedBeforeAttention = (headRows + rmsNorm) * BT + (4 * a * m.I + rmsNorm) * BT;
-    const int64_t attentionBackward = scoreBackward - releasedBeforeAttention + a * m.H * BT;
+    const int64_t attentionBackward = kernelBackward - releasedBeforeAttention + a * m.H * BT;
     // Forward: one chunk's fp32 logits and logsumexp's fp32 temporary (the bf16 matmul output
     // dies as the fp32 copy is made: 6 bytes a logit, fewer than these 8).
     const int64_t headForward = 8 * m.V * chunk;
 
     if (!r.gradientCheckpointing) {
-        d.savedTotal = m.L * d.savedPerLayer + d.headSaved;
+        // With a frozen embedding (LoRA, QLoRA) the first layer's input needs no gradient: its
+        // input norm keeps nothing.
+        d.savedTotal = m.L * d.savedPerLayer + d.headSaved - (lora ? rmsNorm * BT : 0);
         d.forwardPeak = d.savedTotal + headForward;
         d.backwardPeak = d.savedTotal + std::max(headBackward, attentionBackward);
     } else {
         // Only each layer's input is kept; backward recomputes one layer at a time with its
         // full set of saved tensors.
         d.savedTotal = m.L * a * m.H * BT + d.headSaved;
-        // Forward without gradients: one layer's scores in the activations' dtype and fp32,
-        // the fp32 softmax output and the probabilities, plus its q/k/v.
-        const int64_t noGradLayer = (fusedAttention ? 0 : (8 + a) * B * m.heads * T * T) + (3 * a * m.q + 4 * a * m.I) * BT;
+        // Forward without gradients: one layer's q/k/v and MLP tensors (no T x T scores on
+        // either path).
+        const int64_t noGradLayer = (3 * a * m.q + 4 * a * m.I) * BT;
         d.forwardPeak = std::max(d.savedTotal + headForward, m.L * a * m.H * BT + mask + rope + noGradLayer);
         const int64_t recompute = d.savedTotal + d.savedPerLayer + attentionBackward;
         d.backwardPeak = std::max(d.savedTotal + headBackward, recompute);
@@ -230,7 +247,7 @@ MemoryModelConstants MemoryModelConstants::cpuDefaults()
     // Measured on the development machine (Debian 12, LibTorch 1.13 CPU): see docs/memory.md.
     c.frameworkBytes = 163 * kMiB;
     c.perThreadBytes = kMiB / 4;
-    c.firstStepBytes = 23 * kMiB;
+    c.firstStepBytes = 12 * kMiB;
     c.heapRetention = 1.36;
     c.heapRetentionFp32 = 1.10;
     return c;
@@ -328,14 +345,15 @@ MemoryEstimate estimateMemory(const MemoryEstimateRequest& r, const MemoryModelC
     const int64_t unquantized = m.params - m.projectionParams; // embeddings, norms, lm_head, biases
     const int64_t quantized = qlora ? quantizedProjectionBytes(r.model, r.quant) : 0;
     // LibTorch >= 2 runs attention as one fused kernel on CUDA (core/TorchCompat); >= 2.1
-    // needed for the memory-efficient kernel with a mask, assumed here.
-    const bool fused = cuda;
+    // needed for the memory-efficient kernel with a mask, assumed here. On the CPU the model
+    // runs its own kernel (bf16 and fp32, the only dtypes trained).
+    const AttentionPath attention = cuda ? AttentionPath::CudaSdpa : AttentionPath::CpuFused;
 
     MemoryEstimate e;
     e.device = r.device;
     e.totalParameters = m.params;
     e.trainableParameters = t.params;
-    e.activation = activationsOf(m, t, r, a, fused);
+    e.activation = activationsOf(m, t, r, a, attention);
     const ActivationDetail& act = e.activation;
 
     const int threads = r.threads > 0 ? r.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -452,7 +470,7 @@ MemoryEstimate estimateMemory(const MemoryEstimateRequest& r, const MemoryModelC
     PhaseEstimate eval{"evaluation", "", steady};
     {
         const int64_t B = r.batchSize, T = r.seqLen;
-        const int64_t layer = (fused ? 0 : (8 + a) * B * m.heads * T * T) + (3 * a * m.q + 4 * a * m.I + 2 * m.H * (4 + a)) * B * T;
+        const int64_t layer = (3 * a * m.q + 4 * a * m.I + 2 * m.H * (4 + a)) * B * T; // no T x T on either path
         eval.bytes.activations = layer + 8 * m.V * lmHeadChunkRows(m.V, B * T) + a * m.H * B * T; // the head: see the step
         eval.bytes.allocatorSlack = std::max<int64_t>(0, carried - eval.bytes.activations);
         carried = std::max(carried, eval.bytes.activations);

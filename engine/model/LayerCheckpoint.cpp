@@ -1,6 +1,7 @@
 #include "model/LayerCheckpoint.h"
 
 #include "core/TorchCompat.h"
+#include "model/AttentionMask.h"
 #include "model/LlamaDecoderLayer.h"
 
 #include <torch/autograd.h>
@@ -10,35 +11,48 @@ namespace tb {
 namespace {
 
 struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction> {
-    // The layer travels as an integer: AutogradContext::saved_data holds IValues only.
+    // The layer travels as an integer: AutogradContext::saved_data holds IValues only. So does
+    // the mask, as its parts.
     static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, int64_t layerAddress,
-                              const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& mask)
+                              const at::Tensor& cos, const at::Tensor& sin, const AttentionMask& mask)
     {
         auto* layer = reinterpret_cast<LlamaDecoderLayer*>(layerAddress);
-        ctx->saved_data["layer"] = layerAddress;
-        ctx->saved_data["cos"] = cos;
-        ctx->saved_data["sin"] = sin;
-        ctx->saved_data["has_mask"] = mask.defined();
-        if (mask.defined())
-            ctx->saved_data["mask"] = mask;
+        auto& s = ctx->saved_data;
+        s["layer"] = layerAddress;
+        s["cos"] = cos;
+        s["sin"] = sin;
+        s["past"] = mask.past();
+        s["window"] = mask.window();
+        if (mask.keyPadding().defined())
+            s["key_padding"] = mask.keyPadding();
         // Dropout in the recomputed forward must draw the same masks: x's device's generator.
-        ctx->saved_data["rng"] = compat::rngState(x.device());
+        s["rng"] = compat::rngState(x.device());
         ctx->save_for_backward({x});
-        at::NoGradGuard noGrad;
-        return layer->forward(x, cos, sin, mask, nullptr, 0);
+        at::Tensor out;
+        {
+            at::NoGradGuard noGrad;
+            out = layer->forward(x, cos, sin, mask, nullptr, 0);
+        }
+        if (mask.additiveIfBuilt().defined())
+            s["additive_mask"] = mask.additiveIfBuilt();
+        return out;
     }
 
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                    torch::autograd::variable_list gradOutputs)
     {
-        auto* layer = reinterpret_cast<LlamaDecoderLayer*>(ctx->saved_data["layer"].toInt());
+        auto& s = ctx->saved_data;
+        auto* layer = reinterpret_cast<LlamaDecoderLayer*>(s["layer"].toInt());
         const at::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
-        const at::Tensor cos = ctx->saved_data["cos"].toTensor();
-        const at::Tensor sin = ctx->saved_data["sin"].toTensor();
-        const at::Tensor mask = ctx->saved_data["has_mask"].toBool() ? ctx->saved_data["mask"].toTensor() : at::Tensor();
+        const at::Tensor cos = s["cos"].toTensor();
+        const at::Tensor sin = s["sin"].toTensor();
+        AttentionMask mask(s["past"].toInt(), x.size(1), s.count("key_padding") ? s["key_padding"].toTensor() : at::Tensor(),
+                           s["window"].toInt(), x.scalar_type(), x.device());
+        if (s.count("additive_mask"))
+            mask.adoptAdditive(s["additive_mask"].toTensor());
 
         const at::Tensor rngNow = compat::rngState(x.device());
-        compat::setRngState(x.device(), ctx->saved_data["rng"].toTensor());
+        compat::setRngState(x.device(), s["rng"].toTensor());
         at::Tensor out;
         {
             at::AutoGradMode enable(true);
@@ -54,7 +68,7 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
 } // namespace
 
 at::Tensor checkpointedLayerForward(LlamaDecoderLayer& layer, const at::Tensor& x, const at::Tensor& cos,
-                                    const at::Tensor& sin, const at::Tensor& mask)
+                                    const at::Tensor& sin, const AttentionMask& mask)
 {
     return CheckpointFunction::apply(x, reinterpret_cast<int64_t>(&layer), cos, sin, mask);
 }

@@ -6,13 +6,17 @@
 // same mask both times.
 #pragma once
 
+// The mask travels as its description (key padding, window, span); an additive mask the
+// layer's forward built (unfused path) is kept for the recomputation, shared with the other
+// layers as in forward, and the fused path keeps none.
 #include <ATen/ATen.h>
 
 namespace tb {
 
+class AttentionMask;
 class LlamaDecoderLayer;
 
 at::Tensor checkpointedLayerForward(LlamaDecoderLayer& layer, const at::Tensor& x, const at::Tensor& cos,
-                                    const at::Tensor& sin, const at::Tensor& mask);
+                                    const at::Tensor& sin, const AttentionMask& mask);
 
 } // namespace tb

@@ -1,8 +1,11 @@
 #include "model/LlamaDecoderLayer.h"
 
 #include "core/TorchCompat.h"
+#include "model/FusedAttention.h"
 #include "model/KvCache.h"
 #include "model/RotaryEmbedding.h"
+
+#include <cmath>
 
 namespace tb {
 
@@ -34,24 +37,54 @@ LlamaAttention::LlamaAttention(const ModelConfig& c, const at::TensorOptions& op
 }
 
 at::Tensor LlamaAttention::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                   const at::Tensor& mask, KvCache* cache, size_t layerIndex)
+                                   const AttentionMask& mask, KvCache* cache, size_t layerIndex)
 {
     const int64_t b = x.size(0), t = x.size(1);
-    // Projections give [B, T, H*D]; heads move in front of time: [B, H, T, D].
+    // Projections give [B, T, heads * D], viewed as [B, T, heads, D].
     at::Tensor q = q_proj->forward(x).view({b, t, m_numHeads, m_headDim});
     at::Tensor k = k_proj->forward(x).view({b, t, m_numKvHeads, m_headDim});
-    at::Tensor v = v_proj->forward(x).view({b, t, m_numKvHeads, m_headDim}).transpose(1, 2);
+    const at::Tensor v = v_proj->forward(x).view({b, t, m_numKvHeads, m_headDim});
     if (q_norm) { // Qwen3 normalises each head before the rotation.
         q = q_norm->forward(q);
         k = k_norm->forward(k);
     }
-    q = RotaryEmbedding::apply(q.transpose(1, 2), cos, sin);
-    k = RotaryEmbedding::apply(k.transpose(1, 2), cos, sin);
+    const at::Tensor out = m_kernel == AttentionKernel::Fused && fusedAttentionSupports(q)
+        ? fusedForward(q, k, v, cos, sin, mask, cache, layerIndex)
+        : unfusedForward(q, k, v, cos, sin, mask, cache, layerIndex);
+    return o_proj->forward(out.reshape({b, t, m_numHeads * m_headDim}));
+}
+
+// q: [B, T, H, D], k, v: [B, T, KV, D]. Returns [B, T, H, D] contiguous (the view above is free).
+at::Tensor LlamaAttention::fusedForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                        const at::Tensor& cos, const at::Tensor& sin, const AttentionMask& mask,
+                                        KvCache* cache, size_t layerIndex)
+{
+    // cos/sin [T, D] broadcast over heads as [T, 1, D]: the same products as in [B, H, T, D].
+    const at::Tensor cosT = cos.unsqueeze(1), sinT = sin.unsqueeze(1);
+    const at::Tensor qr = RotaryEmbedding::apply(q, cosT, sinT);
+    at::Tensor kr = RotaryEmbedding::apply(k, cosT, sinT);
+    at::Tensor vr = v;
+    if (cache) { // the cache stores [B, KV, T, D]; its views transposed back are read in place
+        auto [keys, values] = cache->append(layerIndex, kr.transpose(1, 2), vr.transpose(1, 2));
+        kr = keys.transpose(1, 2);
+        vr = values.transpose(1, 2);
+    }
+    return fusedCausalAttention(qr, kr, vr, mask.keyValidBytes(), mask.window(),
+                                1.0 / std::sqrt(static_cast<double>(m_headDim)));
+}
+
+// The reference path: [B, H, T, D], k/v repeated per query head, the additive mask.
+at::Tensor LlamaAttention::unfusedForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                          const at::Tensor& cos, const at::Tensor& sin, const AttentionMask& mask,
+                                          KvCache* cache, size_t layerIndex)
+{
+    const at::Tensor qh = RotaryEmbedding::apply(q.transpose(1, 2), cos, sin);
+    at::Tensor kh = RotaryEmbedding::apply(k.transpose(1, 2), cos, sin);
+    at::Tensor vh = v.transpose(1, 2);
     if (cache)
-        std::tie(k, v) = cache->append(layerIndex, k, v);
+        std::tie(kh, vh) = cache->append(layerIndex, kh, vh);
     const int64_t repeats = m_numHeads / m_numKvHeads;
-    const at::Tensor out = compat::attention(q, repeatKv(k, repeats), repeatKv(v, repeats), mask);
-    return o_proj->forward(out.transpose(1, 2).reshape({b, t, m_numHeads * m_headDim}));
+    return compat::attention(qh, repeatKv(kh, repeats), repeatKv(vh, repeats), mask.additive()).transpose(1, 2);
 }
 
 LlamaMlp::LlamaMlp(const ModelConfig& c, const at::TensorOptions& options)
@@ -76,7 +109,7 @@ LlamaDecoderLayer::LlamaDecoderLayer(const ModelConfig& c, const at::TensorOptio
 }
 
 at::Tensor LlamaDecoderLayer::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                      const at::Tensor& mask, KvCache* cache, size_t layerIndex)
+                                      const AttentionMask& mask, KvCache* cache, size_t layerIndex)
 {
     const at::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, mask, cache, layerIndex);
     return h + mlp->forward(post_attention_layernorm->forward(h));

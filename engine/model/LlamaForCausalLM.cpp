@@ -6,7 +6,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/modules/container/modulelist.h>
 
-#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -49,37 +48,11 @@ at::Tensor LlamaForCausalLM::lmHeadWeight() const
     return lm_head ? lm_head->weight : model->embed_tokens->weight;
 }
 
-at::Tensor LlamaForCausalLM::buildMask(int64_t past, int64_t t, const at::Tensor& keyPadding, at::ScalarType dtype,
-                                       int64_t window) const
+void LlamaForCausalLM::setAttentionKernel(AttentionKernel kernel)
 {
-    const int64_t total = past + t;
-    const bool windowed = window > 0 && total > window;
-    if (t == 1 && !keyPadding.defined() && !windowed)
-        return {}; // one new token sees every cached position
-    const auto device = model->embed_tokens->weight.device();
-    const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device);
-    const at::Tensor queryPos = at::arange(past, total, longOpts).unsqueeze(1); // [T, 1]
-    const at::Tensor keyPos = at::arange(0, total, longOpts).unsqueeze(0);      // [1, Tk]
-    at::Tensor blocked = keyPos > queryPos;
-    if (windowed)
-        blocked = blocked.logical_or(keyPos <= queryPos - window);
-    blocked = blocked.view({1, 1, t, total});
-    if (keyPadding.defined())
-        blocked = blocked.logical_or(keyPadding.logical_not().view({keyPadding.size(0), 1, 1, total}));
-    // The most negative finite value rather than -inf, so a fully padded row gives a uniform
-    // softmax instead of NaN (as transformers does). On CUDA the fused attention adds the mask
-    // in the activations' dtype: it is built in that dtype here, once per forward, with that
-    // dtype's own lowest value (float's is -inf in bf16 and fp16).
-    at::ScalarType maskType = dtype == at::kDouble ? at::kDouble : at::kFloat;
-    double lowest = std::numeric_limits<float>::lowest();
-    if (device.is_cuda() && dtype == at::kBFloat16) {
-        maskType = dtype;
-        lowest = static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
-    } else if (device.is_cuda() && dtype == at::kHalf) {
-        maskType = dtype;
-        lowest = static_cast<double>(std::numeric_limits<c10::Half>::lowest());
-    }
-    return at::zeros(blocked.sizes(), at::TensorOptions().dtype(maskType).device(device)).masked_fill_(blocked, lowest);
+    m_attentionKernel = kernel;
+    for (const auto& layer : model->layers)
+        layer->self_attn->setKernel(kernel);
 }
 
 at::Tensor LlamaForCausalLM::hiddenStates(const at::Tensor& inputIds, KvCache* cache, const at::Tensor& keyPadding)
@@ -89,24 +62,16 @@ at::Tensor LlamaForCausalLM::hiddenStates(const at::Tensor& inputIds, KvCache* c
     at::Tensor h = model->embed_tokens->forward(inputIds);
     const at::Tensor positions = at::arange(past, past + t, at::TensorOptions().dtype(at::kLong).device(h.device()));
     auto [cos, sin] = m_rotary.cosSin(positions, h.scalar_type());
-    // Each layer's mask: the causal one, or the sliding one for a sliding layer whose window
-    // the sequence outruns. At most these two are built per forward, each on first use.
+    // Each layer's span: the causal one, or the sliding one for a sliding layer whose window
+    // the sequence outruns (so the unfused path builds at most these two additive masks, each
+    // on first use; the fused path builds none).
     const int64_t total = past + t;
-    const at::ScalarType dtype = h.scalar_type();
-    at::Tensor causalMask, slidingMask;
-    bool causalBuilt = false, slidingBuilt = false;
-    auto maskOf = [&](size_t layer) -> const at::Tensor& {
-        const int64_t window = m_config.attentionWindow(static_cast<int64_t>(layer));
-        if (window > 0 && total > window) {
-            if (!slidingBuilt)
-                slidingMask = buildMask(past, t, keyPadding, dtype, window);
-            slidingBuilt = true;
-            return slidingMask;
-        }
-        if (!causalBuilt)
-            causalMask = buildMask(past, t, keyPadding, dtype, 0);
-        causalBuilt = true;
-        return causalMask;
+    const AttentionMask causal(past, t, keyPadding, 0, h.scalar_type(), h.device());
+    const int64_t window = m_config.slidingWindow;
+    const AttentionMask sliding(past, t, keyPadding, window, h.scalar_type(), h.device());
+    auto maskOf = [&](size_t layer) -> const AttentionMask& {
+        const int64_t w = m_config.attentionWindow(static_cast<int64_t>(layer));
+        return w > 0 && total > w ? sliding : causal;
     };
     const bool checkpoint = m_checkpointing && !cache && is_training() && at::GradMode::is_enabled();
     // With a frozen embedding the first layer's input needs no gradient, and a checkpointed

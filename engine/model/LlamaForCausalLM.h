@@ -55,6 +55,12 @@ public:
     void setGradientCheckpointing(bool enabled) { m_checkpointing = enabled; }
     bool gradientCheckpointing() const { return m_checkpointing; }
 
+    // Which attention every layer runs (LlamaAttention::forward): Fused (the default) takes the
+    // CPU kernel where it applies (bf16 / fp32 on the CPU), Unfused always takes
+    // compat::attention. For tests and benchmarks; both give the same values up to rounding.
+    void setAttentionKernel(AttentionKernel kernel);
+    AttentionKernel attentionKernel() const { return m_attentionKernel; }
+
     const ModelConfig& config() const { return m_config; }
     at::Tensor lmHeadWeight() const; // lm_head.weight, or the embedding when tied
 
@@ -62,14 +68,10 @@ public:
     std::shared_ptr<Linear> lm_head; // nullptr when tie_word_embeddings
 
 private:
-    // Additive mask [1|B, 1, T, past + T]: causal, key padding, and with window > 0 the
-    // sliding window (a query at position i sees keys j > i - window). Undefined when nothing
-    // is masked (one new token, no padding, no window in reach).
-    at::Tensor buildMask(int64_t past, int64_t t, const at::Tensor& keyPadding, at::ScalarType dtype, int64_t window) const;
-
     ModelConfig m_config;
     RotaryEmbedding m_rotary;
     bool m_checkpointing = false;
+    AttentionKernel m_attentionKernel = AttentionKernel::Fused;
 };
 
 } // namespace tb
