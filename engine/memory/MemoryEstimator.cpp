@@ -147,12 +147,18 @@ ActivationDetail activationsOf(const Model& m, const Trainable& t, const MemoryE
     const bool cudaSdpa = path == AttentionPath::CudaSdpa;
     d.tokens = BT;
     const bool lora = r.method != TrainMethod::Full;
-    // RMSNorm (model/RmsNorm) keeps per element its fp32 input (a copy, or the input itself in
-    // fp32), the fp32 square, its output (a) and, when its weight trains, the fp32 normalised
-    // values (measured with the counting allocator: LibTorch keeps the square for mean's
-    // backward).
-    const int64_t rmsPerElement = 8 + a + (lora ? 0 : 4);
-    const int64_t rmsNorm = rmsPerElement * m.H;
+    // RMSNorm (model/RmsNorm), per element: on the CPU the fused kernel (model/FusedElementwise)
+    // keeps its input (a) and an fp32 rstd per row; its output (a) is kept by the projections
+    // that read it. The op sequence (CUDA) keeps the fp32 input (a copy, or the input itself
+    // in fp32), the fp32 square, its output (a) and, when its weight trains, the fp32
+    // normalised values (measured with the counting allocator: LibTorch keeps the square for
+    // mean's backward).
+    const int64_t rmsPerElement = cudaSdpa ? 8 + a + (lora ? 0 : 4) : 2 * a;
+    const int64_t rmsPerRow = cudaSdpa ? 0 : 4;
+    const int64_t rmsNorm = rmsPerElement * m.H + rmsPerRow;
+    // SwiGLU: the fused kernel keeps gate and up, the op sequence also silu(gate); their
+    // product is down_proj's input, kept there.
+    const int64_t mlpPerToken = (cudaSdpa ? 4 : 3) * a * m.I;
     // Per token and layer.
     int64_t perToken = 2 * rmsNorm;
     if (cudaSdpa) {
@@ -166,9 +172,9 @@ ActivationDetail activationsOf(const Model& m, const Trainable& t, const MemoryE
         // and its output, which is o_proj's input too (a view); RoPE keeps no input.
         perToken += 2 * a * m.q + 2 * a * m.kv;              // q and k after RoPE, v, the output
     }
-    perToken += 4 * a * m.I;                                 // gate, silu(gate), up, their product
+    perToken += mlpPerToken;                                 // gate, (silu(gate),) up, their product
     if (m.qkNorm)
-        perToken += rmsPerElement * (m.q + m.kv);            // per-head RMSNorm of q and k (Qwen3)
+        perToken += rmsPerElement * (m.q + m.kv) + rmsPerRow * (m.heads + m.kvHeads); // per-head RMSNorm of q and k (Qwen3)
     if (lora) {
         perToken += a * r.lora.rank * t.wrapped;             // x A^T of each adapter
         if (r.lora.dropout > 0)
@@ -207,7 +213,7 @@ ActivationDetail activationsOf(const Model& m, const Trainable& t, const MemoryE
     //    backward is taken as holding nothing beyond its saved tensors.
     const int64_t headBackward = (a == 4 ? 4 : a + 4) * m.V * chunk + 2 * a * m.H * BT;
     const int64_t kernelBackward = cudaSdpa ? 0 : (2 * a * m.q + 2 * a * m.kv) * BT;
-    const int64_t releasedBeforeAttention = (headRows + rmsNorm) * BT + (4 * a * m.I + rmsNorm) * BT;
+    const int64_t releasedBeforeAttention = (headRows + rmsNorm) * BT + (mlpPerToken + rmsNorm) * BT;
     const int64_t attentionBackward = kernelBackward - releasedBeforeAttention + a * m.H * BT;
     // Forward: one chunk's fp32 logits and logsumexp's fp32 temporary (the bf16 matmul output
     // dies as the fp32 copy is made: 6 bytes a logit, fewer than these 8).
@@ -248,8 +254,8 @@ MemoryModelConstants MemoryModelConstants::cpuDefaults()
     c.frameworkBytes = 163 * kMiB;
     c.perThreadBytes = kMiB / 4;
     c.firstStepBytes = 12 * kMiB;
-    c.heapRetention = 1.36;
-    c.heapRetentionFp32 = 1.10;
+    c.heapRetention = 1.34;
+    c.heapRetentionFp32 = 0.90;
     return c;
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/TorchCompat.h"
 #include "model/FusedAttention.h"
+#include "model/FusedElementwise.h"
 #include "model/KvCache.h"
 #include "model/RotaryEmbedding.h"
 
@@ -59,10 +60,9 @@ at::Tensor LlamaAttention::fusedForward(const at::Tensor& q, const at::Tensor& k
                                         const at::Tensor& cos, const at::Tensor& sin, const AttentionMask& mask,
                                         KvCache* cache, size_t layerIndex)
 {
-    // cos/sin [T, D] broadcast over heads as [T, 1, D]: the same products as in [B, H, T, D].
-    const at::Tensor cosT = cos.unsqueeze(1), sinT = sin.unsqueeze(1);
-    const at::Tensor qr = RotaryEmbedding::apply(q, cosT, sinT);
-    at::Tensor kr = RotaryEmbedding::apply(k, cosT, sinT);
+    // One pass each, the same bits as RotaryEmbedding::apply (FusedElementwise.h).
+    const at::Tensor qr = fusedRotary(q, cos, sin);
+    at::Tensor kr = fusedRotary(k, cos, sin);
     at::Tensor vr = v;
     if (cache) { // the cache stores [B, KV, T, D]; its views transposed back are read in place
         auto [keys, values] = cache->append(layerIndex, kr.transpose(1, 2), vr.transpose(1, 2));
@@ -96,7 +96,7 @@ LlamaMlp::LlamaMlp(const ModelConfig& c, const at::TensorOptions& options)
 
 at::Tensor LlamaMlp::forward(const at::Tensor& x)
 {
-    return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+    return down_proj->forward(fusedSwiGlu(gate_proj->forward(x), up_proj->forward(x)));
 }
 
 LlamaDecoderLayer::LlamaDecoderLayer(const ModelConfig& c, const at::TensorOptions& options)

@@ -1,5 +1,7 @@
 #include "model/RmsNorm.h"
 
+#include "model/FusedElementwise.h"
+
 namespace tb {
 
 RmsNorm::RmsNorm(int64_t dim, double epsilon, const at::TensorOptions& options)
@@ -10,9 +12,9 @@ RmsNorm::RmsNorm(int64_t dim, double epsilon, const at::TensorOptions& options)
 
 at::Tensor RmsNorm::forward(const at::Tensor& x)
 {
-    const at::Tensor xf = x.to(at::kFloat);
-    const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
-    return weight * normed.to(x.scalar_type());
+    // weight * (x.float() * rsqrt(mean(x.float()^2) + eps)).to(x.dtype), one kernel pass on
+    // the CPU (the op sequence elsewhere: FusedElementwise.h).
+    return fusedRmsNorm(x, weight, eps);
 }
 
 } // namespace tb
