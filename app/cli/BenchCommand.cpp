@@ -1,7 +1,11 @@
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
 
+#include "cli/StepBreakdown.h"
+#include "core/ThreadCountGovernor.h"
+#include "core/ThreadPoolEnvironment.h"
 #include "core/ThreadSettings.h"
+#include "core/UsableCores.h"
 #include "core/TorchCompat.h"
 #include "lora/LoraInjector.h"
 #include "quant/ModelQuantizer.h"
@@ -18,6 +22,7 @@
 #include <chrono>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 
 namespace tbcli {
 
@@ -58,7 +63,12 @@ int runBench(const std::vector<std::string>& args)
     const int64_t seqLen = a.integer("seq-len", 512, 2, 1 << 20);
     const int64_t batch = a.integer("batch-size", 1, 1, 1 << 16);
     const int steps = static_cast<int>(a.integer("steps", 5, 1, 10000));
-    const int threads = tb::configureThreads(static_cast<int>(a.integer("threads", 0, 0, 1024)));
+    const int requestedThreads = static_cast<int>(a.integer("threads", 0, 0, 1024));
+    const int threads = tb::configureThreads(requestedThreads);
+    // As the trainer: the default count follows the cores other processes leave free.
+    std::optional<tb::ThreadCountGovernor> governor;
+    if (requestedThreads <= 0)
+        governor.emplace(threads);
     const bool checkpointing = a.has("gradient-checkpointing");
     // The fused CPU kernel or the unfused reference path, to compare them in the same build.
     const std::string attention = a.text("attention", "fused");
@@ -120,6 +130,8 @@ int runBench(const std::vector<std::string>& args)
 
     std::vector<double> times;
     for (int s = 0; s < steps + 1; ++s) { // the first step warms caches and oneDNN primitives
+        if (governor)
+            governor->update();
         const auto t0 = Clock::now();
         (tb::summedTokenLoss(model, data) / static_cast<double>(data.lossTokens)).backward();
         optimizer.step(1e-5);
@@ -133,6 +145,10 @@ int runBench(const std::vector<std::string>& args)
     const double tokens = static_cast<double>(batch * seqLen);
     const double flopsPerToken = tb::trainingFlopsPerToken(config, seqLen, method == "full", method == "full" ? 0 : trained, checkpointing);
     const double stepGflops = flopsPerToken * tokens / median / 1e9;
+    const std::vector<StepPart> parts = timeStepParts(model, config, data, optimizer, median, device);
+    nlohmann::json breakdown = nlohmann::json::object();
+    for (const StepPart& p : parts)
+        breakdown[p.name] = p.seconds;
     const int64_t gemm = a.integer("matmul-size", 2048, 64, 16384);
     const double bf16 = matmulGflops(at::kBFloat16, gemm, 5, device);
     const double fp32 = matmulGflops(at::kFloat, gemm, 5, device);
@@ -144,7 +160,8 @@ int runBench(const std::vector<std::string>& args)
                               {"median_step_seconds", median}, {"tokens_per_second", tokens / median},
                               {"flops_per_token", flopsPerToken}, {"step_gflops", stepGflops},
                               {"matmul_size", gemm}, {"bf16_matmul_gflops", bf16}, {"fp32_matmul_gflops", fp32},
-                              {"fraction_of_bf16_matmul", stepGflops / bf16}};
+                              {"fraction_of_bf16_matmul", stepGflops / bf16}, {"breakdown_seconds", breakdown},
+                              {"usable_cores", tb::usableCores().usable}, {"thread_wait_policy", tb::threadWaitPolicy()}};
     if (a.has("json")) {
         std::cout << j.dump(2) << "\n";
         return 0;
@@ -155,7 +172,11 @@ int runBench(const std::vector<std::string>& args)
               << "  median step " << std::setprecision(3) << median << " s, " << std::setprecision(0) << tokens / median
               << " tokens/s, " << stepGflops << " GFLOP/s\n"
               << "  bf16 matmul " << gemm << "^3: " << bf16 << " GFLOP/s (step reaches " << std::setprecision(0)
-              << 100 * stepGflops / bf16 << "%); fp32 matmul: " << fp32 << " GFLOP/s\n";
+              << 100 * stepGflops / bf16 << "%); fp32 matmul: " << fp32 << " GFLOP/s\n"
+              << "  where the step goes (each part re-timed alone):\n";
+    for (const StepPart& p : parts)
+        std::cout << "    " << std::left << std::setw(12) << p.name << std::right << std::setw(8) << std::setprecision(1)
+                  << 1000 * p.seconds << " ms " << std::setw(4) << std::setprecision(0) << 100 * p.seconds / median << "%\n";
     return 0;
 }
 

@@ -73,6 +73,8 @@ void TrainingSession::setup()
     cfg.validate();
     resetPeakResident(); // this run's peak RSS, even in a process that trained before
     const int threads = configureThreads(cfg.threads);
+    if (cfg.threads <= 0) // the default count follows the cores others leave free, step by step
+        m_threadGovernor = std::make_unique<ThreadCountGovernor>(threads);
     at::manual_seed(cfg.seed);
     fs::create_directories(cfg.outputDir);
     m_configJson = cfg.toJson();
@@ -279,6 +281,8 @@ void TrainingSession::evaluate()
 std::optional<StepReport> TrainingSession::step()
 {
     const TrainConfig& cfg = m_config;
+    if (m_threadGovernor)
+        m_threadGovernor->update();
     const auto stepStart = Clock::now();
     const double lr = learningRateAt(m_result.step, m_result.totalSteps, cfg.warmupSteps, cfg.learningRate, lrScheduleName(cfg.schedule));
     std::vector<TrainingBatch> micro;

@@ -17,6 +17,7 @@
 #include "train/BatchStream.h"
 #include "train/TrainConfig.h"
 #include "train/Trainer.h"
+#include "core/ThreadCountGovernor.h"
 #include "train/TrainerCallbacks.h"
 
 #include <nlohmann/json.hpp>
@@ -96,6 +97,7 @@ private:
     std::unique_ptr<AdamW> m_optimizer;
     TrainResult m_result;
     int64_t m_badSteps = 0;
+    std::unique_ptr<ThreadCountGovernor> m_threadGovernor; // default thread count only
 };
 
 } // namespace tb
