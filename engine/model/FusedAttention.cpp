@@ -2,7 +2,7 @@
 
 #include "cpu/CausalAttention.h"
 
-#include <ATen/Parallel.h>
+#include "core/ParallelTasks.h"
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <stdexcept>
@@ -54,12 +54,12 @@ void check(const tbk::AttentionArgs& args, tbk::AttentionPass pass)
         throw std::runtime_error(std::string("fused attention: ") + tbk::kernelStatusName(s));
 }
 
-// The kernel's tasks are independent and balanced; grain 1 lets at::parallel_for give each of
+// The kernel's tasks are independent and balanced; grain 1 gives each of
 // LibTorch's threads a contiguous range of them.
 template <typename Pass>
 void runTasks(int64_t tasks, const Pass& pass)
 {
-    at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) { pass(begin, end); });
+    runParallelTasks(tasks, 1, [&](int64_t begin, int64_t end) { pass(begin, end); });
 }
 
 // keyValid as the kernel indexes it, keyValid[b * Tk + j]: one row per batch entry.

@@ -2,7 +2,8 @@
 // node: softmax(scale * q k^T + mask) v without the T x Tk scores ever existing as a tensor.
 // Forward keeps q, k, v, the output and the fp32 log-sum-exp per query [B, H, T] for backward,
 // which runs the kernel's two passes (dK/dV over key tiles, dQ over query tiles). The kernel's
-// tasks run under at::parallel_for, so LibTorch's thread count (tb::configureThreads) applies.
+// tasks run on LibTorch's intra-op threads (core/ParallelTasks), so its thread count
+// (tb::configureThreads) applies.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -2,7 +2,7 @@
 
 #include "cpu/ElementwiseKernels.h"
 
-#include <ATen/Parallel.h>
+#include "core/ParallelTasks.h"
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cstring>
@@ -84,12 +84,12 @@ void check(tbk::KernelStatus s, const char* what)
         throw std::runtime_error(std::string(what) + ": " + tbk::kernelStatusName(s));
 }
 
-// The kernels' tasks are independent and of equal size; grain 1 lets at::parallel_for give each
+// The kernels' tasks are independent and of equal size; grain 1 gives each
 // of LibTorch's threads a contiguous range of them.
 template <typename Pass>
 void runTasks(int64_t tasks, const Pass& pass)
 {
-    at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) { pass(begin, end); });
+    runParallelTasks(tasks, 1, [&](int64_t begin, int64_t end) { pass(begin, end); });
 }
 
 // ---- RMSNorm ----------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ public:
             const float* p = partials.data_ptr<float>();
             float* out = sum.data_ptr<float>();
             const int64_t dim = a.dim;
-            at::parallel_for(0, dim, 256, [&](int64_t c0, int64_t c1) {
+            runParallelTasks(dim, 256, [&](int64_t c0, int64_t c1) {
                 tbk::rmsNormReduceWeightGrad(p, tasks, dim, out, c0, c1);
             });
             dw = sum.to(weight.scalar_type());

@@ -3,8 +3,9 @@
 // that each make a pass over memory and save a tensor. Forward gives the bits of the op
 // sequences in RmsNorm.cpp, LlamaMlp and RotaryEmbedding::apply (see the kernel header for the
 // one place where LibTorch's own bits depend on its thread count: silu's tail elements).
-// Backward computes in fp32 and rounds once. The kernels' tasks run under at::parallel_for, so
-// LibTorch's thread count (tb::configureThreads) applies; results do not depend on it.
+// Backward computes in fp32 and rounds once. The kernels' tasks run on LibTorch's threads
+// (core/ParallelTasks), so its thread count (tb::configureThreads) applies; results do not
+// depend on it.
 //
 // Anything the kernels do not cover takes the plain op sequence, with LibTorch's autograd:
 // CUDA tensors, dtypes other than bf16 and fp32, operands of different dtypes, rows that are
