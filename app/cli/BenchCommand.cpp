@@ -55,7 +55,8 @@ double matmulGflops(at::ScalarType dtype, int64_t n, int reps, const at::Device&
 
 int runBench(const std::vector<std::string>& args)
 {
-    const ArgList a(args, {"model", "method", "seq-len", "batch-size", "steps", "rank", "threads", "device", "matmul-size", "attention"},
+    const ArgList a(args, {"model", "method", "seq-len", "batch-size", "steps", "rank", "threads", "device", "matmul-size", "attention",
+                                 "lora"},
                     {"json", "gradient-checkpointing"});
     const std::string method = a.text("method", "lora");
     if (method != "lora" && method != "qlora" && method != "full")
@@ -74,6 +75,10 @@ int runBench(const std::vector<std::string>& args)
     const std::string attention = a.text("attention", "fused");
     if (attention != "fused" && attention != "unfused")
         throw UsageError("option --attention: expected fused or unfused");
+    // The adapters' fused node or the plain composition of operators (LoraLinear.h), likewise.
+    const std::string loraPath = a.text("lora", "fused");
+    if (loraPath != "fused" && loraPath != "plain")
+        throw UsageError("option --lora: expected fused or plain");
 
     tb::LoadOptions load;
     load.dtype = method == "full" ? at::kFloat : at::kBFloat16;
@@ -100,6 +105,7 @@ int runBench(const std::vector<std::string>& args)
     }
     if (method != "full") {
         tb::applyLora(model, lora, 1);
+        tb::setLoraFused(model, loraPath == "fused");
         trained = tb::loraParameterCount(model);
     } else {
         for (auto& p : model.parameters())
@@ -156,6 +162,7 @@ int runBench(const std::vector<std::string>& args)
     const nlohmann::json j = {{"model", a.required("model")}, {"method", method}, {"parameters", config.parameterCount()},
                               {"trainable_parameters", trained}, {"seq_len", seqLen}, {"batch_size", batch},
                               {"threads", threads}, {"gradient_checkpointing", checkpointing}, {"attention", attention},
+                              {"lora_path", method == "full" ? "none" : loraPath},
                               {"steps", steps},
                               {"median_step_seconds", median}, {"tokens_per_second", tokens / median},
                               {"flops_per_token", flopsPerToken}, {"step_gflops", stepGflops},
@@ -168,7 +175,7 @@ int runBench(const std::vector<std::string>& args)
     }
     std::cout << std::fixed << std::setprecision(1) << method << " step, " << config.parameterCount() / 1e6 << " M parameters ("
               << trained << " trained), batch " << batch << " x " << seqLen << " tokens, " << threads << " threads, "
-              << attention << " attention\n"
+              << attention << " attention" << (method == "full" ? "" : ", " + loraPath + " LoRA path") << "\n"
               << "  median step " << std::setprecision(3) << median << " s, " << std::setprecision(0) << tokens / median
               << " tokens/s, " << stepGflops << " GFLOP/s\n"
               << "  bf16 matmul " << gemm << "^3: " << bf16 << " GFLOP/s (step reaches " << std::setprecision(0)

@@ -65,6 +65,14 @@ size_t setLoraEnabled(LlamaForCausalLM& model, bool enabled)
     return layers.size();
 }
 
+size_t setLoraFused(LlamaForCausalLM& model, bool fused)
+{
+    const auto layers = loraLayers(model);
+    for (const auto& ref : layers)
+        ref.layer->setFused(fused);
+    return layers.size();
+}
+
 size_t removeLora(LlamaForCausalLM& model)
 {
     size_t removed = 0;

@@ -30,6 +30,10 @@ std::vector<LoraLayerRef> loraLayers(LlamaForCausalLM& model);
 // Call between forwards, on the thread that runs the model.
 size_t setLoraEnabled(LlamaForCausalLM& model, bool enabled);
 
+// Chooses every adapter's training path: one fused node (the default) or the plain composition
+// of LibTorch operators (see LoraLinear.h), for comparing the two. Returns the layers switched.
+size_t setLoraFused(LlamaForCausalLM& model, bool fused);
+
 // Puts every LoraLinear's base projection back in its place, dropping the adapters: the model
 // is the base again (and applyLora / loadPeftAdapter can wrap it anew). Parameters keep
 // requires_grad = false. Returns the number of layers unwrapped.

@@ -9,6 +9,14 @@
 // A and B are fp32 master weights (what the optimizer updates and checkpoints store); the
 // low-rank product runs in the activations' dtype (bf16 on a bf16 base), as PEFT does under
 // bf16 autocast.
+// The training path is one autograd node when the base is a frozen dense Linear and there is no
+// dropout (LoraProjectionFunction in the .cpp): y = x W^T + b, then y += scaling * (x A^T) B^T
+// accumulated into y by the GEMM itself (beta = 1), and in backward grad_x = g W, then
+// grad_x += (scaling * g B) A likewise. The plain path's separate passes over [tokens, out]
+// (the scaling, the sum with the base) and over [tokens, in] (autograd's sum of the two
+// grad_x) are gone. Same products in the same dtype, summed in a different order: equal in
+// fp32 to rounding, in bf16 within bf16 noise (tst_lora). setFused(false) keeps the plain
+// composition of LibTorch operators, for comparison (`bench --lora plain`).
 // An adapter can be switched off without removing it (setEnabled(false), like PEFT's
 // disable_adapter()): forward is then base(x) exactly, and switching it on again restores the
 // adapter's output. The flag is a plain bool: change it only between forwards, on the thread
@@ -48,6 +56,8 @@ public:
     double scaling() const { return m_scaling; }
     bool enabled() const { return m_enabled; }
     void setEnabled(bool enabled) { m_enabled = enabled; }
+    bool fused() const { return m_fused; }
+    void setFused(bool fused) { m_fused = fused; }
 
     std::shared_ptr<LoraFactor> lora_A; // [r, in]
     std::shared_ptr<LoraFactor> lora_B; // [out, r]
@@ -58,6 +68,7 @@ private:
     double m_scaling;
     double m_dropout;
     bool m_enabled = true; // false: forward returns base(x) only
+    bool m_fused = true;   // one node where the base allows it (see above)
 };
 
 } // namespace tb

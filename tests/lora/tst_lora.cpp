@@ -9,6 +9,12 @@
 #include "lora/PeftAdapter.h"
 #include "model/LlamaForCausalLM.h"
 #include "model/TensorIO.h"
+#include "quant/QuantizedLinear.h"
+#include "train/AdamW.h"
+#include "train/BatchStream.h"
+#include "train/CausalLmLoss.h"
+
+#include <torch/csrc/autograd/function.h>
 
 #include <nlohmann/json.hpp>
 
@@ -44,6 +50,46 @@ void randomizeAdapters(LlamaForCausalLM& m, uint64_t seed)
     at::manual_seed(seed);
     for (const auto& ref : loraLayers(m))
         ref.layer->lora_B->weight.normal_(0, 0.1);
+}
+
+// Output and gradients (x, A, B) of one forward/backward of a LoRA layer on x, in double.
+struct PassResult {
+    at::Tensor y, gx, gA, gB;
+};
+
+PassResult runPass(LoraLinear& lora, const at::Tensor& x, const at::Tensor& gy, bool xGrad)
+{
+    for (auto* f : {lora.lora_A.get(), lora.lora_B.get()})
+        f->weight.mutable_grad() = at::Tensor();
+    const at::Tensor xin = x.detach().requires_grad_(xGrad);
+    const at::Tensor y = lora.forward(xin);
+    y.backward(gy);
+    return {y.detach().to(at::kDouble), xGrad ? xin.grad().to(at::kDouble) : at::Tensor(),
+            lora.lora_A->weight.grad().to(at::kDouble), lora.lora_B->weight.grad().to(at::kDouble)};
+}
+
+double relativeError(const at::Tensor& got, const at::Tensor& want)
+{
+    return (got - want).abs().max().item<double>() / std::max(1e-30, want.abs().max().item<double>());
+}
+
+// A LoRA layer over a dense base of the given dtype, A and B random (B non-zero).
+std::shared_ptr<LoraLinear> randomLoraLayer(at::ScalarType dtype, bool bias, int64_t in = 96, int64_t out = 80,
+                                            int64_t rank = 8)
+{
+    auto base = std::make_shared<Linear>(in, out, bias, at::TensorOptions().dtype(dtype));
+    at::NoGradGuard g;
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(21);
+    base->weight.copy_(at::randn({out, in}, generator, at::kFloat) * 0.1);
+    if (bias)
+        base->bias.copy_(at::randn({out}, generator, at::kFloat) * 0.1);
+    base->weight.set_requires_grad(false);
+    if (bias)
+        base->bias.set_requires_grad(false);
+    auto lora = std::make_shared<LoraLinear>(base, rank, 2.0 * static_cast<double>(rank), 0.0, false);
+    lora->resetParameters(generator);
+    lora->lora_B->weight.normal_(0, 0.1, generator);
+    return lora;
 }
 
 QString errorOf(const std::function<void()>& f)
@@ -169,6 +215,186 @@ private Q_SLOTS:
                 QVERIFY(item.value().grad().abs().sum().item<double>() > 0);
             }
         }
+    }
+
+    // The fused node (LoraLinear.h) against the plain composition of LibTorch operators: the
+    // same products summed in another order, so in fp32 they agree to rounding (<= 1e-5 of the
+    // largest value), with and without a base bias, 2-D and 3-D inputs, and an input that
+    // needs no gradient (the first projection after the frozen embedding).
+    void fusedPathMatchesThePlainOne_data()
+    {
+        QTest::addColumn<bool>("bias");
+        QTest::addColumn<bool>("threeD");
+        QTest::addColumn<bool>("xGrad");
+        QTest::newRow("plain 3-D") << false << true << true;
+        QTest::newRow("bias 3-D") << true << true << true;
+        QTest::newRow("bias 2-D") << true << false << true;
+        QTest::newRow("input without gradient") << false << true << false;
+    }
+
+    void fusedPathMatchesThePlainOne()
+    {
+        QFETCH(bool, bias);
+        QFETCH(bool, threeD);
+        QFETCH(bool, xGrad);
+        auto lora = randomLoraLayer(at::kFloat, bias);
+        auto generator = at::make_generator<at::CPUGeneratorImpl>(3);
+        const std::vector<int64_t> shape = threeD ? std::vector<int64_t>{2, 37, 96} : std::vector<int64_t>{53, 96};
+        const at::Tensor x = at::randn(shape, generator, at::kFloat);
+        std::vector<int64_t> outShape = shape;
+        outShape.back() = 80;
+        const at::Tensor gy = at::randn(outShape, generator, at::kFloat);
+        lora->setFused(true);
+        const std::string fusedNode = lora->forward(x.detach().requires_grad_(xGrad)).grad_fn()->name();
+        QVERIFY2(fusedNode.find("LoraProjectionFunction") != std::string::npos, fusedNode.c_str()); // one node
+        const PassResult fused = runPass(*lora, x, gy, xGrad);
+        lora->setFused(false);
+        const PassResult plain = runPass(*lora, x, gy, xGrad);
+        QCOMPARE(fused.y.sizes(), plain.y.sizes());
+        QVERIFY2(relativeError(fused.y, plain.y) < 1e-5, qPrintable(QString::number(relativeError(fused.y, plain.y))));
+        QVERIFY(relativeError(fused.gA, plain.gA) < 1e-5);
+        QVERIFY(relativeError(fused.gB, plain.gB) < 1e-5);
+        QCOMPARE(fused.gx.defined(), xGrad);
+        if (xGrad)
+            QVERIFY(relativeError(fused.gx, plain.gx) < 1e-5);
+        QCOMPARE(lora->lora_A->weight.grad().scalar_type(), at::kFloat);
+        QVERIFY(!lora->base().parameters().front().grad().defined()); // the base stays frozen
+    }
+
+    // In bf16 both paths round differently; each is compared with an fp64 evaluation of the
+    // same layer. The fused path may not be less accurate than the plain one (its sum of base
+    // and update is rounded once, the plain path's three times).
+    void fusedPathIsAsAccurateInBf16()
+    {
+        auto lora = randomLoraLayer(at::kBFloat16, true, 256, 192, 16);
+        auto reference = randomLoraLayer(at::kDouble, true, 256, 192, 16);
+        {
+            at::NoGradGuard g;
+            reference->base().parameters()[0].copy_(lora->base().parameters()[0]);
+            reference->base().parameters()[1].copy_(lora->base().parameters()[1]);
+            reference->lora_A->weight.copy_(lora->lora_A->weight);
+            reference->lora_B->weight.copy_(lora->lora_B->weight);
+        }
+        auto generator = at::make_generator<at::CPUGeneratorImpl>(4);
+        const at::Tensor x = at::randn({3, 64, 256}, generator, at::kFloat).to(at::kBFloat16);
+        const at::Tensor gy = at::randn({3, 64, 192}, generator, at::kFloat).to(at::kBFloat16);
+        const PassResult want = runPass(*reference, x.to(at::kDouble), gy.to(at::kDouble), true);
+        lora->setFused(true);
+        const PassResult fused = runPass(*lora, x, gy, true);
+        lora->setFused(false);
+        const PassResult plain = runPass(*lora, x, gy, true);
+        const std::pair<const char*, std::array<at::Tensor, 3>> parts[] = {
+            {"y", {fused.y, plain.y, want.y}},
+            {"grad x", {fused.gx, plain.gx, want.gx}},
+            {"grad A", {fused.gA, plain.gA, want.gA}},
+            {"grad B", {fused.gB, plain.gB, want.gB}},
+        };
+        for (const auto& [name, t] : parts) {
+            const double f = relativeError(t[0], t[2]), p = relativeError(t[1], t[2]);
+            qInfo("%s: fused %.2e, plain %.2e (relative to fp64)", name, f, p);
+            QVERIFY2(f < 2e-2, name);                // bf16's 8 bits, summed over 256 terms
+            QVERIFY2(f <= 1.25 * p + 1e-3, name);    // no less accurate than the plain path
+        }
+    }
+
+    // A quantized base (QLoRA) keeps its own node; the update is summed into its output by the
+    // GEMM. Same values as the plain path in fp32.
+    void quantizedBaseSumsTheUpdateIntoItsOutput()
+    {
+        auto dense = randomLoraLayer(at::kFloat, false);
+        QuantSettings nf4;
+        auto quantized = QuantizedLinear::fromLinear(dynamic_cast<Linear&>(dense->base()), nf4);
+        LoraLinear lora(quantized, 8, 16.0, 0.0, false);
+        {
+            at::NoGradGuard g;
+            lora.lora_A->weight.copy_(dense->lora_A->weight);
+            lora.lora_B->weight.copy_(dense->lora_B->weight);
+        }
+        auto generator = at::make_generator<at::CPUGeneratorImpl>(5);
+        const at::Tensor x = at::randn({2, 19, 96}, generator, at::kFloat);
+        const at::Tensor gy = at::randn({2, 19, 80}, generator, at::kFloat);
+        lora.setFused(true);
+        const PassResult fused = runPass(lora, x, gy, true);
+        lora.setFused(false);
+        const PassResult plain = runPass(lora, x, gy, true);
+        QVERIFY(relativeError(fused.y, plain.y) < 1e-5);
+        QVERIFY(relativeError(fused.gx, plain.gx) < 1e-5);
+        QVERIFY(relativeError(fused.gA, plain.gA) < 1e-5);
+        QVERIFY(relativeError(fused.gB, plain.gB) < 1e-5);
+    }
+
+    // LoRA dropout needs the dropped input in both products' backward: the plain path runs it,
+    // and with the same random state gives the same values whichever path is chosen.
+    void dropoutRunsThePlainPath()
+    {
+        auto base = randomLoraLayer(at::kFloat, false);
+        LoraLinear lora(base->baseShared(), 8, 16.0, 0.1, false);
+        {
+            at::NoGradGuard g;
+            lora.lora_A->weight.copy_(base->lora_A->weight);
+            lora.lora_B->weight.copy_(base->lora_B->weight);
+        }
+        lora.train();
+        const at::Tensor x = at::randn({2, 7, 96}, at::make_generator<at::CPUGeneratorImpl>(6), at::kFloat);
+        at::manual_seed(9);
+        lora.setFused(true);
+        const at::Tensor a = lora.forward(x).detach();
+        at::manual_seed(9);
+        lora.setFused(false);
+        QVERIFY(at::equal(lora.forward(x).detach(), a));
+        lora.eval(); // no dropout: the fused node, the plain path's values
+        lora.setFused(true);
+        const at::Tensor b = lora.forward(x).detach();
+        lora.setFused(false);
+        QVERIFY(relativeError(b, lora.forward(x).detach()) < 1e-5);
+    }
+
+    // The same 40-step bf16 LoRA run on the tiny model with either path: both learn and the
+    // loss curves stay within bf16 noise of each other.
+    void trainingCurvesAgree()
+    {
+        std::vector<TokenizedExample> examples(8);
+        for (size_t i = 0; i < examples.size(); ++i)
+            for (int64_t j = 0; j < 16; ++j) {
+                examples[i].ids.push_back(static_cast<int32_t>(3 + (7 * static_cast<int64_t>(i) + (1 + i % 3) * j) % 90));
+                examples[i].lossMask.push_back(j > 0 ? 1 : 0);
+            }
+        auto curve = [&](bool fusedPath) {
+            auto m = makeModel(at::kBFloat16, 7);
+            LoraSettings s;
+            s.rank = 4;
+            s.alpha = 8;
+            applyLora(*m, s, 11);
+            setLoraFused(*m, fusedPath);
+            m->train();
+            std::vector<std::pair<std::string, at::Tensor>> params;
+            for (const auto& item : m->named_parameters(true))
+                if (item.value().requires_grad())
+                    params.emplace_back(item.key(), item.value());
+            AdamW optimizer(params, {});
+            std::vector<double> losses;
+            for (int step = 0; step < 40; ++step) {
+                std::vector<const TokenizedExample*> batch;
+                for (size_t j = 0; j < 4; ++j)
+                    batch.push_back(&examples[(static_cast<size_t>(step) * 4 + j) % examples.size()]);
+                const TrainingBatch b = BatchStream::collate(batch, 0, at::kCPU);
+                const at::Tensor loss = summedTokenLoss(*m, b) / static_cast<double>(b.lossTokens);
+                loss.backward();
+                optimizer.step(1e-2);
+                optimizer.zeroGrad();
+                losses.push_back(loss.item<double>());
+            }
+            return losses;
+        };
+        const std::vector<double> fused = curve(true), plain = curve(false);
+        double worst = 0;
+        for (size_t i = 0; i < fused.size(); ++i)
+            worst = std::max(worst, std::abs(fused[i] - plain[i]));
+        qInfo("loss %.3f -> %.3f (fused), %.3f -> %.3f (plain); largest difference %.2e", fused.front(), fused.back(),
+              plain.front(), plain.back(), worst);
+        QVERIFY(fused.back() < 0.5 * fused.front());
+        QVERIFY(plain.back() < 0.5 * plain.front());
+        QVERIFY(worst <= 0.1);
     }
 
     void unknownTargetIsRefused()
