@@ -97,9 +97,10 @@ HubRepoDialog::LookUp lookUpRepo(const QString& repoText, const QString& revisio
                                                    : (fits ? QObject::tr("(fits: %1 free)") : QObject::tr("(does not fit: %1 free)"))
                                                          .arg(sizeText(device.freeBytes)));
         }
-        r.estimate = QObject::tr("At batch %1, sequence length %2 on %3:\n")
+        r.estimate = QObject::tr("At batch %1, sequence length %2, LoRA rank %3 on %4:\n")
                          .arg(settings.batchSize)
                          .arg(settings.data.maxSeqLen)
+                         .arg(settings.lora.rank)
                          .arg(q(device.name.empty() ? settings.device : device.name))
                      + lines.join('\n');
     } catch (const std::exception& e) {

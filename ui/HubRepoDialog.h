@@ -41,7 +41,10 @@ public:
         QList<qint64> sizes;   // their sizes (-1: unknown)
         qint64 totalBytes = 0;
         QString facts;         // architecture, parameters
-        QString estimate;      // one line per method, against the free memory
+        // "At batch B, sequence length S, LoRA rank R on DEVICE:", then one line per method:
+        // "lora: 1.2 GiB peak (fits: 5.6 GiB free)" / "(does not fit: ... free)"; without the
+        // parenthesis when the device's free memory is unknown.
+        QString estimate;
     };
 
     // `settings`: the form's settings (method, rank, batch, sequence length, device) for the estimate.
@@ -73,6 +76,8 @@ Q_SIGNALS:
 private:
     void onLookedUp();
     void onDownloaded();
+    // The status line while downloading: "3.1 MiB of 7.5 MiB, 488 KiB/s, 0:09 left; 4 of 5 files"
+    // ("time unknown" until a speed is measured).
     void onProgress(qint64 done, qint64 total, double bytesPerSecond, int filesDone, int filesTotal);
     void updateControls();
 

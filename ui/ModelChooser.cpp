@@ -2,12 +2,14 @@
 
 #include "HubRepoDialog.h"
 
+#include "formats/FormatError.h"
 #include "formats/ModelConfig.h"
 #include "hub/HubCache.h"
 #include "hub/HubEnvironment.h"
 
 #include <QComboBox>
 #include <QDir>
+#include <QDirIterator>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFutureWatcher>
@@ -41,15 +43,21 @@ QList<QPair<QString, QString>> listCachedModels()
                 QString what;
                 try {
                     const tb::ModelConfig c = tb::ModelConfig::fromFile(s.path + "/config.json");
-                    qint64 bytes = 0;
-                    for (const QFileInfo& f : QDir(QString::fromStdString(s.path)).entryInfoList(QDir::Files))
-                        bytes += f.size(); // follows the snapshot's links into blobs/
-                    what = QStringLiteral("%1, %2 M parameters, %3")
+                    qint64 bytes = 0; // every file of the snapshot, in subfolders too
+                    QDirIterator files(QString::fromStdString(s.path), QDir::Files, QDirIterator::Subdirectories);
+                    while (files.hasNext()) {
+                        files.next();
+                        bytes += files.fileInfo().size(); // follows the snapshot's links into blobs/
+                    }
+                    what = QObject::tr("%1, %2 M parameters, %3")
                                .arg(QString::fromStdString(c.architecture))
-                               .arg(c.parameterCount() / 1e6, 0, 'f', 0)
+                               .arg(c.parameterCount() / 1e6, 0, 'f', 1)
                                .arg(QLocale().formattedDataSize(bytes));
+                } catch (const tb::FormatError& e) {
+                    // The key and why, without the snapshot path ("key "architectures": unsupported ...").
+                    what = QObject::tr("not supported: %1").arg(QString::fromStdString(e.detail()));
                 } catch (const std::exception& e) {
-                    what = QObject::tr("not supported: %1").arg(QString::fromStdString(e.what()).section(": ", -1));
+                    what = QObject::tr("not supported: %1").arg(QString::fromStdString(e.what()));
                 }
                 found.append({QStringLiteral("%1 (%2) \u2014 %3, Hugging Face cache").arg(QString::fromStdString(repo.repo.id), revision, what),
                               QString::fromStdString(s.path)});

@@ -58,7 +58,11 @@ public:
     HubRepoDialog* openHubDialog();
     // Lists the Hugging Face cache again, off the GUI thread; cachedModels() when it is in.
     void refreshCache();
-    // Snapshot folders of cached model repositories with a config.json: label -> folder.
+    // Snapshot folders of cached model repositories with a config.json: label -> folder. The
+    // label: "ORG/NAME (REVISION) — ARCHITECTURE, N.N M parameters, SIZE, Hugging Face cache"
+    // (REVISION: a ref naming the snapshot, else the commit's first 10 digits; SIZE: the
+    // snapshot's files), or "ORG/NAME (REVISION) — not supported: WHY" (config.json's key and
+    // reason, e.g. an architecture Tunebench lacks).
     QList<QPair<QString, QString>> cachedModels() const { return m_cached; }
 
     QComboBox* combo() const { return m_combo; }

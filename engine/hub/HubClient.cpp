@@ -322,9 +322,15 @@ HubClient::Response HubClient::perform(const Request& q)
     if (code != CURLE_OK) {
         const std::string detail = errorText[0] ? errorText : curl_easy_strerror(code);
         std::string message;
+        double seconds = 0;
+        curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &seconds);
         if (isConnectFailure(code))
             message = "cannot connect to " + originOf(q.url) + " (" + detail
                       + "): check the network and HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only the cache";
+        else if (code == CURLE_OPERATION_TIMEDOUT && (q.timeoutSeconds <= 0 || seconds < double(q.timeoutSeconds)))
+            // Below the whole-request limit: CURLOPT_LOW_SPEED_TIME ended it, the transfer stalled.
+            message = "the transfer from " + originOf(q.url) + " stalled" + (q.path.empty() ? "" : " while fetching " + q.path)
+                      + ": no data for " + std::to_string(m_options.stallSeconds) + " s";
         else
             message = "the connection to " + originOf(q.url) + " failed" + (q.path.empty() ? "" : " while fetching " + q.path)
                       + " (" + detail + ")";

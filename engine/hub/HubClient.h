@@ -34,11 +34,11 @@ namespace tb {
 struct HubRefusal;
 
 struct HubClientOptions {
-    int maxRetries = 5;
+    int maxRetries = 5;               // failures in a row (without progress) before giving up
     double retryBaseSeconds = 1.0;
     double retryMaxSeconds = 16.0;
     long connectTimeoutSeconds = 10;
-    long stallSeconds = 30;
+    long stallSeconds = 30;           // a transfer below 1 byte/s for this long has stalled (whole seconds, >= 1)
     long metadataTimeoutSeconds = 60; // whole info / HEAD request
 };
 

@@ -80,6 +80,7 @@ public:
         std::lock_guard<std::mutex> lock(m_run.mutex);
         m_job.done = m_blob.size();
         m_job.received = m_blob.received();
+        m_job.resumedFrom = m_blob.resumedFrom(); // 0 when the server ignored Range and the file started over
         m_job.blob = nullptr;
     }
 

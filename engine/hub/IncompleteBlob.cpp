@@ -85,6 +85,7 @@ void IncompleteBlob::restart()
     if (m_digest)
         m_digest = std::make_unique<BlobDigest>(m_kind, static_cast<uint64_t>(std::max<int64_t>(m_expectedSize, 0)));
     m_size = 0;
+    m_resumedFrom = 0; // nothing of an earlier run's bytes is kept
 }
 
 void IncompleteBlob::append(const char* data, size_t bytes)

@@ -33,7 +33,7 @@ public:
     // Throws HubError(DiskSpace) on ENOSPC / EDQUOT, HubError(Io) on other write errors.
     void append(const char* data, size_t bytes) override;
 
-    uint64_t resumedFrom() const { return m_resumedFrom; } // bytes already there when opened
+    uint64_t resumedFrom() const { return m_resumedFrom; } // bytes already there when opened; 0 after restart()
     uint64_t received() const { return m_received.load(std::memory_order_relaxed); } // appended by this object
     BlobDigestKind digestKind() const { return m_kind; }
 

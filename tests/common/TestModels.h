@@ -1,7 +1,7 @@
 // Small in-memory model configurations for engine tests, one per supported architecture
 // feature (grouped-query attention, tied embeddings, attention biases, Qwen3 q/k norms, Llama 3
-// RoPE scaling, sliding windows on every or some layers), so each test runs in well under a
-// second.
+// and linear RoPE scaling, sliding windows on every or some layers), so each test runs in well
+// under a second.
 #pragma once
 
 #include "formats/ModelConfig.h"
@@ -37,6 +37,9 @@ inline tb::ModelConfig tinyConfig(const std::string& flavour)
         c.ropeScaling.lowFreqFactor = 1.0;
         c.ropeScaling.highFreqFactor = 4.0;
         c.ropeScaling.originalMaxPositionEmbeddings = 16; // small, so the blend band matters here
+    } else if (flavour == "llama-linear") { // rope_scaling {"rope_type": "linear"}: every frequency / factor
+        c.ropeScaling.type = tb::RopeScalingType::Linear;
+        c.ropeScaling.factor = 4.0;
     } else if (flavour == "llama-bias") { // attention_bias: q/k/v and o_proj biases
         c.qkvBias = true;
         c.outputBias = true;
@@ -65,7 +68,7 @@ inline tb::ModelConfig tinyConfig(const std::string& flavour)
     return c;
 }
 
-inline const char* const kTinyFlavours[] = {"llama",      "llama-tied",   "llama3-scaled", "llama-bias",    "qwen2",
-                                            "qwen2-window", "qwen3",      "qwen3-bias",    "mistral-window"};
+inline const char* const kTinyFlavours[] = {"llama",        "llama-tied", "llama3-scaled", "llama-linear",  "llama-bias",
+                                            "qwen2",        "qwen2-window", "qwen3",       "qwen3-bias",    "mistral-window"};
 
 } // namespace tbtest

@@ -17,6 +17,9 @@ Repositories (each folder is one commit, in order; "main" is the last, "r1", "r2
   --gated ORG/NAME                 resolve needs "Authorization: Bearer <--token>": 401 without
                                    a token, 403 with another one (X-Error-Code: GatedRepo)
   --lfs-threshold BYTES            files this large (and *.safetensors, *.bin, ...) are LFS
+  --rename OLD=NEW                 a renamed repository (either kind): the info endpoint of OLD
+                                   answers 301, its resolve URLs 307, each with a relative
+                                   Location naming NEW, as the Hub does after a rename
 Unknown repository / revision / file: 404 with X-Error-Code RepoNotFound / RevisionNotFound /
 EntryNotFound.
 
@@ -29,9 +32,15 @@ reads commands from stdin, one JSON object per line, and answers each with one J
        "drop_after": N      send N bytes of the body, then close the connection
        "corrupt": true      flip one byte in the middle of the body
        "rate": B            send at most B bytes per second
-       "status": S          answer S (e.g. 503) instead, with X-Error-Message
-       "ignore_range": true answer 200 with the whole file to a Range request}
+       "status": S          answer S (e.g. 503) instead, with X-Error-Message (416 also
+                            with "Content-Range: bytes */SIZE", as a real server sends it)
+       "ignore_range": true answer 200 with the whole file to a Range request
+       "stall_after": N     send N bytes of the body, then nothing (the connection stays
+                            open) for "stall_seconds" (default 60), then close it}
      applies to the next K GETs of that file (through resolve or the CDN); K = -1: all.
+  {"cmd": "fault", "path": "config.json", "times": K, "commit": SHA}
+     the next K resolve answers (HEAD or GET) for that file carry X-Repo-Commit: SHA instead
+     of the commit asked for, as a mirror that ignores the commit in the URL would.
 Stdin closing ends the server, so it never outlives the test that started it.
 """
 
@@ -104,6 +113,7 @@ class State:
     def __init__(self):
         self.lock = threading.Lock()
         self.repos = {}  # (kind, id) -> Repo
+        self.renamed = {}  # old id -> new id
         self.cdn = {}  # sha256 -> Blob
         self.token = None
         self.requests = []
@@ -113,11 +123,12 @@ class State:
         with self.lock:
             self.requests.append(entry)
 
-    def take_fault(self, rel):
-        """The first fault for this file that still has uses, with one use taken."""
+    def take_fault(self, rel, commit_fault=False):
+        """The first fault for this file that still has uses, with one use taken: a body
+        fault, or (commit_fault) one that changes X-Repo-Commit."""
         with self.lock:
             for fault in self.faults:
-                if fault["path"] == rel and fault["times"] != 0:
+                if fault["path"] == rel and fault["times"] != 0 and ("commit" in fault) == commit_fault:
                     if fault["times"] > 0:
                         fault["times"] -= 1
                     return dict(fault)
@@ -133,6 +144,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):  # quiet: stdout is the control channel, stderr stays readable
         pass
+
+    def handle(self):
+        # A client that aborts a transfer (cancel, a failure elsewhere stopping the other files,
+        # a stall timeout) resets the connection: the next keep-alive read must not print a
+        # traceback, which the tests count as a server bug.
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     # -- helpers ---------------------------------------------------------------------------
     def _record(self, status, sent):
@@ -189,13 +209,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self._resolve(path)
             self._error(404, "RepoNotFound", "not found")
         except (BrokenPipeError, ConnectionResetError):
-            pass
+            self.close_connection = True
 
     def _info(self, path, query):
         rest = path[len("/api/"):]
         kind, _, rest = rest.partition("/")
         kind = {"models": "model", "datasets": "dataset"}.get(kind)
         repo_id, sep, revision = rest.partition("/revision/")
+        if repo_id in STATE.renamed:
+            location = path.replace("/" + repo_id, "/" + STATE.renamed[repo_id], 1)
+            if query:
+                location += "?" + urllib.parse.urlencode(query, doseq=True)
+            return self._answer(301, b"", {"Location": location}, "text/plain")
         revision = urllib.parse.unquote(revision) if sep else "main"
         repo = self._find_repo(kind, repo_id)
         if repo is None:
@@ -224,6 +249,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         kind = "model"
         if head.startswith("datasets/"):
             kind, head = "dataset", head[len("datasets/"):]
+        if head in STATE.renamed:  # relative, as the Hub answers: the client keeps its host
+            return self._answer(307, b"", {"Location": path.replace("/" + head + "/resolve/", "/" + STATE.renamed[head] + "/resolve/", 1)},
+                                "text/plain")
         repo = self._find_repo(kind, head)
         if repo is None:
             return self._error(404, "RepoNotFound", "Repository not found")
@@ -244,6 +272,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         blob = files.get(rel)
         if blob is None:
             return self._error(404, "EntryNotFound", "%s does not exist at %s" % (rel, revision))
+        commit_fault = STATE.take_fault(rel, commit_fault=True)
+        if commit_fault:
+            sha = commit_fault["commit"]
         if blob.lfs:
             STATE.cdn[blob.sha256] = blob
             host, port = self.server.server_address[:2]
@@ -259,6 +290,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _send_file(self, blob, headers):
         fault = STATE.take_fault(blob.rel) if self.command == "GET" else None
         if fault and "status" in fault:
+            if fault["status"] == 416:
+                return self._answer(416, b"", {"Content-Range": "bytes */%d" % blob.size, "X-Error-Message": "injected 416"})
             return self._error(fault["status"], "Fault", "injected failure %d" % fault["status"])
         start, end = 0, blob.size - 1
         status = 200
@@ -293,7 +326,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     sent += n
                 return self._record(status, sent)
             f.seek(start)
-            limit = fault.get("drop_after", length)
+            limit = fault.get("drop_after", fault.get("stall_after", length))
             rate = fault.get("rate")
             flip_at = length // 2 if fault.get("corrupt") else -1
             piece_size = max(1024, min(65536, rate // 10)) if rate else 65536
@@ -308,9 +341,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(piece)
                 sent += len(piece)
             self._record(status, sent)
+            if sent < length and "stall_after" in fault:
+                self.wfile.flush()
+                until = time.time() + fault.get("stall_seconds", 60)
+                while time.time() < until:  # silent, the connection open: a stalled transfer
+                    time.sleep(0.05)
             if sent < length:
                 self.close_connection = True
-                self.connection.shutdown(2)  # mid-file: the client sees a short body
+                try:
+                    self.connection.shutdown(2)  # mid-file: the client sees a short body
+                except OSError:
+                    pass  # the client has gone already (a stall it gave up on)
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -353,6 +394,7 @@ def main():
     parser.add_argument("--model", action="append", default=[], metavar="ID=DIR[,DIR...]")
     parser.add_argument("--dataset", action="append", default=[], metavar="ID=DIR[,DIR...]")
     parser.add_argument("--gated", action="append", default=[], metavar="ID")
+    parser.add_argument("--rename", action="append", default=[], metavar="OLD=NEW")
     parser.add_argument("--token", default="hf_fake_token_for_tests")
     parser.add_argument("--lfs-threshold", type=int, default=64 * 1024)
     parser.add_argument("--port", type=int, default=0)
@@ -368,6 +410,9 @@ def main():
                 for blob in files.values():
                     if blob.lfs:
                         STATE.cdn[blob.sha256] = blob
+    for spec in args.rename:
+        old, _, new = spec.partition("=")
+        STATE.renamed[old] = new
     for repo_id in args.gated:
         for kind in ("model", "dataset"):
             if (kind, repo_id) in STATE.repos:

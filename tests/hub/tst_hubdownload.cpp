@@ -1,7 +1,9 @@
 // HubDownload against tests/hub/fake_hub.py on 127.0.0.1: the cache layout huggingface_hub
-// writes, what is (not) transferred, resume, verification, errors, offline mode, cancel, the
-// free-space check, and that the token never reaches a message. Each test function downloads
-// into a cache of its own.
+// writes, what is (not) transferred, resume (also from a server that ignores Range or answers
+// 416), verification, giving up on a connection that keeps dropping or stalls, a renamed
+// repository's relative redirects, an X-Repo-Commit that contradicts the listing, the blob lock
+// held by another process, errors, offline mode, cancel, the free-space check, and that the
+// token never reaches a message. Each test function downloads into a cache of its own.
 #include "FakeHub.h"
 
 #include "hub/HubCache.h"
@@ -11,8 +13,10 @@
 #include <QCryptographicHash>
 #include <QDir>
 #include <QDirIterator>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
+#include <QProcess>
 #include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
@@ -22,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <thread>
 
 namespace {
 
@@ -207,7 +212,8 @@ private Q_SLOTS:
         QString error;
         QVERIFY2(m_hub.start({"--model", "org/model=" + m_repos + "/model-v1," + m_repos + "/model-v2", "--model",
                               "org/pickle=" + m_repos + "/pickle", "--model", "org/gated=" + m_repos + "/gated", "--gated",
-                              "org/gated", "--token", kToken, "--dataset", "org/data=" + m_repos + "/data"},
+                              "org/gated", "--token", kToken, "--dataset", "org/data=" + m_repos + "/data", "--rename",
+                              "org/old-name=org/model"},
                              &error),
                  qPrintable(error));
     }
@@ -304,6 +310,272 @@ private Q_SLOTS:
         // there: no byte fetched twice.
         QCOMPARE(gets[0].toObject()["sent"].toInteger(), qint64(1000000));
         QCOMPARE(gets[1].toObject()["sent"].toInteger(), qint64(1000000));
+    }
+
+    // A resume answered 200 with the whole file (a server or proxy without Range support):
+    // the file starts over from byte 0, and what the earlier bytes were does not matter.
+    void serverIgnoringRangeRestartsTheFile()
+    {
+        const QByteArray weights = readAll(m_repos + "/model-v2/model.safetensors");
+        // In one run: dropped after 1 MB, then the resume is answered with the whole file.
+        m_hub.fault("model.safetensors", {{"drop_after", 1000000}}, 1);
+        m_hub.fault("model.safetensors", {{"ignore_range", true}}, 1);
+        tb::HubDownloadResult r = download("org/model");
+        QCOMPARE(readAll(QString::fromStdString(r.snapshotPath) + "/model.safetensors"), weights);
+        QJsonArray gets = m_hub.requestsTo("/cdn/", "GET");
+        QCOMPARE(gets.size(), 2);
+        QCOMPARE(gets[1].toObject()["range"].toString(), QString("bytes=1000000-"));
+        QCOMPARE(gets[1].toObject()["status"].toInt(), 200);
+        QCOMPARE(gets[1].toObject()["sent"].toInteger(), qint64(weights.size()));
+        for (const auto& f : r.files)
+            if (f.path == "model.safetensors") {
+                QCOMPARE(f.bytesReceived, uint64_t(1000000 + weights.size()));
+                QCOMPARE(f.resumedFrom, uint64_t(0));
+                QCOMPARE(f.verifiedBy, tb::BlobDigestKind::Sha256);
+            }
+
+        // Across runs: an earlier run's .incomplete (here 1 MB of other bytes, so keeping any
+        // of them would fail the SHA-256) is dropped when the answer is 200.
+        init();
+        const QString incomplete = repoFolder() + "/blobs/" + sha256(weights) + ".incomplete";
+        writeFile(repoFolder() + "/blobs", sha256(weights) + ".incomplete", pseudoRandom(1000000, 99));
+        m_hub.fault("model.safetensors", {{"ignore_range", true}}, 1);
+        r = download("org/model");
+        gets = m_hub.requestsTo("/cdn/", "GET");
+        QCOMPARE(gets.size(), 1);
+        QCOMPARE(gets[0].toObject()["range"].toString(), QString("bytes=1000000-"));
+        QCOMPARE(gets[0].toObject()["status"].toInt(), 200);
+        QCOMPARE(readAll(QString::fromStdString(r.snapshotPath) + "/model.safetensors"), weights);
+        QVERIFY(!QFileInfo::exists(incomplete));
+        for (const auto& f : r.files)
+            if (f.path == "model.safetensors") {
+                QCOMPARE(f.resumedFrom, uint64_t(0)); // the 1 MB on disk was not kept
+                QCOMPARE(f.bytesReceived, uint64_t(weights.size()));
+            }
+    }
+
+    // 416 Range Not Satisfiable to a resume: the partial file is dropped and fetched whole.
+    void rangeNotSatisfiableStartsOver()
+    {
+        const QByteArray weights = readAll(m_repos + "/model-v2/model.safetensors");
+        m_hub.fault("model.safetensors", {{"drop_after", 1000000}}, 1);
+        m_hub.fault("model.safetensors", {{"status", 416}}, 1);
+        const tb::HubDownloadResult r = download("org/model");
+        QCOMPARE(readAll(QString::fromStdString(r.snapshotPath) + "/model.safetensors"), weights);
+        const QJsonArray gets = m_hub.requestsTo("/cdn/", "GET");
+        QCOMPARE(gets.size(), 3);
+        QCOMPARE(gets[1].toObject()["range"].toString(), QString("bytes=1000000-"));
+        QCOMPARE(gets[1].toObject()["status"].toInt(), 416);
+        QVERIFY(gets[2].toObject()["range"].isNull()); // from byte 0
+        QCOMPARE(gets[2].toObject()["status"].toInt(), 200);
+        QCOMPARE(gets[2].toObject()["sent"].toInteger(), qint64(weights.size()));
+
+        // A .incomplete longer than the file cannot be a prefix of it: no Range past the end
+        // (which the server would answer 416), the file comes whole.
+        init();
+        writeFile(repoFolder() + "/blobs", sha256(weights) + ".incomplete", pseudoRandom(weights.size() + 100, 98));
+        const tb::HubDownloadResult again = download("org/model");
+        const QJsonArray whole = m_hub.requestsTo("/cdn/", "GET");
+        QCOMPARE(whole.size(), 1);
+        QVERIFY(whole[0].toObject()["range"].isNull());
+        QCOMPARE(readAll(QString::fromStdString(again.snapshotPath) + "/model.safetensors"), weights);
+    }
+
+    // A server that keeps closing the connection without sending anything: maxRetries
+    // attempts in a row without progress, then a Network error that says to run the download
+    // again, which then resumes from what the first attempt delivered.
+    void droppingConnectionGivesUpWithAClearError()
+    {
+        const QByteArray weights = readAll(m_repos + "/model-v2/model.safetensors");
+        m_hub.fault("model.safetensors", {{"drop_after", 1000000}}, 1);
+        m_hub.fault("model.safetensors", {{"drop_after", 0}}, -1);
+        const auto e = expectFailure(tb::HubError::Kind::Network, [&] { download("org/model"); }); // maxRetries 3
+        QVERIFY(e);
+        const QString m = e->what();
+        QVERIFY2(m.contains("org/model/model.safetensors") && m.contains("gave up after 4 attempts in a row")
+                     && m.contains("run the download again to resume"),
+                 qPrintable(m));
+        QVERIFY2(!m.contains(kToken), qPrintable(m));
+        // The first attempt made progress (so it counts as the first of the four); three more
+        // without a byte end it.
+        QCOMPARE(m_hub.requestsTo("/cdn/", "GET").size(), 4);
+        const QString incomplete = repoFolder() + "/blobs/" + sha256(weights) + ".incomplete";
+        QCOMPARE(QFileInfo(incomplete).size(), qint64(1000000));
+        QVERIFY(!QFileInfo::exists(repoFolder() + "/refs/main"));
+
+        m_hub.reset();
+        const tb::HubDownloadResult r = download("org/model");
+        const QJsonArray gets = m_hub.requestsTo("/cdn/", "GET");
+        QCOMPARE(gets.size(), 1);
+        QCOMPARE(gets[0].toObject()["range"].toString(), QString("bytes=1000000-"));
+        QCOMPARE(readAll(QString::fromStdString(r.snapshotPath) + "/model.safetensors"), weights);
+    }
+
+    // A response that stops sending but keeps the connection open ends after stallSeconds
+    // (1 s here, 30 s by default), not after the server's 20 s silence, with an error naming
+    // the stall. (Headers, then silence: a burst of bytes first would keep libcurl's speed,
+    // averaged over about 5 s, above its limit for that long.)
+    void stalledTransferHitsTheStallTimeout()
+    {
+        tb::HubDownloadOptions options = quickOptions();
+        options.client.stallSeconds = 1;
+        options.client.maxRetries = 1;
+        m_hub.fault("model.safetensors", {{"stall_after", 0}, {"stall_seconds", 20}}, -1);
+        QElapsedTimer timer;
+        timer.start();
+        const auto e = expectFailure(tb::HubError::Kind::Network, [&] {
+            download("org/model", "main", {}, tb::HubRepoType::Model, {}, options);
+        });
+        const qint64 ms = timer.elapsed();
+        QVERIFY(e);
+        const QString m = e->what();
+        QVERIFY2(m.contains("stalled while fetching org/model/model.safetensors") && m.contains("no data for 1 s")
+                     && m.contains("gave up after 2 attempts in a row") && m.contains("run the download again to resume"),
+                 qPrintable(m));
+        QVERIFY2(ms < 10000, qPrintable(QString("took %1 ms").arg(ms))); // two stalls of 1-3 s each, not 20 s
+        QCOMPARE(m_hub.requestsTo("/cdn/", "GET").size(), 2);
+    }
+
+    // A renamed repository: the Hub answers the old id's info endpoint with 301 and its resolve
+    // URLs with 307, each with a relative Location. Both are followed on the same host; the
+    // cache folder is the id that was asked for, as huggingface_hub names it.
+    void renamedRepositoryIsFollowed()
+    {
+        const tb::HubDownloadResult r = download("org/old-name", "main", {}, tb::HubRepoType::Model, kToken);
+        QVERIFY(QString::fromStdString(r.snapshotPath).startsWith(repoFolder("models--org--old-name") + "/snapshots/"));
+        for (const QString& name : kDefaultModelFiles)
+            QVERIFY2(readAll(QString::fromStdString(r.snapshotPath) + "/" + name) == readAll(m_repos + "/model-v2/" + name), qPrintable(name));
+        QCOMPARE(readAll(repoFolder("models--org--old-name") + "/refs/main"), QByteArray::fromStdString(r.commit));
+        QVERIFY(!QDir(repoFolder()).exists());
+
+        const QJsonArray info = m_hub.requestsTo("/api/models/");
+        QCOMPARE(info.size(), 2);
+        QCOMPARE(info[0].toObject()["path"].toString(), QString("/api/models/org/old-name/revision/main"));
+        QCOMPARE(info[0].toObject()["status"].toInt(), 301);
+        QCOMPARE(info[1].toObject()["path"].toString(), QString("/api/models/org/model/revision/main"));
+        QCOMPARE(info[1].toObject()["status"].toInt(), 200);
+        QVERIFY(info[1].toObject()["auth"].toBool()); // same host: the token still goes with it
+        const QJsonArray oldHeads = m_hub.requestsTo("/org/old-name/resolve/", "HEAD");
+        QCOMPARE(oldHeads.size(), kDefaultModelFiles.size());
+        for (const auto& h : oldHeads)
+            QCOMPARE(h.toObject()["status"].toInt(), 307);
+        QCOMPARE(m_hub.requestsTo("/org/model/resolve/", "HEAD").size(), kDefaultModelFiles.size());
+        // The GETs go where the redirect pointed (or to the CDN), never to the old name again.
+        QVERIFY(m_hub.requestsTo("/org/old-name/resolve/", "GET").isEmpty());
+        QCOMPARE(m_hub.requestsTo("/org/model/resolve/", "GET").size(), kDefaultModelFiles.size() - 1);
+        QCOMPARE(m_hub.requestsTo("/cdn/", "GET").size(), 1);
+    }
+
+    // A HEAD whose X-Repo-Commit is not the listing's commit (a mirror ignoring the commit in
+    // the URL): the file is refused, so no snapshot mixes two commits, and no ref is written.
+    void commitMismatchIsRefused()
+    {
+        const QString other(40, QChar('e'));
+        m_hub.fault("config.json", {{"commit", other}}, 1);
+        const auto e = expectFailure(tb::HubError::Kind::Server, [&] { download("org/model"); });
+        QVERIFY(e);
+        const QString m = e->what();
+        QVERIFY2(m.contains("org/model/config.json") && m.contains("answered for commit " + other)
+                     && m.contains("the snapshot would mix commits"),
+                 qPrintable(m));
+        QVERIFY(m_hub.requestsTo("/config.json", "GET").isEmpty()); // refused at its HEAD
+        QVERIFY(!QFileInfo::exists(repoFolder() + "/refs/main"));
+        QDirIterator links(repoFolder() + "/snapshots", QDir::Files | QDir::System, QDirIterator::Subdirectories);
+        while (links.hasNext())
+            QVERIFY(!links.next().endsWith("/config.json"));
+
+        // The listing's commit is what the next (honest) answer names: the download completes.
+        const tb::HubDownloadResult r = download("org/model");
+        QVERIFY2(m.contains(QString::fromStdString(r.commit)), qPrintable(m));
+        QCOMPARE(readAll(QString::fromStdString(r.snapshotPath) + "/config.json"), readAll(m_repos + "/model-v2/config.json"));
+    }
+
+    // huggingface_hub (filelock: fcntl.flock LOCK_EX on .locks/<repo folder>/<etag>.lock) is
+    // writing the same blob in another process: the download waits for the lock instead of
+    // appending to the same .incomplete, then finds the blob done and only links it.
+    void waitsForAnotherProcessHoldingTheBlobLock()
+    {
+        const QByteArray weights = readAll(m_repos + "/model-v2/model.safetensors");
+        const QString etag = sha256(weights);
+        const QString lockPath = m_home + "/hub/.locks/models--org--model/" + etag + ".lock";
+        const QString blobPath = repoFolder() + "/blobs/" + etag;
+        QVERIFY(QDir().mkpath(QFileInfo(lockPath).path()));
+        QVERIFY(QDir().mkpath(QFileInfo(blobPath).path()));
+        // The other process: takes the lock as filelock does, and when the file `go` appears
+        // writes the blob (.incomplete, then a rename, as huggingface_hub does), unlocks, exits.
+        const QString go = m_home + "/go";
+        const char* script = R"(
+import fcntl, os, sys, time
+lock, blob, source, go = sys.argv[1:5]
+f = open(lock, "a")
+fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+print("locked", flush=True)
+deadline = time.time() + 60
+while not os.path.exists(go) and time.time() < deadline:
+    time.sleep(0.02)
+with open(source, "rb") as s, open(blob + ".incomplete", "wb") as o:
+    o.write(s.read())
+os.replace(blob + ".incomplete", blob)
+fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+)";
+        QProcess other;
+        other.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        other.start(TB_PYTHON3, {"-c", script, lockPath, blobPath, m_repos + "/model-v2/model.safetensors", go});
+        QVERIFY(other.waitForStarted(10000));
+        QElapsedTimer timer;
+        timer.start();
+        while (!other.canReadLine() && timer.elapsed() < 10000)
+            other.waitForReadyRead(100);
+        QCOMPARE(other.readLine().trimmed(), QByteArray("locked"));
+
+        std::atomic<bool> cancel{false}, finished{false};
+        tb::HubDownloadOptions options = quickOptions();
+        options.cancel = &cancel;
+        tb::HubDownloadResult r;
+        std::optional<tb::HubError> error;
+        std::thread downloading([&] {
+            error = hubErrorOf([&] { r = download("org/model", "main", {}, tb::HubRepoType::Model, {}, options); });
+            finished = true;
+        });
+        const auto stop = [&] { // on a failure: no thread or child outlives the test
+            cancel = true;
+            other.kill();
+            downloading.join();
+        };
+        // It reaches the weights (their HEAD), then waits on the lock while the others finish.
+        timer.restart();
+        while (m_hub.requestsTo("/model.safetensors", "HEAD").isEmpty() && timer.elapsed() < 30000)
+            QTest::qWait(20);
+        QTest::qWait(1500);
+        const bool waited = !finished && m_hub.requestsTo("/cdn/").isEmpty() && !QFileInfo::exists(blobPath + ".incomplete");
+        const bool othersIn = m_hub.requestsTo("/resolve/", "GET").size() == kDefaultModelFiles.size() - 1;
+        if (!waited || !othersIn)
+            stop();
+        QVERIFY2(waited, "the download did not wait for the lock another process holds");
+        QVERIFY2(othersIn, "the other files did not download meanwhile");
+
+        QFile(go).open(QIODevice::WriteOnly);
+        const bool exited = other.waitForFinished(20000) && other.exitCode() == 0;
+        if (!exited)
+            stop();
+        QVERIFY2(exited, "the other process did not write the blob and unlock");
+        timer.restart();
+        while (!finished && timer.elapsed() < 30000)
+            QTest::qWait(20);
+        if (!finished)
+            stop();
+        else
+            downloading.join();
+        QVERIFY2(!error, error ? error->what() : "");
+        QVERIFY(m_hub.requestsTo("/cdn/").isEmpty()); // the weights never came over the network
+        for (const auto& f : r.files)
+            if (f.path == "model.safetensors") {
+                QVERIFY(!f.transferred);
+                QCOMPARE(f.bytesReceived, uint64_t(0));
+                QCOMPARE(QString::fromStdString(f.etag), etag);
+            }
+        QCOMPARE(readAll(QString::fromStdString(r.snapshotPath) + "/model.safetensors"), weights);
+        QCOMPARE(QFile::symLinkTarget(QString::fromStdString(r.snapshotPath) + "/model.safetensors"), QFileInfo(blobPath).absoluteFilePath());
     }
 
     void serverErrorsAreRetriedThenReported()

@@ -1,5 +1,6 @@
 // `tunebench-cli download` as a user runs it: a child process with HF_* variables pointing at
-// fake_hub.py serving a demo model; the snapshot it prints is a model folder `inspect` loads.
+// fake_hub.py serving a demo model and a dataset with two commits; the snapshot it prints is a
+// model folder `inspect` loads; --revision, --include and --repo-type dataset reach the Hub.
 #include "FakeHub.h"
 
 #include <QCryptographicHash>
@@ -87,9 +88,25 @@ private Q_SLOTS:
         QVERIFY(weights.open(QIODevice::WriteOnly));
         weights.write(QByteArray(65536, 'x'));
         weights.close();
+        // A dataset repository with two commits: r1, then main, which changes train.jsonl only.
+        for (const QString version : {"v1", "v2"}) {
+            const QString dir = m_tmp.filePath("data-" + version);
+            QDir().mkpath(dir + "/data");
+            const QList<QPair<QString, QByteArray>> files = {
+                {"data/train.jsonl", "{\"text\": \"train " + version.toUtf8() + "\"}\n"},
+                {"data/test.csv", "text\nheld out\n"},
+                {"data/train.parquet", QByteArray(2000, 'p')},
+                {"README.md", "# data\n"}};
+            for (const auto& [rel, bytes] : files) {
+                QFile f(dir + "/" + rel);
+                QVERIFY(f.open(QIODevice::WriteOnly));
+                f.write(bytes);
+            }
+        }
         QString error;
         QVERIFY2(m_hub.start({"--model", "org/demo=" + demo, "--model", "org/demo-gated=" + demo, "--gated", "org/demo-gated",
-                              "--model", "org/gpt2=" + gpt2, "--token", kToken},
+                              "--model", "org/gpt2=" + gpt2, "--dataset",
+                              "org/data=" + m_tmp.filePath("data-v1") + "," + m_tmp.filePath("data-v2"), "--token", kToken},
                              &error),
                  qPrintable(error));
     }
@@ -159,6 +176,68 @@ private Q_SLOTS:
                 QVERIFY2(f["verified_by"].toString() == "SHA-256" || f["verified_by"].toString() == "git blob SHA-1", qPrintable(path));
         }
         QVERIFY(sawWeights);
+    }
+
+    // --repo-type dataset, --revision and --include (repeated) as they reach the Hub and the
+    // cache: the older commit's bytes, only the files asked for, refs/<revision>.
+    void revisionIncludeAndRepoType()
+    {
+        const Run r1 = cli({"download", "org/data", "--repo-type", "dataset", "--revision", "r1", "--include", "data/*.jsonl",
+                            "--include", "README.md", "--json"});
+        QVERIFY2(r1.exitCode == 0, r1.err.constData());
+        const QJsonObject j = QJsonDocument::fromJson(r1.out).object();
+        QCOMPARE(j["repo"].toString(), QString("org/data"));
+        QCOMPARE(j["repo_type"].toString(), QString("dataset"));
+        QCOMPARE(j["revision"].toString(), QString("r1"));
+        const QString commit = j["commit"].toString();
+        QCOMPARE(commit.size(), 40);
+        QStringList paths;
+        for (const auto& f : j["files"].toArray())
+            paths << f.toObject()["path"].toString();
+        paths.sort();
+        QCOMPARE(paths, (QStringList{"README.md", "data/train.jsonl"})); // not test.csv, not the parquet
+        const QString snapshot = j["snapshot"].toString();
+        QCOMPARE(snapshot, m_home + "/hub/datasets--org--data/snapshots/" + commit);
+        QFile train(snapshot + "/data/train.jsonl");
+        QVERIFY(train.open(QIODevice::ReadOnly));
+        QCOMPARE(train.readAll(), QByteArray("{\"text\": \"train v1\"}\n")); // r1's bytes, not main's
+        QVERIFY(!QFileInfo::exists(snapshot + "/data/test.csv"));
+        QFile ref(m_home + "/hub/datasets--org--data/refs/r1");
+        QVERIFY(ref.open(QIODevice::ReadOnly));
+        QCOMPARE(QString::fromLatin1(ref.readAll()), commit);
+        QVERIFY(!QFileInfo::exists(m_home + "/hub/datasets--org--data/refs/main"));
+        QVERIFY(!QDir(m_home + "/hub/models--org--data").exists());
+        // The dataset endpoints, at the revision asked for; no model-style config.json first.
+        QCOMPARE(m_hub.requestsTo("/api/datasets/org/data/revision/r1").size(), 1);
+        QVERIFY(m_hub.requestsTo("/api/models/").isEmpty());
+        const QJsonArray gets = m_hub.requestsTo("/datasets/org/data/resolve/" + commit + "/", "GET");
+        QCOMPARE(gets.size(), 2);
+        QVERIFY(m_hub.requestsTo("config.json").isEmpty());
+
+        // main: a new commit; README.md's blob is shared, so only train.jsonl is transferred.
+        m_hub.reset();
+        const Run main = cli({"download", "org/data", "--repo-type", "dataset", "--include", "data/*.jsonl", "--include",
+                              "README.md", "--json"});
+        QVERIFY2(main.exitCode == 0, main.err.constData());
+        const QJsonObject m = QJsonDocument::fromJson(main.out).object();
+        QVERIFY(m["commit"].toString() != commit);
+        for (const auto& v : m["files"].toArray())
+            QCOMPARE(v.toObject()["transferred"].toBool(), v.toObject()["path"].toString() == "data/train.jsonl");
+        QFile trainMain(m["snapshot"].toString() + "/data/train.jsonl");
+        QVERIFY(trainMain.open(QIODevice::ReadOnly));
+        QCOMPARE(trainMain.readAll(), QByteArray("{\"text\": \"train v2\"}\n"));
+
+        // A model with --include: only those files (no weights), into the model cache.
+        m_hub.reset();
+        const Run tok = cli({"download", "org/demo", "--include", "tokenizer*", "--json"});
+        QVERIFY2(tok.exitCode == 0, tok.err.constData());
+        QStringList modelPaths;
+        for (const auto& f : QJsonDocument::fromJson(tok.out).object()["files"].toArray())
+            modelPaths << f.toObject()["path"].toString();
+        modelPaths.sort();
+        QCOMPARE(modelPaths, (QStringList{"tokenizer.json", "tokenizer_config.json"}));
+        QCOMPARE(m_hub.requestsTo("/resolve/", "HEAD").size(), 2); // nothing else asked for, the weights neither
+        QCOMPARE(QJsonDocument::fromJson(tok.out).object()["repo_type"].toString(), QString("model"));
     }
 
     void gatedRepoAndTheToken()

@@ -2,9 +2,13 @@
 // written here (config.json as transformers writes it, safetensors of named random tensors),
 // loaded by loadModel, against an independent float64 reference of what transformers computes
 // (modeling_llama / modeling_qwen2 / modeling_qwen3 eager path), written with plain at:: ops:
-// embedding, RMSNorm, rotate-half RoPE, grouped-query attention under a causal and per-layer
+// embedding, RMSNorm, rotate-half RoPE (default, linear and llama3 frequencies as
+// modeling_rope_utils computes them), grouped-query attention under a causal and per-layer
 // sliding-window mask, SwiGLU, lm_head. The reference reads only the tensors the test wrote
-// and the per-layer windows the test states, never Tunebench's ModelConfig.
+// and the shape, epsilon, RoPE settings and per-layer windows the test states, never
+// Tunebench's ModelConfig. Keys checked this way: attention_bias, use_sliding_window /
+// sliding_window / max_window_layers / layer_types, rope_scaling (linear, llama3),
+// rms_norm_eps, head_dim apart from hidden_size / num_attention_heads, hidden_act "swish".
 // Also: what an o_proj bias goes through (LoRA, NF4, merge), KV-cached generation past a
 // window, and pad_token_id's untrained embedding row.
 #include "demo/DemoModelMaker.h"
@@ -26,6 +30,8 @@
 #include <QTest>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -41,6 +47,15 @@ using Tensors = std::map<std::string, at::Tensor>;
 struct Shape {
     int64_t vocab = 61, hidden = 32, intermediate = 40, layers = 2, heads = 4, kvHeads = 2, headDim = 8;
     double eps = 1e-6, theta = 10000.0;
+    std::string act = "silu"; // hidden_act as written
+};
+
+// RoPE frequency scaling as modeling_rope_utils applies it to inv_freq.
+struct RopeReference {
+    std::string type = "default"; // "default", "linear", "llama3"
+    double factor = 1.0;
+    double lowFreqFactor = 1.0, highFreqFactor = 4.0; // llama3
+    double originalMaxPositions = 8192;                // llama3: original_max_position_embeddings
 };
 
 // What the reference computes, as the test reads the config it wrote.
@@ -48,6 +63,8 @@ struct Reference {
     Shape shape;
     bool tied = false;
     std::vector<int64_t> windows; // per layer: keys j with i - window < j <= i; 0 = whole causal past
+    RopeReference rope = {};
+    bool gelu = false; // the MLP's activation: SiLU (also "swish"), or GELU for a wrong reference
 };
 
 // Random float64 tensors under transformers' names. Norm weights near 1, everything else
@@ -89,6 +106,18 @@ Tensors randomCheckpoint(const Shape& s, bool qkvBias, bool oBias, bool qkNorm, 
     return t;
 }
 
+// A double as JSON text that reads back as the same double, as short as that allows ("1e-06").
+std::string number(double v)
+{
+    char text[32];
+    for (int digits = 15; digits <= 17; ++digits) {
+        std::snprintf(text, sizeof text, "%.*g", digits, v);
+        if (std::strtod(text, nullptr) == v)
+            break;
+    }
+    return text;
+}
+
 // config.json with the shape's keys and `extra` (JSON members without braces).
 std::string configJson(const std::string& architecture, const std::string& modelType, const Shape& s, const std::string& extra)
 {
@@ -96,8 +125,8 @@ std::string configJson(const std::string& architecture, const std::string& model
         + std::to_string(s.vocab) + ", \"hidden_size\": " + std::to_string(s.hidden) + ", \"intermediate_size\": "
         + std::to_string(s.intermediate) + ", \"num_hidden_layers\": " + std::to_string(s.layers)
         + ", \"num_attention_heads\": " + std::to_string(s.heads) + ", \"num_key_value_heads\": " + std::to_string(s.kvHeads)
-        + ", \"head_dim\": " + std::to_string(s.headDim) + ", \"rms_norm_eps\": 1e-06, \"rope_theta\": 10000.0, "
-        + "\"hidden_act\": \"silu\", \"max_position_embeddings\": 128, \"torch_dtype\": \"float32\""
+        + ", \"head_dim\": " + std::to_string(s.headDim) + ", \"rms_norm_eps\": " + number(s.eps) + ", \"rope_theta\": "
+        + number(s.theta) + ", \"hidden_act\": \"" + s.act + "\", \"max_position_embeddings\": 128, \"torch_dtype\": \"float32\""
         + (extra.empty() ? "" : ", " + extra) + "}";
 }
 
@@ -134,7 +163,20 @@ at::Tensor referenceLogits(const Reference& r, const Tensors& w, const std::vect
     const Shape& s = r.shape;
     const int64_t T = static_cast<int64_t>(ids.size()), D = s.headDim;
     const auto f64 = at::TensorOptions().dtype(at::kDouble);
-    const at::Tensor invFreq = at::pow(s.theta, -at::arange(0, D, 2, f64) / double(D)); // [D/2]
+    at::Tensor invFreq = at::pow(s.theta, -at::arange(0, D, 2, f64) / double(D)); // [D/2]
+    const RopeReference& rope = r.rope;
+    if (rope.type == "linear") { // _compute_linear_scaling_rope_parameters
+        invFreq = invFreq / rope.factor;
+    } else if (rope.type == "llama3") { // _compute_llama3_parameters
+        const double lowFreqWavelen = rope.originalMaxPositions / rope.lowFreqFactor;
+        const double highFreqWavelen = rope.originalMaxPositions / rope.highFreqFactor;
+        const at::Tensor wavelen = 2 * M_PI / invFreq;
+        at::Tensor scaled = at::where(wavelen > lowFreqWavelen, invFreq / rope.factor, invFreq);
+        const at::Tensor smooth = (rope.originalMaxPositions / wavelen - rope.lowFreqFactor) / (rope.highFreqFactor - rope.lowFreqFactor);
+        const at::Tensor smoothed = (1 - smooth) * scaled / rope.factor + smooth * scaled;
+        const at::Tensor medium = (wavelen < highFreqWavelen).logical_not().logical_and((wavelen > lowFreqWavelen).logical_not());
+        invFreq = at::where(medium, smoothed, scaled);
+    }
     const at::Tensor angles = at::outer(at::arange(T, f64), invFreq);                    // [T, D/2]
     const at::Tensor cos = at::cat({angles, angles}, -1).cos(), sin = at::cat({angles, angles}, -1).sin();
     const at::Tensor query = at::arange(T).unsqueeze(1), key = at::arange(T).unsqueeze(0);
@@ -161,7 +203,8 @@ at::Tensor referenceLogits(const Reference& r, const Tensors& w, const std::vect
         const at::Tensor attended = at::matmul(probs, v).transpose(0, 1).reshape({T, s.heads * D});
         x = x + linear(w, p + "self_attn.o_proj", attended);
         const at::Tensor g = rmsNorm(x, w.at(p + "post_attention_layernorm.weight"), s.eps);
-        x = x + linear(w, p + "mlp.down_proj", at::silu(linear(w, p + "mlp.gate_proj", g)) * linear(w, p + "mlp.up_proj", g));
+        const at::Tensor gate = linear(w, p + "mlp.gate_proj", g);
+        x = x + linear(w, p + "mlp.down_proj", (r.gelu ? at::gelu(gate) : at::silu(gate)) * linear(w, p + "mlp.up_proj", g));
     }
     x = rmsNorm(x, w.at("model.norm.weight"), s.eps);
     return at::matmul(x, w.at(r.tied ? "model.embed_tokens.weight" : "lm_head.weight").t());
@@ -323,6 +366,98 @@ private Q_SLOTS:
         const auto ids = someIds(10, s.vocab);
         compareWithReference(tunebenchLogits(*loaded.model, ids), Reference{s, false, {4, 4}}, w, ids,
                              {{"no window", referenceLogits(Reference{s, false, {0, 0}}, w, ids)}});
+    }
+
+    void ropeScalingLinear()
+    {
+        // _compute_linear_scaling_rope_parameters: inv_freq / factor (the older "type" spelling).
+        const Shape s;
+        const Tensors w = randomCheckpoint(s, false, false, false, false, 10);
+        const std::string dir = dirFor("llama-rope-linear");
+        writeCheckpoint(dir, configJson("LlamaForCausalLM", "llama", s, R"("rope_scaling": {"type": "linear", "factor": 4.0})"), w);
+        LoadedModel loaded = loadDouble(dir);
+        QVERIFY(loaded.warnings.empty());
+        const auto ids = someIds(12, s.vocab);
+        Reference r{s, false, {0, 0}};
+        r.rope = {"linear", 4.0};
+        compareWithReference(tunebenchLogits(*loaded.model, ids), r, w, ids,
+                             {{"no scaling", referenceLogits(Reference{s, false, {0, 0}}, w, ids)}});
+    }
+
+    void ropeScalingLlama3()
+    {
+        // _compute_llama3_parameters. original_max_position_embeddings 16 with head_dim 8 and
+        // theta 10000 (wavelengths 6.3, 63, 628, 6283) puts one frequency in the blended band
+        // (between 16 / high_freq_factor and 16 / low_freq_factor) and three below it.
+        const Shape s;
+        const Tensors w = randomCheckpoint(s, false, false, false, false, 11);
+        const std::string dir = dirFor("llama-rope-llama3");
+        writeCheckpoint(dir, configJson("LlamaForCausalLM", "llama", s,
+                                        R"("rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, )"
+                                        R"("high_freq_factor": 4.0, "original_max_position_embeddings": 16})"),
+                        w);
+        LoadedModel loaded = loadDouble(dir);
+        QVERIFY(loaded.warnings.empty());
+        const auto ids = someIds(12, s.vocab);
+        Reference r{s, false, {0, 0}};
+        r.rope = {"llama3", 8.0, 1.0, 4.0, 16};
+        Reference linear8 = r;
+        linear8.rope = {"linear", 8.0};
+        compareWithReference(tunebenchLogits(*loaded.model, ids), r, w, ids,
+                             {{"no scaling", referenceLogits(Reference{s, false, {0, 0}}, w, ids)},
+                              {"linear scaling by 8", referenceLogits(linear8, w, ids)}});
+    }
+
+    void rmsNormEpsilon()
+    {
+        // Every RMSNorm: x * rsqrt(mean(x^2) + rms_norm_eps) * weight. 0.05 is of the order of
+        // mean(x^2) here, so the value shows in the logits.
+        Shape s;
+        s.eps = 0.05;
+        const Tensors w = randomCheckpoint(s, false, false, false, false, 12);
+        const std::string dir = dirFor("llama-eps");
+        writeCheckpoint(dir, configJson("LlamaForCausalLM", "llama", s, ""), w);
+        LoadedModel loaded = loadDouble(dir);
+        QCOMPARE(loaded.config.rmsNormEps, 0.05);
+        const auto ids = someIds(9, s.vocab);
+        Shape defaultEps = s;
+        defaultEps.eps = 1e-6;
+        compareWithReference(tunebenchLogits(*loaded.model, ids), Reference{s, false, {0, 0}}, w, ids,
+                             {{"rms_norm_eps 1e-6", referenceLogits(Reference{defaultEps, false, {0, 0}}, w, ids)}});
+    }
+
+    void llamaHeadDimApartFromHiddenOverHeads()
+    {
+        // LlamaAttention: head_dim = getattr(config, "head_dim", hidden_size // num_attention_heads);
+        // 16 here, not 32 / 4: q_proj is [4 * 16, 32], o_proj [32, 64], RoPE over 16.
+        Shape s;
+        s.headDim = 16;
+        const Tensors w = randomCheckpoint(s, false, false, false, false, 13);
+        const std::string dir = dirFor("llama-head-dim");
+        writeCheckpoint(dir, configJson("LlamaForCausalLM", "llama", s, ""), w);
+        LoadedModel loaded = loadDouble(dir);
+        QVERIFY(loaded.warnings.empty());
+        QCOMPARE(loaded.config.headDim, int64_t(16));
+        QCOMPARE(loaded.config.parameterCount(), elementsOf(w));
+        const auto ids = someIds(9, s.vocab);
+        compareWithReference(tunebenchLogits(*loaded.model, ids), Reference{s, false, {0, 0}}, w, ids, {});
+    }
+
+    void hiddenActSwishIsSilu()
+    {
+        // ACT2FN["swish"] is the same nn.SiLU as "silu".
+        Shape s;
+        s.act = "swish";
+        const Tensors w = randomCheckpoint(s, false, false, false, false, 14);
+        const std::string dir = dirFor("llama-swish");
+        writeCheckpoint(dir, configJson("LlamaForCausalLM", "llama", s, ""), w);
+        LoadedModel loaded = loadDouble(dir);
+        QVERIFY(loaded.warnings.empty());
+        const auto ids = someIds(9, s.vocab);
+        Reference gelu{s, false, {0, 0}};
+        gelu.gelu = true;
+        compareWithReference(tunebenchLogits(*loaded.model, ids), Reference{s, false, {0, 0}}, w, ids,
+                             {{"GELU instead", referenceLogits(gelu, w, ids)}});
     }
 
     void kvCachedGenerationMatchesFullForwardPastTheWindow()
