@@ -28,7 +28,8 @@ DEBS=(pkgconf pkgconf-bin libpkgconf3 nlohmann-json3-dev
       libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3
       libutf8proc-dev libutf8proc2 libsqlite3-dev libsqlite3-0
       qt6-base-dev qt6-base-dev-tools qmake6 qmake6-bin libqt6core6 libqt6test6
-      libicu72 libdouble-conversion3 libb2-1 libglib2.0-0)
+      libicu72 libdouble-conversion3 libb2-1 libglib2.0-0
+      libgloo-dev)  # c10d headers include gloo/ (data-parallel runs); a CUDA wheel may ship them too
 
 fetch() {
     rm -rf "$GPU_DIR/debs" && mkdir -p "$GPU_DIR/debs" || exit 1

@@ -28,6 +28,7 @@ PACKAGES=(
   qt6-base-dev libqcustomplot-dev        # Qt 6 widgets and QCustomPlot's Qt 6 build
   libsqlite3-dev nlohmann-json3-dev      # experiment store, JSON
   libcurl4-openssl-dev libssl-dev        # Hugging Face Hub downloads (HTTP), SHA-256 checks
+  libgloo-dev                            # the Gloo headers LibTorch's c10d headers include (data-parallel runs)
   python3                                # the tests' stand-in Hub (tests/hub/fake_hub.py, stdlib only)
   libpcre2-dev libutf8proc-dev           # tokenizer.json split regexes and Unicode normalisation
   libbenchmark-dev                       # Google Benchmark

@@ -1,9 +1,13 @@
 #include "cli/ArgList.h"
 #include "cli/Commands.h"
 #include "cli/TextFormat.h"
+#include "cli/WorkerLauncher.h"
 
 #include "formats/FormatError.h"
 #include "core/TorchCompat.h"
+#include "core/UsableCores.h"
+#include "dist/C10dWorkerGroup.h"
+#include "dist/WorkerPlacement.h"
 #include "formats/ModelConfig.h"
 #include "store/ContentHash.h"
 #include "store/RunQueries.h"
@@ -85,6 +89,21 @@ private:
     double m_lastValLoss = -1;
 };
 
+// A data-parallel worker other than rank 0: rank 0 reports the run; this one only says what
+// went wrong here, its lines marked with its rank.
+class WorkerLog : public tb::TrainEventSink {
+public:
+    explicit WorkerLog(int rank) : m_rank(rank) {}
+    void onLog(tb::LogLevel level, const std::string& message) override
+    {
+        if (level != tb::LogLevel::Info)
+            std::cerr << "[rank " << m_rank << "] " << tb::logLevelName(level) << ": " << message << "\n";
+    }
+
+private:
+    int m_rank;
+};
+
 } // namespace
 
 namespace {
@@ -101,7 +120,8 @@ const std::map<std::string, std::string>& optionOfField()
         {"warmup_steps", "--warmup"}, {"max_steps", "--steps"}, {"epochs", "--epochs"}, {"batch_size", "--batch-size"},
         {"grad_accum", "--grad-accum"}, {"weight_decay", "--weight-decay"}, {"max_grad_norm", "--max-grad-norm"},
         {"eval_every", "--eval-every"}, {"save_every", "--save-every"}, {"max_bad_steps", "--max-bad-steps"},
-        {"seed", "--seed"}, {"threads", "--threads"}, {"device", "--device"}};
+        {"seed", "--seed"}, {"threads", "--threads"}, {"device", "--device"}, {"processes", "--nproc-per-node"}, {"base_dtype", "--base-dtype"},
+        {"dist_timeout", "--dist-timeout"}};
     return m;
 }
 
@@ -131,7 +151,7 @@ const std::set<std::string>& settingOptions()
         "steps", "epochs", "batch-size", "grad-accum", "seq-len", "schedule", "warmup", "eval-every", "save-every", "seed",
         "threads", "out", "format", "val-fraction", "weight-decay", "max-grad-norm", "device", "max-bad-steps", "adapter",
         "quant", "blocksize", "quant-cache", "rslora", "pack", "train-on-prompt", "gradient-checkpointing", "double-quant",
-        "no-double-quant"};
+        "no-double-quant", "nproc-per-node", "dist-timeout", "devices", "base-dtype"};
     return s;
 }
 
@@ -198,6 +218,16 @@ tb::TrainConfig configFromOptions(const ArgList& a)
     c.maxBadSteps = a.integer("max-bad-steps", c.maxBadSteps, -kBig, kBig);
     c.gradientCheckpointing = a.has("gradient-checkpointing") || c.gradientCheckpointing;
     c.device = a.text("device", c.device);
+    c.baseDtype = a.text("base-dtype", c.baseDtype);
+    c.processes = static_cast<int>(a.integer("nproc-per-node", c.processes, -kBig, kBig));
+    c.distTimeoutSeconds = static_cast<int>(a.integer("dist-timeout", c.distTimeoutSeconds, -kBig, kBig));
+    if (a.has("devices")) {
+        if (a.has("nproc-per-node"))
+            throw UsageError("--devices starts one worker per device; leave out --nproc-per-node");
+        if (c.device.rfind("cuda", 0) != 0)
+            throw UsageError("--devices lists CUDA devices; give --device cuda as well");
+        c.processes = static_cast<int>(splitCommaList(a.required("devices")).size());
+    }
     return c;
 }
 
@@ -214,6 +244,16 @@ int runTrain(const std::vector<std::string>& args)
             .insert(o);
     const ArgList a(args, values, flags);
     const bool resume = a.has("resume");
+    // Placed by a launcher (torchrun, srun, or our own --nproc-per-node): one worker of several.
+    std::optional<tb::WorkerPlacement> placement;
+    try {
+        placement = tb::placementFromEnvironment(tb::processEnvironment());
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    if (placement && placement->worldSize == 1)
+        placement.reset();
+    const int rank = placement ? placement->rank : 0;
     const std::string configFile = a.text("config", "");
     tb::TrainConfig c;
     if (a.has("config")) {
@@ -238,6 +278,9 @@ int runTrain(const std::vector<std::string>& args)
         c.outputDir = a.required("out");
     if (resume && a.has("out") && a.text("out", "") != c.outputDir)
         throw UsageError("--resume RUN_DIR continues that run in place; leave out --out or give the same folder");
+    if (c.outputDir.empty() && placement)
+        throw UsageError("a data-parallel worker (" + placement->launcher + " set RANK/WORLD_SIZE) needs --out RUN_DIR: every worker "
+                         "must name the same run folder");
     if (c.outputDir.empty()) {
         if (a.has("no-db"))
             throw UsageError(configFile.empty() ? "option --out RUN_DIR is required with --no-db"
@@ -247,9 +290,19 @@ int runTrain(const std::vector<std::string>& args)
     }
     if (a.has("name"))
         c.name = a.required("name");
+    if (placement) {
+        // One process per worker: the processes field is the launcher's, and the device is this
+        // worker's (torchrun's convention: cuda -> cuda:LOCAL_RANK).
+        c.processes = 1;
+        if (c.device == "cuda")
+            c.device = "cuda:" + std::to_string(placement->localRank);
+        if (c.threads <= 0 && placement->localWorldSize > 1)
+            c.threads = std::max(1, tb::usableCores().usable / placement->localWorldSize);
+    }
     std::vector<tb::ConfigProblem> problems = c.problems();
     for (tb::ConfigProblem& p : c.fileProblems(resume))
-        problems.push_back(std::move(p));
+        if (rank == 0 || p.field != "output_dir") // rank 0 may already have started the folder
+            problems.push_back(std::move(p));
     if (!problems.empty())
         throw UsageError(describeProblems(problems, configFile));
     c.makePathsAbsolute();
@@ -257,6 +310,35 @@ int runTrain(const std::vector<std::string>& args)
         // The description as it would run, without running it: what `--config` takes back.
         std::cout << c.toJson().dump(2) << std::endl;
         return 0;
+    }
+    if (!placement && c.processes > 1) {
+        WorkerLaunch launch;
+        launch.config = c;
+        if (a.has("devices"))
+            launch.cudaDevices = splitCommaList(a.required("devices"));
+        for (const char* flag : {"json", "no-db"})
+            if (a.has(flag))
+                launch.recordingArgs.push_back(std::string("--") + flag);
+        for (const char* option : {"db", "name", "resume"})
+            if (a.has(option)) {
+                launch.recordingArgs.push_back(std::string("--") + option);
+                launch.recordingArgs.push_back(a.required(option));
+            }
+        return launchWorkers(launch);
+    }
+    // Joins the other workers before anything is loaded: a rendezvous that cannot complete
+    // fails here, within the timeout, naming the address.
+    std::unique_ptr<tb::C10dWorkerGroup> group;
+    if (placement) {
+        tb::WorkerGroupOptions options;
+        options.timeout = std::chrono::seconds(c.distTimeoutSeconds);
+        options.cuda = c.device.rfind("cuda", 0) == 0;
+        try {
+            group = std::make_unique<tb::C10dWorkerGroup>(*placement, options);
+        } catch (const tb::WorkerGroupError& e) {
+            std::cerr << "error: " << e.what() << "\n";
+            return 1;
+        }
     }
 
     // Ctrl-C / SIGTERM cancel cleanly (the trainer checkpoints the last completed step);
@@ -286,16 +368,20 @@ int runTrain(const std::vector<std::string>& args)
     // training): writes then fail with EPIPE instead of killing the process.
     std::signal(SIGPIPE, SIG_IGN);
     tb::Trainer trainer(c);
+    trainer.setWorkerGroup(group.get());
     const bool json = a.has("json");
     ProgressPrinter printer;
     tb::TrainEventWriter writer(stdout);
-    tb::TrainEventSink& reporter = json ? static_cast<tb::TrainEventSink&>(writer) : printer;
+    WorkerLog workerLog(rank);
+    tb::TrainEventSink& reporter = rank > 0 ? static_cast<tb::TrainEventSink&>(workerLog)
+        : json                              ? static_cast<tb::TrainEventSink&>(writer)
+                                            : printer;
     // The experiment store records the run as it happens (--no-db to skip); a resumed run
     // continues its row.
     std::unique_ptr<tb::RunStore> store;
     std::unique_ptr<tb::RunRecorder> recorder;
     int64_t runId = -1;
-    if (!a.has("no-db")) {
+    if (!a.has("no-db") && rank == 0) {
         if (a.has("db") && a.required("db").empty())
             throw UsageError("option --db needs a path");
         store = std::make_unique<tb::RunStore>(tb::StorePaths::resolve(a.text("db", "")).database);
@@ -305,7 +391,7 @@ int runTrain(const std::vector<std::string>& args)
             throw UsageError(describeProblems(e.problems(), configFile));
         }
         recorder = std::make_unique<tb::RunRecorder>(*store, runId, c.method, &reporter);
-    } else if (a.has("db") || a.has("name")) {
+    } else if (a.has("no-db") && (a.has("db") || a.has("name"))) {
         throw UsageError("--db and --name record the run; they contradict --no-db");
     }
     reporter.onRun({runId, static_cast<int64_t>(::getpid()), c.outputDir, tb::trainMethodName(c.method)});
@@ -330,7 +416,11 @@ int runTrain(const std::vector<std::string>& args)
     if (recorder)
         recorder->finish(r);
 
-    if (json) {
+    if (rank > 0) {
+        // Rank 0 reports the run; this worker's line says only how it ended here.
+        if (r.status == tb::TrainStatus::Failed)
+            std::cerr << "[rank " << rank << "] failed: " << r.reason << "\n";
+    } else if (json) {
         writer.onEnd({runId, r});
     } else {
         std::cerr << "\n" << tb::trainStatusName(r.status);

@@ -33,10 +33,15 @@ Commands:
         [--train-on-prompt] [--gradient-checkpointing] [--format auto|text|json-text|instruction|chat]
         [--adapter DIR (continue training a PEFT adapter)]
         [--quant nf4|int8] [--double-quant | --no-double-quant] [--blocksize 64] [--quant-cache DIR]
-        [--device cpu|cuda:N] [--out RUN_DIR | --resume RUN_DIR] [--name NAME] [--db PATH | --no-db] [--json]
+        [--device cpu|cuda:N] [--base-dtype bf16|fp32] [--out RUN_DIR | --resume RUN_DIR] [--name NAME]
+        [--db PATH | --no-db] [--json] [--nproc-per-node N | --device cuda --devices 0,1,...] [--dist-timeout SECONDS]
       Fine-tune; writes checkpoints and the adapter (PEFT format) into RUN_DIR (default: a new
       folder in the database's workspace) and records the run in the experiment database. Ctrl-C stops cleanly with a checkpoint; --resume
       continues it (the same run in the database).
+      --nproc-per-node N trains data-parallel in N worker processes (torch.distributed, Gloo on
+      the CPU, NCCL on CUDA): the global batch is batch x accumulation x N. Under torchrun or
+      srun, each process is one worker (RANK, WORLD_SIZE, MASTER_ADDR, ... or SLURM_*); --out is
+      then required.
   dataset --model DIR --data FILE [--val-data FILE] [--seq-len L] [--format F] [--pack]
           [--train-on-prompt] [--preview N] [--json]
       How a dataset will be trained: format, counts, token-length histogram, truncated and
@@ -55,7 +60,8 @@ Commands:
        | delete ID [--files] | rename ID NAME | tag ID TAG [--remove] | note ID TEXT   [--db PATH]
       The experiment database (default ~/.local/share/Tunebench/tunebench.db, or TUNEBENCH_DB).
   bench --model DIR [--method lora|qlora|full] [--seq-len 512] [--batch-size 1] [--steps 5] [--rank 16]
-        [--gradient-checkpointing] [--attention fused|unfused] [--device cpu|cuda:N] [--threads N] [--json]
+        [--gradient-checkpointing] [--attention fused|unfused] [--lora fused|plain] [--device cpu|cuda:N]
+        [--threads N] [--json]
       Time training steps: tokens/s and GFLOP/s, next to the bf16 matmul rate of this machine.
   report --model DIR --data FILE [--val-data FILE] [--methods lora,qlora,full] [--steps N] [--seq-len L]
          [--batch-size B] [--rank R] [--seed S] [--threads T] [--device cpu|cuda:N] [--budget BYTES]

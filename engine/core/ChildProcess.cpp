@@ -100,7 +100,8 @@ ChildProcess::ChildProcess(const std::string& executable, const std::vector<std:
                 if (fds[k] >= 0)
                     ::close(fds[k]);
     };
-    if (m_options.captureOutput && (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)) {
+    const bool pipeStderr = m_options.captureOutput && !m_options.inheritStderr;
+    if (m_options.captureOutput && (::pipe2(out, O_CLOEXEC) != 0 || (pipeStderr && ::pipe2(err, O_CLOEXEC) != 0))) {
         const int e = errno;
         closeAll();
         throw std::runtime_error(std::string("pipe: ") + std::strerror(e));
@@ -110,7 +111,8 @@ ChildProcess::ChildProcess(const std::string& executable, const std::vector<std:
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     if (m_options.captureOutput) {
         posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+        if (pipeStderr)
+            posix_spawn_file_actions_adddup2(&actions, err[1], 2);
     } else {
         const std::string log = m_options.logPath.empty() ? std::string("/dev/null") : m_options.logPath;
         posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -139,7 +141,24 @@ ChildProcess::ChildProcess(const std::string& executable, const std::vector<std:
     // The kernel starts a spawned child's ru_maxrss at this process's own peak (see the header).
     m_parentPeak = residentOf("self").peak;
     m_startSeconds = nowSeconds();
-    const int rc = ::posix_spawn(&m_pid, executable.c_str(), &actions, &attributes, argv.data(), environ);
+    // The inherited environment with the options' variables replacing or added.
+    std::vector<std::string> envStrings;
+    for (char** e = environ; *e; ++e) {
+        const std::string entry(*e);
+        const std::string name = entry.substr(0, entry.find('='));
+        bool replaced = false;
+        for (const auto& [key, value] : m_options.environment)
+            replaced = replaced || key == name;
+        if (!replaced)
+            envStrings.push_back(entry);
+    }
+    for (const auto& [key, value] : m_options.environment)
+        envStrings.push_back(key + "=" + value);
+    std::vector<char*> envp;
+    for (auto& e : envStrings)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const int rc = ::posix_spawn(&m_pid, executable.c_str(), &actions, &attributes, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
     for (int* fd : {&out[1], &err[1]})

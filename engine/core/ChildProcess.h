@@ -14,7 +14,7 @@
 // (/proc/PID/status) at each poll and killing it (SIGKILL) once it is over.
 //
 // POSIX only (posix_spawn, pipes, poll). stdin is /dev/null; the child inherits the
-// environment. Thread contract: one thread reads and waits; signal() may come from any thread
+// environment (plus ChildOptions::environment). Thread contract: one thread reads and waits; signal() may come from any thread
 // (it does nothing once the child has been reaped).
 #pragma once
 
@@ -43,6 +43,12 @@ struct ChildOptions {
     // program has installed its handlers, they wait instead of killing it. The program must
     // unblock them (tunebench-cli train does once its handlers are in place).
     std::vector<int> blockedSignals;
+    // Variables set in the child's environment (over the inherited ones): a data-parallel
+    // worker's RANK, WORLD_SIZE, MASTER_PORT...
+    std::vector<std::pair<std::string, std::string>> environment;
+    // With captureOutput: stderr is not captured but goes where this process's goes (the
+    // launcher's workers print their progress and errors straight to the terminal).
+    bool inheritStderr = false;
 };
 
 struct ChildExit {

@@ -33,18 +33,26 @@ const std::vector<int64_t>& BatchStream::permutation(int64_t epoch) const
 
 std::vector<const TokenizedExample*> BatchStream::microBatch(int64_t index) const
 {
+    return examplesAt(index * m_batchSize, m_batchSize);
+}
+
+std::vector<const TokenizedExample*> BatchStream::examplesAt(int64_t position, int64_t count) const
+{
     std::vector<const TokenizedExample*> out;
     const int64_t n = static_cast<int64_t>(m_examples.size());
-    for (int64_t k = 0; k < m_batchSize; ++k) {
-        const int64_t position = index * m_batchSize + k;
-        out.push_back(&m_examples[static_cast<size_t>(permutation(position / n)[static_cast<size_t>(position % n)])]);
-    }
+    for (int64_t p = position; p < position + count; ++p)
+        out.push_back(&m_examples[static_cast<size_t>(permutation(p / n)[static_cast<size_t>(p % n)])]);
     return out;
 }
 
 double BatchStream::epochAt(int64_t microBatches) const
 {
-    return static_cast<double>(microBatches * m_batchSize) / static_cast<double>(m_examples.size());
+    return epochAtExample(microBatches * m_batchSize);
+}
+
+double BatchStream::epochAtExample(int64_t examples) const
+{
+    return static_cast<double>(examples) / static_cast<double>(m_examples.size());
 }
 
 TrainingBatch BatchStream::collate(const std::vector<const TokenizedExample*>& examples, int64_t padId, const at::Device& device)

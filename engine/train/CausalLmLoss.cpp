@@ -18,14 +18,15 @@ at::Tensor summedTokenLoss(LlamaForCausalLM& model, const TrainingBatch& batch)
 }
 
 EvalReport evaluateLoss(LlamaForCausalLM& model, const std::vector<TokenizedExample>& examples, int64_t batchSize,
-                        const at::Device& device)
+                        const at::Device& device, int shard, int shards)
 {
     const bool wasTraining = model.is_training();
     model.eval();
     at::NoGradGuard noGrad;
     double lossSum = 0;
     EvalReport report;
-    for (size_t i = 0; i < examples.size(); i += static_cast<size_t>(batchSize)) {
+    const size_t stride = static_cast<size_t>(batchSize) * static_cast<size_t>(shards);
+    for (size_t i = static_cast<size_t>(batchSize) * static_cast<size_t>(shard); i < examples.size(); i += stride) {
         std::vector<const TokenizedExample*> batchExamples;
         for (size_t j = i; j < std::min(examples.size(), i + static_cast<size_t>(batchSize)); ++j)
             batchExamples.push_back(&examples[j]);

@@ -19,7 +19,9 @@ at::Tensor summedTokenLoss(LlamaForCausalLM& model, const TrainingBatch& batch);
 
 // Mean loss and perplexity over `examples` in order, in eval mode and without gradients
 // (restores the model's training flag). tokens == 0 when no example has a target.
+// Sharded (a data-parallel run's workers): this shard takes batches shard, shard + shards, ...;
+// the shards' loss * tokens and tokens add up to the whole set's.
 EvalReport evaluateLoss(LlamaForCausalLM& model, const std::vector<TokenizedExample>& examples, int64_t batchSize,
-                        const at::Device& device);
+                        const at::Device& device, int shard = 0, int shards = 1);
 
 } // namespace tb

@@ -8,6 +8,7 @@
 namespace tb {
 
 struct MemorySample {
+    int worker = 0;              // the data-parallel worker's rank (0 in a one-process run)
     int64_t step = 0;
     double elapsedSeconds = 0;
     int64_t baseWeightBytes = 0; // frozen parameters (in their stored dtype)

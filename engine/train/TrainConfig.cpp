@@ -130,6 +130,8 @@ json TrainConfig::toJson() const
         {"max_bad_steps", maxBadSteps},
         {"seed", seed},
         {"threads", threads},
+        {"processes", processes},
+        {"dist_timeout", distTimeoutSeconds},
         {"device", device},
         {"base_dtype", baseDtype},
     };
@@ -153,7 +155,8 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
     static const std::set<std::string> known = {"name", "model", "data", "validation_data", "output_dir", "method", "lora", "dataset",
         "learning_rate", "schedule", "warmup_steps", "max_steps", "epochs", "batch_size", "grad_accum", "max_grad_norm",
         "weight_decay", "adam_beta1", "adam_beta2", "adam_eps", "gradient_checkpointing", "eval_every", "save_every",
-        "max_bad_steps", "seed", "threads", "device", "base_dtype", "initial_adapter", "quant", "quant_cache_dir"};
+        "max_bad_steps", "seed", "threads", "processes", "dist_timeout", "device", "base_dtype", "initial_adapter", "quant",
+        "quant_cache_dir"};
     for (const auto& item : j.items())
         if (!known.count(item.key()))
             throw FormatError(source, "unknown key \"" + item.key() + "\"");
@@ -236,6 +239,8 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
     get(j, "", "max_bad_steps", c.maxBadSteps);
     get(j, "", "seed", c.seed);
     get(j, "", "threads", c.threads);
+    get(j, "", "processes", c.processes);
+    get(j, "", "dist_timeout", c.distTimeoutSeconds);
     get(j, "", "device", c.device);
     get(j, "", "base_dtype", c.baseDtype);
     if (c.splitSeedOverride == c.seed)
@@ -301,6 +306,8 @@ std::vector<ConfigProblem> TrainConfig::problems() const
     if (maxBadSteps < 1) bad("max_bad_steps", "must be at least 1");
     if (seed > (uint64_t(1) << 62)) bad("seed", "must be at most 2^62");
     if (threads < 0) bad("threads", "must not be negative (0: every core this process may use)");
+    if (processes < 1 || processes > 256) bad("processes", "must be between 1 and 256");
+    if (distTimeoutSeconds < 1 || distTimeoutSeconds > 86400) bad("dist_timeout", "must be between 1 and 86400 seconds");
     if (device != "cpu" && device != "cuda" && device.rfind("cuda:", 0) != 0) bad("device", "expected cpu, cuda or cuda:N");
     if (baseDtype != "bf16" && baseDtype != "fp32" && baseDtype != "bfloat16" && baseDtype != "float32")
         bad("base_dtype", "expected bf16 or fp32");

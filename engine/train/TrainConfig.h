@@ -94,7 +94,14 @@ struct TrainConfig {
     int64_t saveEvery = 0;  // steps; 0: only at the end
     int64_t maxBadSteps = 5; // consecutive non-finite losses before the run stops
     uint64_t seed = 42;
-    int threads = 0;         // 0: all cores
+    int threads = 0;         // 0: all cores (per worker process)
+    // Data-parallel: worker processes `tunebench-cli train` starts on this machine (the form's
+    // Processes field, --nproc-per-node); 1: one process, no torch.distributed. A run placed by
+    // another launcher (torchrun, srun) takes its world size from the environment instead.
+    int processes = 1;
+    // How long a worker waits for the others in a collective or the rendezvous before the run
+    // fails naming the worker that did not come (--dist-timeout).
+    int distTimeoutSeconds = 60;
     std::string device = "cpu";
     std::string baseDtype = "bf16"; // frozen base weights for LoRA (full fine-tuning is fp32)
 

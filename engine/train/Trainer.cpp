@@ -78,6 +78,30 @@ bool Trainer::waitWhilePaused(const std::function<void(bool)>& onPauseChanged)
     return goOn;
 }
 
+bool Trainer::agreeToGoOn(const std::function<void(bool)>& onPauseChanged)
+{
+    bool reported = false;
+    while (true) {
+        const auto wanted = m_group->sumValues({m_cancel.load() ? 1.0 : 0.0, m_paused.load() ? 1.0 : 0.0});
+        if (wanted[0] > 0) {
+            cancel();
+            return false;
+        }
+        if (wanted[1] == 0) {
+            if (reported)
+                onPauseChanged(false);
+            return true;
+        }
+        if (!reported) {
+            onPauseChanged(true);
+            reported = true;
+        }
+        // Wakes early on this worker's own resume or cancel; the group decides at the next round.
+        std::unique_lock<std::mutex> lock(m_pauseMutex);
+        m_pauseChanged.wait_for(lock, std::chrono::seconds(1));
+    }
+}
+
 void Trainer::checkCancelled(const char* phase) const
 {
     if (m_cancel.load())
@@ -92,6 +116,9 @@ TrainResult Trainer::run(TrainerCallbacks& callbacks, bool resume)
         TrainResult failed;
         failed.status = TrainStatus::Failed;
         failed.reason = e.what();
+        // The other workers learn why this one stops (unless it stops because one of them did).
+        if (m_group && !dynamic_cast<const WorkerGroupError*>(&e))
+            m_group->reportFailure(failed.reason);
         callbacks.onLog(LogLevel::Error, failed.reason);
         return failed;
     }
@@ -102,6 +129,7 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
     // The recipe: set up, restore, then step, evaluating and saving as the config says.
     const auto runStart = Clock::now();
     TrainingSession session(m_config, cb, [this] { return m_cancel.load(); });
+    session.setWorkerGroup(m_group);
     const TrainConfig& cfg = session.config();
     TrainResult& result = session.result();
     try {
@@ -124,7 +152,8 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
         session.evaluate(); // the untrained model's validation loss, the baseline every curve starts from
 
     while (!session.done()) {
-        if (!waitWhilePaused([&](bool paused) { cb.onPauseChanged(paused, result.step); }))
+        const auto onPause = [&](bool paused) { cb.onPauseChanged(paused, result.step); };
+        if (!(m_group ? agreeToGoOn(onPause) : waitWhilePaused(onPause)))
             break;
         const std::optional<StepReport> report = session.step();
         if (!report)

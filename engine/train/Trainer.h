@@ -10,10 +10,16 @@
 // so within one optimizer step, and leaves a checkpoint of the last completed step; during setup
 // it takes effect between phases (loading, data, quantizing: per layer) and ends the run
 // `cancelled` without a checkpoint.
+//
+// Data-parallel (setWorkerGroup): before each step the workers exchange their pause and cancel
+// requests, so a Stop or Pause that reaches any one worker stops or pauses all of them at the
+// same step. While paused they exchange once a second (no collective waits out its timeout);
+// the run goes on when no worker is paused any more.
 #pragma once
 
 #include "train/TrainConfig.h"
 #include "train/TrainerCallbacks.h"
+#include "train/WorkerGroup.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -50,6 +56,9 @@ public:
     // match). Throws nothing: errors end the run with status Failed and the reason.
     TrainResult run(TrainerCallbacks& callbacks, bool resume = false);
 
+    // The other workers of a data-parallel run (nullptr: one process); before run().
+    void setWorkerGroup(WorkerGroup* group) { m_group = group; }
+
     void pause();
     void resume();
     void cancel();
@@ -63,8 +72,12 @@ private:
     // Blocks while paused, telling onPauseChanged(true) before and (false) after; returns false
     // when cancelled.
     bool waitWhilePaused(const std::function<void(bool)>& onPauseChanged);
+    // The same for a worker group: false when any worker asked to stop (then this one is
+    // cancelled too).
+    bool agreeToGoOn(const std::function<void(bool)>& onPauseChanged);
 
     TrainConfig m_config;
+    WorkerGroup* m_group = nullptr;
     std::atomic<bool> m_cancel{false};
     std::atomic<bool> m_paused{false};
     std::mutex m_pauseMutex;

@@ -33,13 +33,14 @@ double secondsBetween(Clock::time_point a, Clock::time_point b)
 }
 
 // The settings a resumed run must share with the run that wrote the checkpoint; the rest
-// (threads, how often to evaluate or save, the step budget, the name) may change between
-// sessions.
+// (threads, how often to evaluate or save, the step budget, the name, the number of workers)
+// may change between sessions. The batch is compared as the global batch (restore()), so a run
+// resumes at another world size with batch x accumulation x workers unchanged.
 nlohmann::json identityOf(const nlohmann::json& config)
 {
     nlohmann::json id;
     for (const char* key : {"model", "data", "validation_data", "method", "lora", "dataset", "learning_rate", "schedule",
-                            "warmup_steps", "batch_size", "grad_accum", "initial_adapter", "quant", "max_grad_norm", "weight_decay", "adam_beta1",
+                            "warmup_steps", "initial_adapter", "quant", "max_grad_norm", "weight_decay", "adam_beta1",
                             "adam_beta2", "adam_eps", "seed", "base_dtype"})
         if (config.contains(key))
             id[key] = config[key];
@@ -53,6 +54,35 @@ std::string describeStats(const char* split, const DatasetStats& s)
         << s.truncated << " truncated, " << s.skipped << " skipped";
     return out.str();
 }
+
+// A memory sample as numbers for gathering to rank 0, and back.
+std::vector<double> sampleValues(const MemorySample& s)
+{
+    return {static_cast<double>(s.step), s.elapsedSeconds, static_cast<double>(s.baseWeightBytes),
+            static_cast<double>(s.adapterBytes), static_cast<double>(s.gradientBytes), static_cast<double>(s.optimizerBytes),
+            static_cast<double>(s.residentBytes), static_cast<double>(s.peakResidentBytes),
+            static_cast<double>(s.cudaAllocatedBytes), static_cast<double>(s.cudaReservedBytes),
+            static_cast<double>(s.cudaPeakAllocatedBytes)};
+}
+
+MemorySample sampleFromValues(const std::vector<double>& v, int worker)
+{
+    MemorySample s;
+    s.worker = worker;
+    s.step = static_cast<int64_t>(v[0]);
+    s.elapsedSeconds = v[1];
+    int64_t* fields[] = {&s.baseWeightBytes, &s.adapterBytes, &s.gradientBytes, &s.optimizerBytes, &s.residentBytes,
+                         &s.peakResidentBytes, &s.cudaAllocatedBytes, &s.cudaReservedBytes, &s.cudaPeakAllocatedBytes};
+    for (size_t i = 0; i < std::size(fields); ++i)
+        *fields[i] = static_cast<int64_t>(v[i + 2]);
+    return s;
+}
+
+// Setup (loading, quantizing) takes as long as it takes on each worker; the collective timeout
+// does not bound it, the heartbeats do.
+constexpr std::chrono::seconds kSetupBarrier{4 * 3600};
+// Rank 0 writing a checkpoint (a full fine-tune's weights and moments).
+constexpr std::chrono::seconds kCheckpointBarrier{3600};
 
 } // namespace
 
@@ -123,11 +153,17 @@ void TrainingSession::setup()
     for (const auto& [name, p] : m_trainable)
         m_result.trainableParameters += p.numel();
     m_stream = std::make_unique<BatchStream>(m_data.train, cfg.batchSize, cfg.seed);
-    const int64_t examplesPerStep = cfg.batchSize * cfg.gradAccum;
+    const int64_t examplesPerStep = globalBatch();
     m_result.totalSteps = cfg.maxSteps > 0
         ? cfg.maxSteps
         : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(cfg.epochs * static_cast<double>(m_data.train.size()) / examplesPerStep)));
     m_sessionStart = Clock::now();
+    if (m_group) {
+        m_cb.onLog(LogLevel::Info, "Worker " + std::to_string(rank()) + " of " + std::to_string(worldSize()) + " ready; global batch "
+                                       + std::to_string(globalBatch()) + " (" + std::to_string(cfg.batchSize) + " x "
+                                       + std::to_string(cfg.gradAccum) + " accumulation x " + std::to_string(worldSize()) + " workers)");
+        m_group->barrier("the end of setup", kSetupBarrier);
+    }
 }
 
 void TrainingSession::quantizeBase()
@@ -196,6 +232,17 @@ void TrainingSession::restore()
     if (identityOf(c.config) != identityOf(m_configJson))
         throw FormatError(dir + "/train_config.json", "the checkpoint was written by a run with other settings; resume with the same "
                                                       "model, data, method and hyper-parameters");
+    // Checkpoints before data-parallel runs were written by one worker.
+    const int64_t savedBatch = c.trainerState.value(
+        "global_batch", c.config.value("batch_size", int64_t(0)) * c.config.value("grad_accum", int64_t(1)));
+    if (savedBatch != globalBatch())
+        throw FormatError(dir + "/trainer_state.json",
+                          "the checkpoint was written with a global batch of " + std::to_string(savedBatch)
+                              + " examples per step; this run's is " + std::to_string(globalBatch()) + " ("
+                              + std::to_string(m_config.batchSize) + " batch x " + std::to_string(m_config.gradAccum)
+                              + " accumulation x " + std::to_string(worldSize())
+                              + " workers): choose batch size, accumulation and workers that multiply to "
+                              + std::to_string(savedBatch));
     at::NoGradGuard noGrad;
     for (auto& [name, p] : m_trainable) {
         auto it = c.trainable.find(name);
@@ -208,6 +255,7 @@ void TrainingSession::restore()
     if (m_device.is_cuda() && c.cudaRngState.defined())
         compat::setRngState(m_device, c.cudaRngState);
     m_result.step = c.step;
+    m_examplesSeen = c.trainerState.value("examples_seen", c.step * savedBatch);
     m_result.tokensSeen = c.trainerState.value("tokens_seen", int64_t(0));
     m_result.lastLoss = c.trainerState.value("last_loss", 0.0);
     m_result.bestValidationLoss = c.trainerState.value("best_validation_loss", -1.0);
@@ -218,6 +266,8 @@ void TrainingSession::restore()
 
 void TrainingSession::writeConfig() const
 {
+    if (rank() != 0)
+        return;
     std::ofstream out(fs::path(m_config.outputDir) / "train_config.json", std::ios::trunc);
     out << m_configJson.dump(2) << "\n";
 }
@@ -261,14 +311,29 @@ void TrainingSession::sampleMemory(int64_t step)
     s.cudaAllocatedBytes = cuda.allocated;
     s.cudaReservedBytes = cuda.reserved;
     s.cudaPeakAllocatedBytes = cuda.peakAllocated;
-    m_cb.onMemory(s);
+    if (!m_group) {
+        m_cb.onMemory(s);
+        return;
+    }
+    // Every worker's sample reaches rank 0, which reports them all.
+    const auto all = m_group->gatherValues(sampleValues(s));
+    if (rank() == 0)
+        for (size_t r = 0; r < all.size(); ++r)
+            m_cb.onMemory(sampleFromValues(all[r], static_cast<int>(r)));
 }
 
 void TrainingSession::evaluate()
 {
     if (m_data.validation.empty())
         return;
-    EvalReport report = evaluateLoss(*m_loaded.model, m_data.validation, m_config.batchSize, m_device);
+    EvalReport report = evaluateLoss(*m_loaded.model, m_data.validation, m_config.batchSize, m_device, rank(), worldSize());
+    if (m_group) {
+        // Each worker evaluated its share of the batches: sum the loss and the tokens.
+        const auto sums = m_group->sumValues({report.loss * static_cast<double>(report.tokens), static_cast<double>(report.tokens)});
+        report.tokens = static_cast<int64_t>(sums[1]);
+        report.loss = report.tokens > 0 ? sums[0] / sums[1] : 0.0;
+        report.perplexity = std::exp(report.loss);
+    }
     if (report.tokens == 0)
         return;
     report.step = m_result.step;
@@ -287,14 +352,22 @@ std::optional<StepReport> TrainingSession::step()
     const double lr = learningRateAt(m_result.step, m_result.totalSteps, cfg.warmupSteps, cfg.learningRate, lrScheduleName(cfg.schedule));
     std::vector<TrainingBatch> micro;
     int64_t stepLossTokens = 0, stepTokens = 0;
+    const int64_t perGlobalMicroBatch = cfg.batchSize * worldSize();
     for (int64_t k = 0; k < cfg.gradAccum; ++k) {
-        micro.push_back(BatchStream::collate(m_stream->microBatch(m_result.step * cfg.gradAccum + k), 0, m_device));
+        const int64_t position = m_examplesSeen + k * perGlobalMicroBatch + rank() * cfg.batchSize;
+        micro.push_back(BatchStream::collate(m_stream->examplesAt(position, cfg.batchSize), 0, m_device));
         stepLossTokens += micro.back().lossTokens;
         stepTokens += micro.back().tokens;
     }
+    if (m_group) { // the whole global batch's counts: every worker divides by the same number
+        const auto counts = m_group->sumValues({static_cast<double>(stepLossTokens), static_cast<double>(stepTokens)});
+        stepLossTokens = static_cast<int64_t>(counts[0]);
+        stepTokens = static_cast<int64_t>(counts[1]);
+    }
     double lossTotal = 0;
     for (const TrainingBatch& batch : micro) {
-        if (m_cancelled && m_cancelled()) {
+        // A data-parallel run stops only between steps, all workers at the same one (Trainer).
+        if (!m_group && m_cancelled && m_cancelled()) {
             m_optimizer->zeroGrad();
             return std::nullopt;
         }
@@ -305,6 +378,18 @@ std::optional<StepReport> TrainingSession::step()
         // micro-batches.
         (lossSum / static_cast<double>(stepLossTokens)).backward();
         lossTotal += lossSum.item<double>();
+    }
+    if (m_group) {
+        // Summed, not averaged: each worker's loss was already divided by the global count.
+        // The frozen base has no gradients; a worker whose share had no loss tokens sends zeros.
+        std::vector<at::Tensor> grads;
+        for (auto& [name, p] : m_trainable) {
+            if (!p.grad().defined())
+                p.mutable_grad() = at::zeros_like(p);
+            grads.push_back(p.grad());
+        }
+        m_group->sumTensors(grads);
+        lossTotal = m_group->sumValues({lossTotal})[0];
     }
     const double loss = stepLossTokens > 0 ? lossTotal / static_cast<double>(stepLossTokens) : 0.0;
     // Summed on the device, read once: one .item() per tensor would wait for the GPU hundreds
@@ -336,6 +421,7 @@ std::optional<StepReport> TrainingSession::step()
     sampleMemory(m_result.step + 1); // while gradients are alive: their bytes are part of the peak
     m_optimizer->zeroGrad();
     ++m_result.step;
+    m_examplesSeen += globalBatch();
     m_result.tokensSeen += stepTokens;
     if (!report.skipped)
         m_result.lastLoss = loss;
@@ -343,7 +429,7 @@ std::optional<StepReport> TrainingSession::step()
     const auto now = Clock::now();
     report.step = m_result.step;
     report.totalSteps = m_result.totalSteps;
-    report.epoch = m_stream->epochAt(m_result.step * cfg.gradAccum);
+    report.epoch = m_stream->epochAtExample(m_examplesSeen);
     report.tokensSeen = m_result.tokensSeen;
     report.loss = loss;
     report.learningRate = lr;
@@ -353,8 +439,35 @@ std::optional<StepReport> TrainingSession::step()
     return report;
 }
 
+void TrainingSession::checkWorkersAgree()
+{
+    // FNV-1a over the trained tensors' bytes, in parameter order, as two exact 32-bit halves.
+    uint64_t hash = 1469598103934665603ULL;
+    for (const auto& [name, p] : m_trainable) {
+        const at::Tensor t = p.detach().to(at::kCPU).contiguous();
+        const auto* bytes = static_cast<const unsigned char*>(t.data_ptr());
+        for (size_t i = 0, n = static_cast<size_t>(t.numel()) * t.element_size(); i < n; ++i)
+            hash = (hash ^ bytes[i]) * 1099511628211ULL;
+    }
+    const auto all = m_group->gatherValues({static_cast<double>(hash >> 32), static_cast<double>(hash & 0xffffffffULL)});
+    for (size_t r = 1; r < all.size(); ++r)
+        if (all[r] != all[0])
+            throw std::runtime_error("after step " + std::to_string(m_result.step) + " worker rank " + std::to_string(r)
+                                     + "'s trained weights differ from rank 0's: the workers diverged");
+    std::ostringstream msg;
+    msg << "Step " << m_result.step << ": trained weights identical on all " << all.size() << " workers (FNV-1a " << std::hex
+        << std::setw(16) << std::setfill('0') << hash << ")";
+    m_cb.onLog(LogLevel::Info, msg.str());
+}
+
 void TrainingSession::saveCheckpoint()
 {
+    if (m_group)
+        checkWorkersAgree();
+    if (rank() != 0) { // rank 0 writes; the others wait for it, the weights being the same
+        m_group->barrier("checkpoint at step " + std::to_string(m_result.step), kCheckpointBarrier);
+        return;
+    }
     CheckpointContents c;
     c.step = m_result.step;
     for (const auto& [name, p] : m_trainable)
@@ -370,14 +483,21 @@ void TrainingSession::saveCheckpoint()
                       {"best_validation_loss", m_result.bestValidationLoss},
                       {"last_validation_loss", m_result.lastValidationLoss},
                       {"bad_steps", m_badSteps},
-                      {"total_steps", m_result.totalSteps}};
+                      {"total_steps", m_result.totalSteps},
+                      {"examples_seen", m_examplesSeen},
+                      {"global_batch", globalBatch()},
+                      {"world_size", worldSize()}};
     c.config = m_configJson;
     m_result.lastCheckpoint = saveTrainingCheckpoint(m_config.outputDir, c);
     m_cb.onCheckpoint(m_result.lastCheckpoint, m_result.step);
+    if (m_group)
+        m_group->barrier("checkpoint at step " + std::to_string(m_result.step), kCheckpointBarrier);
 }
 
 void TrainingSession::saveResult()
 {
+    if (rank() != 0)
+        return;
     const TrainConfig& cfg = m_config;
     LlamaForCausalLM& model = *m_loaded.model;
     if (m_adapters) {

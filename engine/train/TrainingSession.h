@@ -8,6 +8,16 @@
 //
 // Everything runs on the calling thread and reports through the TrainerCallbacks given. A
 // session is not copied or moved: its batch stream refers to its data.
+//
+// Data-parallel (a WorkerGroup of W workers, set before setup()): each worker holds its own
+// base and adapters and takes its share of every global micro-batch (BatchStream.h); the loss
+// of a step is the token-weighted mean over the whole global batch, so each worker divides by
+// the global count of loss tokens and the workers' gradients are summed (one all-reduce per
+// bucket): every worker then clips, guards and steps on the same bytes and the weights never
+// diverge. Evaluation is sharded and summed. Rank 0 alone writes the run folder (config,
+// checkpoints, result) and reports every worker's memory; the others report warnings and
+// errors only. Checkpoints count the global examples consumed, so a run resumes at another
+// world size as long as the global batch (batch x accumulation x workers) is the same.
 #pragma once
 
 #include "lora/LoraSettings.h"
@@ -19,6 +29,7 @@
 #include "train/Trainer.h"
 #include "core/ThreadCountGovernor.h"
 #include "train/TrainerCallbacks.h"
+#include "train/WorkerGroup.h"
 
 #include <nlohmann/json.hpp>
 
@@ -45,6 +56,14 @@ public:
     TrainingSession(TrainConfig config, TrainerCallbacks& callbacks, std::function<bool()> cancelled);
     TrainingSession(const TrainingSession&) = delete;
     TrainingSession& operator=(const TrainingSession&) = delete;
+
+    // The other workers of a data-parallel run (nullptr: one process); before setup().
+    void setWorkerGroup(WorkerGroup* group) { m_group = group; }
+    WorkerGroup* workerGroup() const { return m_group; }
+    int rank() const { return m_group ? m_group->rank() : 0; }
+    int worldSize() const { return m_group ? m_group->size() : 1; }
+    // Examples per optimizer step across all workers.
+    int64_t globalBatch() const { return m_config.batchSize * m_config.gradAccum * worldSize(); }
 
     // Throws on bad input (naming the file), SetupCancelled when cancelled.
     void setup();
@@ -77,6 +96,9 @@ public:
 
 private:
     void checkCancelled(const char* phase) const;
+    // Data-parallel: every worker's trained weights hash to rank 0's (they step on the same
+    // summed gradients, so they must be the same bytes); throws naming the first that differs.
+    void checkWorkersAgree();
     void quantizeBase();
     void chooseWhatTrains();
 
@@ -97,6 +119,8 @@ private:
     std::unique_ptr<AdamW> m_optimizer;
     TrainResult m_result;
     int64_t m_badSteps = 0;
+    int64_t m_examplesSeen = 0; // global examples consumed: where the stream continues
+    WorkerGroup* m_group = nullptr;
     std::unique_ptr<ThreadCountGovernor> m_threadGovernor; // default thread count only
 };
 

@@ -1,0 +1,187 @@
+#include "cli/WorkerLauncher.h"
+
+#include "core/ChildProcess.h"
+#include "core/UsableCores.h"
+#include "dist/C10dWorkerGroup.h"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace tbcli {
+
+namespace {
+
+std::atomic<int> g_forward{0};     // the last control signal not yet forwarded
+std::atomic<bool> g_stopping{false};
+
+// A port free on the loopback now (the kernel's choice); rank 0 binds it a moment later.
+int freeLoopbackPort()
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        throw std::runtime_error("cannot open a socket to find a free port");
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
+        || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::close(fd);
+        throw std::runtime_error("cannot find a free port on 127.0.0.1");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+std::string selfExecutable()
+{
+    char path[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0)
+        throw std::runtime_error("cannot find this program's path (/proc/self/exe)");
+    path[n] = '\0';
+    return path;
+}
+
+// The description every worker reads, in a temporary file removed when the launch ends.
+class TemporaryConfig {
+public:
+    explicit TemporaryConfig(const tb::TrainConfig& config)
+    {
+        char name[] = "/tmp/tunebench-workers-XXXXXX.json";
+        const int fd = ::mkstemps(name, 5);
+        if (fd < 0)
+            throw std::runtime_error("cannot create a temporary file in /tmp for the workers' run description");
+        ::close(fd);
+        m_path = name;
+        std::ofstream out(m_path, std::ios::trunc);
+        out << config.toJson().dump(2) << "\n";
+        if (!out.flush())
+            throw std::runtime_error(m_path + ": cannot write the workers' run description");
+    }
+    ~TemporaryConfig() { ::unlink(m_path.c_str()); }
+    const std::string& path() const { return m_path; }
+
+private:
+    std::string m_path;
+};
+
+} // namespace
+
+int launchWorkers(const WorkerLaunch& launch)
+{
+    const int workers = launch.cudaDevices.empty() ? launch.config.processes : static_cast<int>(launch.cudaDevices.size());
+    tb::TrainConfig config = launch.config;
+    if (config.threads <= 0) // the cores this process may use, shared out
+        config.threads = std::max(1, tb::usableCores().usable / workers);
+    if (!launch.cudaDevices.empty())
+        config.device = "cuda:0"; // each worker sees only its own device
+    const TemporaryConfig description(config);
+    const int port = freeLoopbackPort();
+    const std::string executable = selfExecutable();
+
+    struct sigaction action {};
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    action.sa_handler = [](int sig) {
+        if (sig == SIGINT || sig == SIGTERM)
+            g_stopping.store(true);
+        g_forward.store(sig == SIGINT ? SIGTERM : sig);
+    };
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2})
+        sigaction(sig, &action, nullptr);
+    sigset_t controls;
+    sigemptyset(&controls);
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2})
+        sigaddset(&controls, sig);
+    pthread_sigmask(SIG_UNBLOCK, &controls, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    std::cerr << "Starting " << workers << " workers (" << config.threads << " threads each), rendezvous on 127.0.0.1:" << port
+              << "\n";
+    std::vector<std::unique_ptr<tb::ChildProcess>> children;
+    std::vector<bool> alive;
+    std::vector<tb::ChildExit> exits(static_cast<size_t>(workers));
+    for (int r = 0; r < workers; ++r) {
+        tb::ChildOptions options;
+        options.inheritStderr = true;
+        options.blockedSignals = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2}; // until its handlers are in place
+        options.environment = {{"RANK", std::to_string(r)},          {"WORLD_SIZE", std::to_string(workers)},
+                               {"LOCAL_RANK", std::to_string(r)},    {"LOCAL_WORLD_SIZE", std::to_string(workers)},
+                               {"MASTER_ADDR", "127.0.0.1"},         {"MASTER_PORT", std::to_string(port)},
+                               {"TUNEBENCH_LAUNCHER", "tunebench"}};
+        if (!launch.cudaDevices.empty())
+            options.environment.emplace_back("CUDA_VISIBLE_DEVICES", launch.cudaDevices[static_cast<size_t>(r)]);
+        std::vector<std::string> args = {"train", "--config", description.path()};
+        args.insert(args.end(), launch.recordingArgs.begin(), launch.recordingArgs.end());
+        children.push_back(std::make_unique<tb::ChildProcess>(executable, args, options));
+        alive.push_back(true);
+    }
+
+    using Clock = std::chrono::steady_clock;
+    std::optional<Clock::time_point> killDeadline;
+    int running = workers;
+    while (running > 0) {
+        if (const int sig = g_forward.exchange(0)) {
+            for (int r = 0; r < workers; ++r)
+                if (alive[static_cast<size_t>(r)])
+                    children[static_cast<size_t>(r)]->signal(sig);
+        }
+        for (int r = 0; r < workers; ++r) {
+            if (!alive[static_cast<size_t>(r)])
+                continue;
+            tb::ChildProcess& child = *children[static_cast<size_t>(r)];
+            const bool more = child.readLines(running > 1 ? 10 : 100, [&](const std::string& line) {
+                if (r == 0)
+                    std::cout << line << std::endl; // the run's event stream or output, as one run's
+                else
+                    std::cerr << "[rank " << r << "] " << line << "\n";
+            });
+            if (more)
+                continue;
+            const tb::ChildExit exit = child.wait();
+            exits[static_cast<size_t>(r)] = exit;
+            alive[static_cast<size_t>(r)] = false;
+            --running;
+            if (exit.signal != 0 || (exit.exitCode != 0 && !killDeadline)) {
+                // A worker killed by a signal could not say why; the others learn it from here and
+                // fail naming it (one that exited on an error has written its own reason).
+                const std::string reason = exit.describe();
+                if (exit.signal != 0)
+                    tb::C10dWorkerGroup::reportFailureOf("127.0.0.1", port, r, reason);
+                std::cerr << "worker rank " << r << " " << reason << "\n";
+                if (!killDeadline && running > 0)
+                    killDeadline = Clock::now() + std::chrono::seconds(config.distTimeoutSeconds + 15);
+            }
+        }
+        if (killDeadline && Clock::now() > *killDeadline) {
+            for (int r = 0; r < workers; ++r)
+                if (alive[static_cast<size_t>(r)]) {
+                    std::cerr << "worker rank " << r << " did not stop within the timeout after another worker failed: killed\n";
+                    children[static_cast<size_t>(r)]->kill();
+                }
+            killDeadline.reset();
+        }
+    }
+    const tb::ChildExit& first = exits[0];
+    if (first.signal != 0) {
+        std::cerr << "worker rank 0 (which records the run) " << first.describe()
+                  << "; the run's database row is marked interrupted when the workbench or tunebench-cli next opens it\n";
+        return 1;
+    }
+    return first.exitCode;
+}
+
+} // namespace tbcli

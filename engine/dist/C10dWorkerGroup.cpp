@@ -1,0 +1,360 @@
+#include "dist/C10dWorkerGroup.h"
+
+#include "dist/C10dHeaders.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+namespace tb {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kHeartbeat = std::chrono::milliseconds(500);
+// A heartbeat that has not moved for this long means the worker is gone (or hung).
+constexpr auto kHeartbeatStale = std::chrono::seconds(5);
+
+std::vector<uint8_t> bytesOf(const std::string& s)
+{
+    return {s.begin(), s.end()};
+}
+
+std::string stringOf(const std::vector<uint8_t>& b)
+{
+    return {b.begin(), b.end()};
+}
+
+std::string heartbeatKey(int rank)
+{
+    return "tunebench/heartbeat/" + std::to_string(rank);
+}
+
+std::string failedKey(int rank)
+{
+    return "tunebench/failed/" + std::to_string(rank);
+}
+
+c10::intrusive_ptr<c10d::TCPStore> connectStore(const std::string& host, int port, bool server, int workers,
+                                                std::chrono::milliseconds timeout)
+{
+    c10d::TCPStoreOptions o;
+    o.port = static_cast<std::uint16_t>(port);
+    o.isServer = server;
+    if (server)
+        o.numWorkers = static_cast<size_t>(workers);
+    o.waitWorkers = false;
+    o.timeout = timeout;
+    return c10::make_intrusive<c10d::TCPStore>(host, o);
+}
+
+} // namespace
+
+struct C10dWorkerGroup::Impl {
+    std::string host;
+    c10::intrusive_ptr<c10d::TCPStore> store;
+    c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#ifdef TUNEBENCH_HAVE_NCCL
+    c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
+#endif
+    std::thread heartbeat;
+    std::atomic<bool> stopHeartbeat{false};
+    int64_t barriers = 0;
+};
+
+C10dWorkerGroup::C10dWorkerGroup(const WorkerPlacement& placement, WorkerGroupOptions options)
+    : m_rank(placement.rank), m_size(placement.worldSize), m_options(options), m_impl(std::make_unique<Impl>())
+{
+    const std::string where = placement.masterAddress + ":" + std::to_string(placement.masterPort);
+    Impl& d = *m_impl;
+    d.host = placement.masterAddress;
+    try {
+        d.store = connectStore(placement.masterAddress, placement.masterPort, m_rank == 0, m_size, options.timeout);
+    } catch (const std::exception& e) {
+        throw WorkerGroupError("rank " + std::to_string(m_rank) + ": could not "
+                               + (m_rank == 0 ? "host the rendezvous store at " : "reach the rendezvous store at ") + where
+                               + " within " + std::to_string(options.timeout.count() / 1000) + " s (" + e.what() + ")");
+    }
+    const int port = static_cast<int>(d.store->getPort());
+    d.store->add("tunebench/arrived", 1);
+    try {
+        auto glooOptions = c10d::ProcessGroupGloo::Options::create(options.timeout);
+        // The interface that reaches the master: loopback for a run on one machine.
+        glooOptions->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(placement.masterAddress));
+        glooOptions->threads = 2;
+        d.gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+            c10::make_intrusive<c10d::PrefixStore>("gloo", d.store), m_rank, m_size, glooOptions);
+#ifdef TUNEBENCH_HAVE_NCCL
+        if (options.cuda) {
+            auto ncclOptions = c10d::ProcessGroupNCCL::Options::create();
+            ncclOptions->timeout = options.timeout;
+            d.nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("nccl", d.store),
+                                                                 m_rank, m_size, ncclOptions);
+        }
+#endif
+    } catch (const std::exception& e) {
+        int64_t arrived = -1;
+        try {
+            arrived = d.store->add("tunebench/arrived", 0);
+        } catch (const std::exception&) {
+        }
+        std::ostringstream msg;
+        msg << "rank " << m_rank << ": the rendezvous at " << where << " did not complete within "
+            << options.timeout.count() / 1000 << " s";
+        if (arrived >= 0)
+            msg << ": " << arrived << " of " << m_size << " workers arrived";
+        msg << " (" << e.what() << ")";
+        throw WorkerGroupError(msg.str());
+    }
+#ifndef TUNEBENCH_HAVE_NCCL
+    if (options.cuda)
+        throw WorkerGroupError("this LibTorch has no NCCL: data-parallel training on CUDA devices needs a CUDA build of LibTorch");
+#endif
+    // The heartbeat has its own connection: the store's client is used by one thread at a time.
+    d.heartbeat = std::thread([this, port] {
+        Impl& d = *m_impl;
+        c10::intrusive_ptr<c10d::TCPStore> beat;
+        try {
+            beat = connectStore(d.host, port, false, m_size, m_options.timeout);
+            for (int64_t n = 1; !d.stopHeartbeat.load(); ++n) {
+                beat->set(heartbeatKey(m_rank), bytesOf(std::to_string(n)));
+                for (auto t = Clock::now(); !d.stopHeartbeat.load() && Clock::now() - t < kHeartbeat;)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        } catch (const std::exception&) {
+            // The store is gone (rank 0 ended): nothing left to beat for.
+        }
+    });
+}
+
+C10dWorkerGroup::~C10dWorkerGroup()
+{
+    // Rank 0 hosts the store: it stays until the others are done with it (a worker still in the
+    // last barrier would otherwise lose it), or until those missing stop beating.
+    try {
+        c10d::TCPStore& store = *m_impl->store;
+        if (m_rank != 0) {
+            store.set("tunebench/done/" + std::to_string(m_rank), bytesOf("1"));
+        } else if (m_size > 1) {
+            std::map<int, std::pair<int64_t, Clock::time_point>> lastBeat;
+            const auto start = Clock::now();
+            while (Clock::now() - start < m_options.timeout) {
+                bool waiting = false;
+                for (int r = 1; r < m_size; ++r) {
+                    if (store.check({"tunebench/done/" + std::to_string(r)}))
+                        continue;
+                    const int64_t beat = store.check({heartbeatKey(r)}) ? std::stoll(stringOf(store.get(heartbeatKey(r)))) : 0;
+                    auto it = lastBeat.find(r);
+                    if (it == lastBeat.end() || it->second.first != beat)
+                        lastBeat[r] = {beat, Clock::now()};
+                    else if (Clock::now() - it->second.second > kHeartbeatStale)
+                        continue; // gone
+                    waiting = true;
+                }
+                if (!waiting)
+                    break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        }
+    } catch (const std::exception&) {
+    }
+    m_impl->stopHeartbeat.store(true);
+    if (m_impl->heartbeat.joinable())
+        m_impl->heartbeat.join();
+}
+
+int C10dWorkerGroup::storePort() const
+{
+    return static_cast<int>(m_impl->store->getPort());
+}
+
+std::string C10dWorkerGroup::whoFailed(const std::string& error)
+{
+    c10d::TCPStore& store = *m_impl->store;
+    try {
+        // A worker that stopped on an error says so; give it (or the launcher) a moment.
+        std::map<int, int64_t> first;
+        const auto start = Clock::now();
+        while (true) {
+            for (int r = 0; r < m_size; ++r)
+                if (r != m_rank && store.check({failedKey(r)}))
+                    return "worker rank " + std::to_string(r) + " failed: " + stringOf(store.get(failedKey(r)));
+            std::map<int, int64_t> beats;
+            for (int r = 0; r < m_size; ++r)
+                if (r != m_rank && store.check({heartbeatKey(r)}))
+                    beats[r] = std::stoll(stringOf(store.get(heartbeatKey(r))));
+            if (first.empty())
+                first = beats;
+            if (Clock::now() - start >= kHeartbeatStale) {
+                for (int r = 0; r < m_size; ++r)
+                    if (r != m_rank && (!beats.count(r) || beats[r] == first[r]))
+                        return "worker rank " + std::to_string(r)
+                            + " stopped responding (killed, out of memory, or hung); the collective reported: " + error;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    } catch (const std::exception&) {
+        if (m_rank != 0)
+            return "worker rank 0, which hosts the rendezvous store, is gone (killed, out of memory, or failed); the "
+                   "collective reported: "
+                + error;
+    }
+    return "a collective between the workers failed: " + error;
+}
+
+void C10dWorkerGroup::fail(const std::string& what, const std::exception& e)
+{
+    throw WorkerGroupError("rank " + std::to_string(m_rank) + ", " + what + ": " + whoFailed(e.what()));
+}
+
+void C10dWorkerGroup::sumTensors(const std::vector<at::Tensor>& tensors)
+{
+    if (m_size == 1 || tensors.empty())
+        return;
+    // Buckets of one dtype and device, packed flat, all issued before any is waited for.
+    struct Bucket {
+        std::vector<at::Tensor> members;
+        size_t bytes = 0;
+        at::Tensor flat;
+    };
+    std::vector<Bucket> buckets;
+    std::map<std::pair<int, int>, size_t> open; // (dtype, is_cuda) -> bucket index
+    for (const at::Tensor& t : tensors) {
+        const auto key = std::make_pair(static_cast<int>(t.scalar_type()), t.is_cuda() ? 1 : 0);
+        const size_t bytes = static_cast<size_t>(t.numel()) * t.element_size();
+        auto it = open.find(key);
+        if (it == open.end() || buckets[it->second].bytes + bytes > m_options.bucketBytes) {
+            buckets.emplace_back();
+            it = open.insert_or_assign(key, buckets.size() - 1).first;
+        }
+        buckets[it->second].members.push_back(t);
+        buckets[it->second].bytes += bytes;
+    }
+    try {
+        std::vector<std::function<void()>> waits;
+        for (Bucket& b : buckets) {
+            std::vector<at::Tensor> flat;
+            for (const at::Tensor& t : b.members)
+                flat.push_back(t.reshape({-1}));
+            b.flat = at::cat(flat);
+            std::vector<at::Tensor> io{b.flat};
+#ifdef TUNEBENCH_HAVE_NCCL
+            if (b.flat.is_cuda() && m_impl->nccl) {
+                auto work = m_impl->nccl->allreduce(io);
+                waits.push_back([work] { work->wait(); });
+                continue;
+            }
+#endif
+            auto work = m_impl->gloo->allreduce(io);
+            waits.push_back([work] { work->wait(); });
+        }
+        for (auto& w : waits)
+            w();
+    } catch (const std::exception& e) {
+        fail("summing gradients", e);
+    }
+    for (Bucket& b : buckets) {
+        int64_t offset = 0;
+        for (const at::Tensor& t : b.members) {
+            t.copy_(b.flat.narrow(0, offset, t.numel()).view(t.sizes()));
+            offset += t.numel();
+        }
+    }
+}
+
+std::vector<double> C10dWorkerGroup::sumValues(const std::vector<double>& values)
+{
+    if (m_size == 1 || values.empty())
+        return values;
+    at::Tensor t = at::tensor(values, at::kDouble);
+    std::vector<at::Tensor> io{t};
+    try {
+        m_impl->gloo->allreduce(io)->wait();
+    } catch (const std::exception& e) {
+        fail("summing values", e);
+    }
+    return {t.data_ptr<double>(), t.data_ptr<double>() + t.numel()};
+}
+
+std::vector<std::vector<double>> C10dWorkerGroup::gatherValues(const std::vector<double>& values)
+{
+    if (m_size == 1)
+        return {values};
+    at::Tensor mine = at::tensor(values, at::kDouble);
+    std::vector<std::vector<at::Tensor>> out(1);
+    for (int r = 0; r < m_size; ++r)
+        out[0].push_back(at::empty_like(mine));
+    std::vector<at::Tensor> in{mine};
+    try {
+        m_impl->gloo->allgather(out, in)->wait();
+    } catch (const std::exception& e) {
+        fail("gathering samples", e);
+    }
+    std::vector<std::vector<double>> all;
+    for (const at::Tensor& t : out[0])
+        all.emplace_back(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+    return all;
+}
+
+void C10dWorkerGroup::barrier(const std::string& name, std::chrono::seconds timeout)
+{
+    if (m_size == 1)
+        return;
+    c10d::TCPStore& store = *m_impl->store;
+    const std::string key = "tunebench/barrier/" + std::to_string(m_impl->barriers++) + "/" + name;
+    const auto start = Clock::now();
+    try {
+        store.add(key, 1);
+        std::map<int, std::pair<int64_t, Clock::time_point>> lastBeat; // rank -> (beat, when it last moved)
+        while (store.add(key, 0) < m_size) {
+            const auto now = Clock::now();
+            if (now - start > timeout)
+                throw WorkerGroupError("rank " + std::to_string(m_rank) + ": the workers did not all reach \"" + name
+                                       + "\" within " + std::to_string(timeout.count()) + " s");
+            for (int r = 0; r < m_size; ++r) {
+                if (r == m_rank)
+                    continue;
+                if (store.check({failedKey(r)}))
+                    throw WorkerGroupError("rank " + std::to_string(m_rank) + ", waiting for \"" + name + "\": worker rank "
+                                           + std::to_string(r) + " failed: " + stringOf(store.get(failedKey(r))));
+                const int64_t beat = store.check({heartbeatKey(r)}) ? std::stoll(stringOf(store.get(heartbeatKey(r)))) : 0;
+                auto it = lastBeat.find(r);
+                if (it == lastBeat.end() || it->second.first != beat)
+                    lastBeat[r] = {beat, now};
+                else if (now - it->second.second > kHeartbeatStale + std::chrono::seconds(5))
+                    throw WorkerGroupError("rank " + std::to_string(m_rank) + ", waiting for \"" + name + "\": worker rank "
+                                           + std::to_string(r) + " stopped responding (killed, out of memory, or hung)");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    } catch (const WorkerGroupError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw WorkerGroupError("rank " + std::to_string(m_rank) + ", waiting for \"" + name + "\": "
+                               + (m_rank == 0 ? std::string("the rendezvous store failed: ") + e.what()
+                                              : "worker rank 0, which hosts the rendezvous store, is gone (" + std::string(e.what()) + ")"));
+    }
+}
+
+void C10dWorkerGroup::reportFailure(const std::string& reason) noexcept
+{
+    try {
+        m_impl->store->set(failedKey(m_rank), bytesOf(reason));
+    } catch (...) {
+    }
+}
+
+bool C10dWorkerGroup::reportFailureOf(const std::string& host, int port, int rank, const std::string& reason) noexcept
+{
+    try {
+        auto store = connectStore(host, port, false, 1, std::chrono::seconds(3));
+        store->set(failedKey(rank), bytesOf(reason));
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+} // namespace tb
