@@ -147,23 +147,44 @@ int runExport(const std::vector<std::string>& args)
                 std::cout << "Note: " << w << "\n";
         }
     } else {
-        if (a.has("base-out")) {
-            tb::GgufExportOptions baseOptions = options;
-            baseOptions.type = typeOption(a, "type", tb::GgufFileType::F16);
-            const tb::GgufExportReport base = tb::exportGgufModel(modelDir, "", a.text("base-out", ""), baseOptions);
-            out["base"] = reportJson(base);
-            written.emplace_back(tb::ArtifactKind::Export, base.path);
+        // With --base-out the pair is written together or not at all: both destinations are
+        // checked first, the adapter (quick, and checked against the base's shapes) is written
+        // before the base, and removed again when the base cannot be.
+        const std::string loraPath = a.text("out", "");
+        const std::string basePath = a.text("base-out", "");
+        if (!basePath.empty()) {
+            if (std::filesystem::absolute(basePath).lexically_normal() == std::filesystem::absolute(loraPath).lexically_normal())
+                throw UsageError("options --out and --base-out: the adapter and the base need two files");
+            for (const std::string& p : {loraPath, basePath})
+                if (std::filesystem::exists(p))
+                    throw std::runtime_error(p + ": exists; choose a new file name (an export never replaces a file)");
         }
         tb::GgufExportOptions loraOptions = options;
         loraOptions.type = typeOption(a, "lora-type", tb::GgufFileType::F16);
-        const tb::GgufExportReport r = tb::exportGgufLora(modelDir, adapterDir, a.text("out", ""), loraOptions);
+        const tb::GgufExportReport r = tb::exportGgufLora(modelDir, adapterDir, loraPath, loraOptions);
         out["file"] = reportJson(r);
         written.emplace_back(tb::ArtifactKind::Export, r.path);
+        if (!basePath.empty()) {
+            try {
+                const tb::GgufExportReport base = tb::exportGgufModel(modelDir, "", basePath, options);
+                out["base"] = reportJson(base);
+                written.emplace_back(tb::ArtifactKind::Export, base.path);
+            } catch (...) {
+                std::error_code ignored;
+                std::filesystem::remove(r.path, ignored); // an adapter without its base is not the pair asked for
+                throw;
+            }
+        }
         if (!json)
             std::cerr << "\n";
-        if (!json)
-            std::cout << "Wrote the LoRA adapter " << r.path << " (" << humanBytes(static_cast<long long>(r.bytes))
-                      << "); apply it with: llama-cli -m BASE.gguf --lora " << r.path << "\n";
+        if (!json) {
+            std::cout << "Wrote the LoRA adapter " << r.path << " (" << humanBytes(static_cast<long long>(r.bytes)) << ")";
+            if (out.contains("base"))
+                std::cout << " and its base " << basePath << " (" << humanBytes(static_cast<long long>(out["base"]["bytes"].get<uint64_t>()))
+                          << "); apply it with: llama-cli -m " << basePath << " --lora " << r.path << "\n";
+            else
+                std::cout << "; apply it with: llama-cli -m BASE.gguf --lora " << r.path << "\n";
+        }
     }
 
     if (runId > 0) {

@@ -45,9 +45,11 @@ std::string ggufLoraFileName(const std::string& name, GgufFileType type)
     return fileStem(name) + "-lora-" + ggufFileTypeName(type) + ".gguf";
 }
 
-GgufFolderResult exportGgufFolder(const GgufFolderRequest& r)
+namespace {
+
+// Everything but the refusal of an unusable destination, inside a staging folder.
+GgufFolderResult exportGgufFolderStaged(const GgufFolderRequest& r)
 {
-    StagingFolder::requireUsable(r.outDir); // refuse before the slow work
     if (r.separateAdapter && r.adapterDir.empty())
         throw std::invalid_argument("an adapter kept apart needs an adapter folder");
     const std::string baseName = folderName(r.modelDir);
@@ -104,6 +106,21 @@ GgufFolderResult exportGgufFolder(const GgufFolderRequest& r)
     staging.commit();
     result.dir = fs::absolute(r.outDir).lexically_normal().string();
     return result;
+}
+
+} // namespace
+
+GgufFolderResult exportGgufFolder(const GgufFolderRequest& r)
+{
+    StagingFolder::requireUsable(r.outDir); // refuse before the slow work
+    // A failure inside the staging folder names its hidden path; say which export it was.
+    try {
+        return exportGgufFolderStaged(r);
+    } catch (const GgufExportCancelled&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw std::runtime_error(r.outDir + ": not exported (nothing was left behind): " + e.what());
+    }
 }
 
 } // namespace tb

@@ -8,7 +8,8 @@
 //   and TEMPLATE, PARAMETER stop and SYSTEM from the model's chat template (ollama/). A template
 //   that is not recognized gets a comment saying so instead of a TEMPLATE; the GGUF keeps the
 //   original Jinja template (tokenizer.chat_template) for llama.cpp's server and LM Studio.
-// What the workbench's Export dialog writes, and `tunebench-cli export --ollama`.
+// What the workbench's Export dialog writes, and `tunebench-cli export --ollama`. An error names
+// the destination folder (GgufExportCancelled passes through as it is).
 #pragma once
 
 #include "export/GgufExport.h"

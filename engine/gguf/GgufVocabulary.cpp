@@ -135,6 +135,32 @@ bool prependsSpace(const json& tokenizer)
     return false;
 }
 
+// The chat turn ends llama.cpp knows by text (src/llama-vocab.cpp), in the order one is chosen as
+// tokenizer.ggml.eot_token_id: Llama 3, ChatML (Qwen, SmolLM, the demo model), Phi-3, Gemma.
+// "<|endoftext|>" and "</s>" are not among them: they end a document, and are the eos.
+const char* const kTurnEnds[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>"};
+// Llama 3.1's end of a message that expects a tool's answer: tokenizer.ggml.eom_token_id.
+const char* const kEndOfMessage = "<|eom_id|>";
+
+// The id of the vocabulary's chat turn end, one the chat template writes first; -1 when the
+// vocabulary has none. Without the key llama.cpp guesses from the token texts, and where a
+// vocabulary has several candidates the guess follows the order of its hash map: for the demo
+// vocabulary it takes "<|end_of_text|>", not "<|im_end|>" (tst_ggufexport).
+int64_t endOfTurnId(const std::unordered_map<std::string, int64_t>& idOf, const std::string& chatTemplate)
+{
+    int64_t first = -1;
+    for (const char* end : kTurnEnds) {
+        const auto it = idOf.find(end);
+        if (it == idOf.end())
+            continue;
+        if (chatTemplate.find(end) != std::string::npos)
+            return it->second;
+        if (first < 0)
+            first = it->second;
+    }
+    return first;
+}
+
 } // namespace
 
 GgufVocabulary ggufVocabularyFor(const std::string& modelDir, int64_t vocabSize)
@@ -264,6 +290,16 @@ GgufVocabulary ggufVocabularyFor(const std::string& modelDir, int64_t vocabSize)
     if (pad >= 0)
         m.push_back({"tokenizer.ggml.padding_token_id", GgufValue::u32(static_cast<uint32_t>(pad))});
 
+    // The chat template comes before the end-of-turn choice, which prefers the turn end it writes.
+    v.chatTemplate = config.chatTemplate;
+    if (v.chatTemplate.empty() && fs::exists(fs::path(modelDir) / "chat_template.jinja"))
+        v.chatTemplate = readText(fs::path(modelDir) / "chat_template.jinja");
+    const int64_t eot = endOfTurnId(idOf, v.chatTemplate);
+    if (eot >= 0)
+        m.push_back({"tokenizer.ggml.eot_token_id", GgufValue::u32(static_cast<uint32_t>(eot))});
+    if (const auto eom = idOf.find(kEndOfMessage); eom != idOf.end())
+        m.push_back({"tokenizer.ggml.eom_token_id", GgufValue::u32(static_cast<uint32_t>(eom->second))});
+
     // What the post-processor adds is what Hugging Face's encode(add_special_tokens=True) does.
     const Tokenizer tokenizer = Tokenizer::fromFile(path);
     const std::vector<int32_t> empty = tokenizer.encode("", true);
@@ -274,9 +310,6 @@ GgufVocabulary ggufVocabularyFor(const std::string& modelDir, int64_t vocabSize)
     if (byteFallback)
         m.push_back({"tokenizer.ggml.add_space_prefix", GgufValue::boolean(prependsSpace(j))});
 
-    v.chatTemplate = config.chatTemplate;
-    if (v.chatTemplate.empty() && fs::exists(fs::path(modelDir) / "chat_template.jinja"))
-        v.chatTemplate = readText(fs::path(modelDir) / "chat_template.jinja");
     if (!v.chatTemplate.empty())
         m.push_back({"tokenizer.chat_template", GgufValue::string(v.chatTemplate)});
 

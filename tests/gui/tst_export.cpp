@@ -2,7 +2,9 @@
 // temporary experiment database is exported as a PEFT folder (identical files, recorded as an
 // export artifact) and as a merged model (recorded as merged, the GUI thread answering a 5 ms
 // timer throughout); a non-empty destination is refused and left as it was; a full
-// fine-tuning run has no adapter to export and says so.
+// fine-tuning run has no adapter to export and says so. GGUF / Ollama: sizes per type before
+// writing, progress updates per tensor during the export, a chat template of no known family
+// named in the dialog, cancel leaving nothing.
 #include "ExportDialog.h"
 #include "StallMeter.h"
 
@@ -19,6 +21,8 @@
 #include <QElapsedTimer>
 #include <QComboBox>
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QProgressBar>
 #include <QPushButton>
@@ -26,6 +30,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
+
+#include <filesystem>
 
 namespace {
 
@@ -230,17 +236,102 @@ private Q_SLOTS:
         const QString out = m_tmp.filePath("ollama");
         dialog.setDestination(out);
         QSignalSpy finished(&dialog, &ExportDialog::exportFinished);
+        // Progress as the user sees it: the bar's value and the status line with it.
+        QList<QPair<int, QString>> progress;
+        connect(dialog.progressBar(), &QProgressBar::valueChanged, this,
+                [&](int value) { progress.append({value, dialog.statusLabel()->text()}); });
         StallMeter stalls;
         dialog.startExport();
         QVERIFY(dialog.cancelButton()->isVisible());
         QVERIFY(finished.wait(120000));
         QVERIFY2(finished.first().at(0).toBool(), qPrintable(finished.first().at(1).toString()));
+
+        // Updates arrive while the export runs (not only the jump to the end), in order, naming the
+        // tensor written: the base GGUF first, then the adapter's.
+        const int full = dialog.progressBar()->maximum();
+        QStringList during;
+        int last = 0;
+        for (const auto& [value, status] : progress) {
+            QVERIFY2(value >= last, qPrintable(QString("progress went back from %1 to %2").arg(last).arg(value)));
+            last = value;
+            if (value > 0 && value < full)
+                during << status;
+        }
+        qInfo("GGUF export: %d progress updates, %d between start and end", int(progress.size()), int(during.size()));
+        QVERIFY2(during.size() >= 10, qPrintable(during.join('|')));
+        QVERIFY2(during.filter("Wrote blk.0.attn_q.weight").size() >= 1, qPrintable(during.join('|')));
+        QVERIFY2(during.filter(".lora_").size() >= 1, qPrintable(during.join('|'))); // the adapter's tensors
+        QCOMPARE(dialog.progressBar()->value(), full);
         const QStringList files = QDir(out).entryList(QDir::Files, QDir::Name);
         QCOMPARE(files, QStringList({"Modelfile", "demo-q8_0.gguf", "export-me-lora-f16.gguf"}));
         const auto all = artifacts(m_loraRun);
         for (const QString& f : {out, out + "/demo-q8_0.gguf", out + "/export-me-lora-f16.gguf"})
             QVERIFY2(artifactAt(all, f), qPrintable(f + " is not recorded"));
         QVERIFY2(stalls.longest() < 100, qPrintable(QString("GUI thread stalled for %1 ms").arg(stalls.longest())));
+    }
+
+    // A model whose chat template is none of the known families: the dialog says so before the
+    // export, with the reason (the nearest family and how it differs), and so does the end
+    // message; the Modelfile has no TEMPLATE and the GGUF keeps the original template.
+    void anUnrecognizedChatTemplateIsNamed()
+    {
+        const QString odd = m_tmp.filePath("demo-odd-template");
+        std::filesystem::copy(m_model.toStdString(), odd.toStdString(), std::filesystem::copy_options::recursive);
+        const QString oddTemplate = "{% for m in messages %}[[{{ m.role }}]] {{ m.content }}\n{% endfor %}"
+                                    "{% if add_generation_prompt %}[[assistant]] {% endif %}";
+        {
+            QFile f(odd + "/tokenizer_config.json");
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            QJsonObject config = QJsonDocument::fromJson(f.readAll()).object();
+            f.close();
+            QVERIFY(config.contains("chat_template"));
+            config["chat_template"] = oddTemplate;
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(QJsonDocument(config).toJson());
+        }
+        qint64 run = -1;
+        {
+            tb::RunStore store(m_db.toStdString());
+            tb::ModelRecord model;
+            model.path = odd.toStdString();
+            model.architecture = "LlamaForCausalLM";
+            model.contentHash = "odd-template";
+            tb::NewRun r;
+            r.name = "odd-template";
+            r.method = "lora";
+            r.modelId = store.registerModel(model);
+            r.runDir = m_tmp.filePath("odd-run").toStdString();
+            run = store.createRun(r);
+            store.addArtifact(run, tb::ArtifactKind::Adapter, m_adapter.toStdString(), 2, 0);
+            store.finishRun(run, {tb::RunStatus::Finished, "", 2, "", 1000, 1.0});
+        }
+
+        ExportDialog dialog(m_db, run);
+        dialog.open();
+        QSignalSpy loaded(&dialog, &ExportDialog::sourceLoaded);
+        QVERIFY(loaded.wait(30000));
+        QCOMPARE(dialog.source().modelDir, odd);
+        QSignalSpy preview(&dialog, &ExportDialog::previewLoaded);
+        dialog.setFormat(ExportDialog::Format::Ollama);
+        QVERIFY(preview.wait(60000));
+        QVERIFY(!dialog.ggufPreview().chatRecognized);
+        const QString label = dialog.chatLabel()->text();
+        QVERIFY2(label.contains("chat template was not recognized") && label.contains("no known family renders the probe conversations")
+                     && label.contains("nearest is") && label.contains("no TEMPLATE"),
+                 qPrintable(label));
+        QVERIFY(dialog.chatLabel()->isVisibleTo(&dialog));
+
+        dialog.setMergedDtype("q8_0");
+        const QString out = m_tmp.filePath("ollama-odd");
+        dialog.setDestination(out);
+        QSignalSpy finished(&dialog, &ExportDialog::exportFinished);
+        dialog.startExport();
+        QVERIFY(finished.wait(120000));
+        const QString message = finished.first().at(1).toString();
+        QVERIFY2(finished.first().at(0).toBool(), qPrintable(message));
+        QVERIFY2(message.contains("chat template was not recognized") && message.contains("no known family"), qPrintable(message));
+        const QString modelfile = QString::fromUtf8(bytesOf(out + "/Modelfile"));
+        QVERIFY2(!modelfile.contains("TEMPLATE \"\"\"") && modelfile.contains("not recognized"), qPrintable(modelfile));
     }
 
     void cancellingAGgufExportLeavesNothing()

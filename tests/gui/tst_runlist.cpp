@@ -1,7 +1,7 @@
 // The Runs tab, offscreen: a temporary experiment database with two runs recorded through the
 // store's real API, shown by RunListPanel; rows, values, sorting, the filter, and rename /
-// tag / note / delete through the panel's slots reaching the database; compare, re-run and
-// resume requested through signals.
+// tag / note / delete through the panel's slots reaching the database; compare, re-run, resume
+// and export requested through signals.
 #include "RunListModel.h"
 #include "RunListPanel.h"
 
@@ -230,6 +230,14 @@ private Q_SLOTS:
         rerunAction->trigger();
         QCOMPARE(rerun.size(), 1);
         QCOMPARE(rerun.at(0).at(0).toLongLong(), m_alpha);
+
+        // A finished LoRA run has an adapter: Export is offered and asks for that run.
+        QSignalSpy exportAsked(&panel, &RunListPanel::exportRequested);
+        QAction* exportAction = menuAction("Export (PEFT, merged, GGUF, Ollama)...");
+        QVERIFY(exportAction && exportAction->isEnabled());
+        exportAction->trigger();
+        QCOMPARE(exportAsked.size(), 1);
+        QCOMPARE(exportAsked.at(0).at(0).toLongLong(), m_alpha);
 
         select({cancelled}); // cancelled: resumable, and has no adapter to export
         resumeAction = menuAction("Resume");

@@ -44,7 +44,8 @@ const char* const kUsage =
     "usage: llama_oracle COMMAND ...   (JSON on stdout; on failure exit 1 and llama.cpp's log on stderr)\n"
     "  info MODEL.gguf\n"
     "      {arch, n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_params, size, ftype, desc,\n"
-    "       meta: {key: value string, arrays left out}, chat_template (null if none)}\n"
+    "       meta: {key: value string, arrays left out}, chat_template (null if none),\n"
+    "       bos, eos, eot (ids as llama.cpp's vocabulary took them, -1 for none), eog: [ids ending generation]}\n"
     "  logits MODEL.gguf --tokens 1,2,3 [--lora ADAPTER.gguf [--lora-scale S]] [--all] [--threads N]\n"
     "      {n_vocab, logits}: raw logits at the last position, or [[...] per position] with --all\n"
     "  greedy MODEL.gguf --tokens 1,2,3 --n 32 [--lora ADAPTER.gguf [--lora-scale S]] [--threads N]\n"
@@ -368,6 +369,17 @@ Json cmdInfo(const Args& a)
     out["desc"] = stringFromBuffer([&](char* b, size_t n) { return llama_model_desc(m, b, n); });
     out["meta"] = std::move(meta);
     out["chat_template"] = tmpl ? Json(tmpl) : Json(nullptr);
+    // The special tokens after llama.cpp's own rules: keys from the file, else guessed from the
+    // token texts (src/llama-vocab.cpp), and every token that ends generation (eos, eot, eom, ...).
+    const llama_vocab* vocab = llama_model_get_vocab(m);
+    out["bos"] = llama_vocab_bos(vocab);
+    out["eos"] = llama_vocab_eos(vocab);
+    out["eot"] = llama_vocab_eot(vocab);
+    Json eog = Json::array();
+    for (llama_token t = 0; t < llama_vocab_n_tokens(vocab); ++t)
+        if (llama_vocab_is_eog(vocab, t))
+            eog.push_back(t);
+    out["eog"] = std::move(eog);
     return out;
 }
 

@@ -335,6 +335,12 @@ void TestLlamaOracle::info()
     QCOMPARE(quint64(o["size"].toDouble()), g_nParams * 4);
     QCOMPARE(o["meta"].toObject()["general.name"].toString(), QString("tunebench tiny"));
     QCOMPARE(o["chat_template"].toString().toUtf8(), kChatTemplate);
+    // The special tokens as llama.cpp's vocabulary takes them: bos and eos from the file, eot
+    // guessed from "<|endoftext|>"'s text (the file names none), which also ends generation.
+    QCOMPARE(o["bos"].toInt(), m_vocab.endOfText);
+    QCOMPARE(o["eos"].toInt(), m_vocab.endOfText);
+    QCOMPARE(o["eot"].toInt(), m_vocab.endOfText);
+    QCOMPARE(o["eog"].toArray(), QJsonArray({ m_vocab.endOfText }));
 }
 
 void TestLlamaOracle::logitsAreFiniteAndDeterministic()
