@@ -113,6 +113,26 @@ bool memoryKeys(const CompareRunCurves& run, const std::vector<tb::MemoryPoint>&
     return true;
 }
 
+// A data-parallel run records a sample per worker at each step: the run's curve is the largest
+// worker's at each step (as its peak is the largest over the workers), taken at worker 0's
+// seconds. A one-process run's points are kept as they are.
+std::vector<tb::MemoryPoint> largestWorkerPerStep(std::vector<tb::MemoryPoint> points)
+{
+    if (std::none_of(points.begin(), points.end(), [](const tb::MemoryPoint& p) { return p.worker != 0; }))
+        return points;
+    std::vector<tb::MemoryPoint> merged; // points come in step order (RunQueries::memorySeries)
+    for (const tb::MemoryPoint& p : points) {
+        if (!merged.empty() && merged.back().step == p.step) {
+            merged.back().bytes = std::max(merged.back().bytes, p.bytes);
+            if (!merged.back().seconds)
+                merged.back().seconds = p.seconds;
+        } else {
+            merged.push_back(p);
+        }
+    }
+    return merged;
+}
+
 QVector<double> mebibytes(const std::vector<tb::MemoryPoint>& points)
 {
     QVector<double> values;
@@ -276,9 +296,9 @@ void CompareView::showRuns(const QList<qint64>& runIds)
                 auto has = [&](const char* c) { return std::find(categories.begin(), categories.end(), c) != categories.end(); };
                 curves.hostCategory = has("peak_rss") ? "peak_rss" : has("rss") ? "rss" : "";
                 if (!curves.hostCategory.isEmpty())
-                    curves.host = queries.memorySeries(run.id, curves.hostCategory.toStdString());
+                    curves.host = largestWorkerPerStep(queries.memorySeries(run.id, curves.hostCategory.toStdString()));
                 if (has("cuda_allocated"))
-                    curves.cuda = queries.memorySeries(run.id, "cuda_allocated");
+                    curves.cuda = largestWorkerPerStep(queries.memorySeries(run.id, "cuda_allocated"));
                 result.runs.push_back(std::move(curves));
             }
         } catch (const std::exception& e) {

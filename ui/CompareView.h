@@ -33,6 +33,7 @@ struct CompareRunCurves {
     QString name;
     std::vector<tb::MetricPoint> loss, validationLoss;
     QString hostCategory;                  // "peak_rss" or "rss"; "" when neither was recorded
+    // A data-parallel run's: the largest worker's at each step.
     std::vector<tb::MemoryPoint> host;
     std::vector<tb::MemoryPoint> cuda;     // cuda_allocated; empty when not recorded
 };

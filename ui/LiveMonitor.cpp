@@ -6,12 +6,15 @@
 
 #include <QCheckBox>
 #include <QHBoxLayout>
+#include <QHeaderView>
 #include <QLabel>
+#include <QLocale>
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QScrollBar>
 #include <QSplitter>
+#include <QTableWidget>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -68,6 +71,7 @@ LiveMonitor::LiveMonitor(QWidget* parent) : QWidget(parent)
     m_progress = new QProgressBar;
     m_progress->setFormat(tr("step %v / %m"));
     m_speed = new QLabel;
+    m_speed->setToolTip(tr("Tokens trained per second by the whole run (all worker processes together)"));
     m_eta = new QLabel;
     m_lr = new QLabel;
     m_capacity = new QLabel;
@@ -90,10 +94,30 @@ LiveMonitor::LiveMonitor(QWidget* parent) : QWidget(parent)
     bar->addWidget(m_resume);
     bar->addWidget(m_stop);
 
+    // A data-parallel run's workers, under the memory plot; shown once a second one reports.
+    m_workerTable = new QTableWidget(0, 3);
+    m_workerTable->verticalHeader()->setVisible(false);
+    m_workerTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_workerTable->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_workerTable->setMaximumHeight(140);
+    auto* workerCaption = new QLabel(tr("Each worker process's memory; the plot above stacks worker 0's."));
+    workerCaption->setWordWrap(true);
+    m_workerPanel = new QWidget;
+    auto* workerColumn = new QVBoxLayout(m_workerPanel);
+    workerColumn->setContentsMargins(0, 0, 0, 0);
+    workerColumn->addWidget(workerCaption);
+    workerColumn->addWidget(m_workerTable);
+    m_workerPanel->hide();
+    auto* memoryColumn = new QWidget;
+    auto* memoryLayout = new QVBoxLayout(memoryColumn);
+    memoryLayout->setContentsMargins(0, 0, 0, 0);
+    memoryLayout->addWidget(m_memory, 1);
+    memoryLayout->addWidget(m_workerPanel);
+
     auto* splitter = new QSplitter(Qt::Vertical);
     auto* plots = new QSplitter(Qt::Horizontal);
     plots->addWidget(m_lossPlot);
-    plots->addWidget(m_memory);
+    plots->addWidget(memoryColumn);
     splitter->addWidget(plots);
     splitter->addWidget(m_log);
     splitter->setStretchFactor(0, 3);
@@ -178,6 +202,10 @@ void LiveMonitor::beginRun(qint64 totalSteps)
     for (int i = 0; i < m_lossPlot->graphCount(); ++i)
         m_lossPlot->graph(i)->data()->clear();
     m_memory->clear();
+    m_workerMemory.clear();
+    m_workerTable->setRowCount(0);
+    m_workerPanel->hide();
+    m_tokensPerSecond = -1;
     const double right = totalSteps > 0 ? static_cast<double>(totalSteps) : 10.0;
     m_lossPlot->xAxis->setRange(0, right);
     m_progress->setRange(0, static_cast<int>(std::max<qint64>(1, totalSteps)));
@@ -216,7 +244,8 @@ void LiveMonitor::addStep(const tb::StepReport& r)
         m_lossPlot->xAxis->setRangeUpper(static_cast<double>(r.totalSteps));
     }
     m_progress->setValue(static_cast<int>(r.step));
-    m_speed->setText(tr("%1 tokens/s").arg(r.tokensPerSecond, 0, 'f', 0));
+    m_tokensPerSecond = r.tokensPerSecond;
+    updateSpeedText();
     m_lr->setText(tr("lr %1").arg(r.learningRate, 0, 'e', 2));
     learningRateGraph()->addData(static_cast<double>(r.step), r.learningRate);
     if (r.learningRate > m_lrMax) {
@@ -241,14 +270,93 @@ void LiveMonitor::addEval(const tb::EvalReport& r)
 
 void LiveMonitor::addMemory(const tb::MemorySample& m)
 {
-    m_memory->addSample(m);
-    if (m_deviceTotal > 0)
-        m_capacity->setText(tr("Device: %1 — %2 %3 MiB of %4 GiB total (%5%)")
-                                .arg(m_deviceName)
-                                .arg(tr(m.basisName()))
-                                .arg(double(m.basisBytes()) / kMiB, 0, 'f', 0)
-                                .arg(double(m_deviceTotal) / kMiB / 1024.0, 0, 'f', 1)
-                                .arg(100.0 * double(m.basisBytes()) / double(m_deviceTotal), 0, 'f', 1));
+    // One stacked plot can hold one process's categories: worker 0's (a one-process run sends
+    // nothing else).
+    if (m.worker == 0)
+        m_memory->addSample(m);
+    const size_t workersBefore = m_workerMemory.size();
+    WorkerMemory& w = m_workerMemory[m.worker];
+    w.current = m.basisBytes();
+    w.peak = std::max(w.peak, m.peakBytes());
+    m_cudaBasis = m.onCuda();
+    if (m_workerMemory.size() > 1) {
+        updateWorkerTable();
+        m_workerPanel->show();
+    }
+    if (m_workerMemory.size() != workersBefore)
+        updateSpeedText();
+    updateCapacityText();
+}
+
+void LiveMonitor::updateCapacityText()
+{
+    if (m_deviceTotal <= 0 || m_workerMemory.empty())
+        return;
+    // On the CPU every worker is a process of this machine: their RSS adds up against its RAM.
+    // On CUDA each worker has its own device; the device shown is worker 0's.
+    const bool sum = !m_cudaBasis && m_workerMemory.size() > 1;
+    int64_t bytes = 0;
+    if (sum) {
+        for (const auto& entry : m_workerMemory)
+            bytes += std::max<int64_t>(0, entry.second.current);
+    } else {
+        bytes = m_workerMemory.begin()->second.current;
+    }
+    const QString basis = m_cudaBasis ? tr("CUDA allocated") : tr("process RSS");
+    m_capacity->setText(tr("Device: %1 — %2 %3 MiB of %4 GiB total (%5%)")
+                            .arg(m_deviceName)
+                            .arg(sum ? tr("%1 of %2 workers").arg(basis).arg(m_workerMemory.size()) : basis)
+                            .arg(double(bytes) / kMiB, 0, 'f', 0)
+                            .arg(double(m_deviceTotal) / kMiB / 1024.0, 0, 'f', 1)
+                            .arg(100.0 * double(bytes) / double(m_deviceTotal), 0, 'f', 1));
+}
+
+void LiveMonitor::updateSpeedText()
+{
+    if (m_tokensPerSecond < 0)
+        return;
+    const QString speed = tr("%1 tokens/s").arg(m_tokensPerSecond, 0, 'f', 0);
+    m_speed->setText(m_workerMemory.size() > 1 ? tr("%1 (%2 workers)").arg(speed).arg(m_workerMemory.size()) : speed);
+}
+
+void LiveMonitor::updateWorkerTable()
+{
+    const int rows = static_cast<int>(m_workerMemory.size()) + 1; // the workers, then their sum
+    if (m_workerTable->rowCount() != rows) {
+        m_workerTable->setRowCount(rows);
+        for (int row = 0; row < rows; ++row)
+            for (int column = 0; column < 3; ++column) {
+                auto* item = new QTableWidgetItem;
+                if (column > 0)
+                    item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+                m_workerTable->setItem(row, column, item);
+            }
+    }
+    m_workerTable->setHorizontalHeaderLabels({tr("Worker"), m_cudaBasis ? tr("CUDA allocated") : tr("Process RSS"),
+                                              m_cudaBasis ? tr("CUDA peak allocated") : tr("Peak RSS")});
+    const QLocale locale;
+    auto setBytes = [&](int row, int column, int64_t bytes) {
+        QTableWidgetItem* item = m_workerTable->item(row, column);
+        item->setText(bytes < 0 ? QStringLiteral("-") : locale.formattedDataSize(bytes, 1, QLocale::DataSizeIecFormat));
+        item->setData(Qt::UserRole, qint64(bytes));
+    };
+    int row = 0;
+    int64_t current = 0, peak = 0;
+    for (const auto& [rank, w] : m_workerMemory) {
+        m_workerTable->item(row, 0)->setText(tr("Worker %1").arg(rank));
+        m_workerTable->item(row, 0)->setData(Qt::UserRole, rank);
+        setBytes(row, 1, w.current);
+        setBytes(row, 2, w.peak);
+        current += std::max<int64_t>(0, w.current);
+        peak += std::max<int64_t>(0, w.peak);
+        ++row;
+    }
+    QTableWidgetItem* total = m_workerTable->item(row, 0);
+    total->setText(tr("All workers (sum)"));
+    total->setData(Qt::UserRole, -1);
+    total->setToolTip(tr("The peak column sums each worker's own peak: at most what the run held at once"));
+    setBytes(row, 1, current);
+    setBytes(row, 2, peak);
 }
 
 void LiveMonitor::addLog(tb::LogLevel level, const QString& message)

@@ -1,6 +1,9 @@
 // Shows a training run as it happens: loss and validation loss against step, memory by
 // category stacked over steps (the Memory tab's StackedMemoryPlot), progress with ETA, tokens/s, the run's log, and Pause / Resume /
-// Stop buttons. GUI thread only: it is fed by TrainingWorker's queued signals and only emits
+// Stop buttons. A data-parallel run (TrainConfig::processes > 1) reports each worker's memory
+// (tb::MemorySample::worker): the plot stacks worker 0's, and a table under it, shown once a
+// second worker reports, lists every worker's current and peak memory and their sum; tokens/s
+// is the whole run's (the trainer sums the workers). GUI thread only: it is fed by TrainingWorker's queued signals and only emits
 // requests; whoever owns the worker turns those into direct TrainingWorker calls.
 //
 // Plots follow QCustomPlot's performance notes: points are appended with addData, repaints are
@@ -11,6 +14,9 @@
 
 #include <QWidget>
 
+#include <cstdint>
+#include <map>
+
 class QCheckBox;
 class QCPGraph;
 class QCustomPlot;
@@ -18,6 +24,7 @@ class QLabel;
 class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
+class QTableWidget;
 class StackedMemoryPlot;
 
 class LiveMonitor : public QWidget {
@@ -41,6 +48,12 @@ public:
     QPushButton* pauseButton() const { return m_pause; }
     QPushButton* resumeButton() const { return m_resume; }
     QPushButton* stopButton() const { return m_stop; }
+    // Each worker's memory: a row per worker (rank order: Worker, current basis, its peak), then
+    // the sum over the workers. Hidden until a second worker reports. Qt::UserRole of the value
+    // items: the bytes (qint64).
+    QTableWidget* workerTable() const { return m_workerTable; }
+    QWidget* workerPanel() const { return m_workerPanel; }
+    int workerCount() const { return static_cast<int>(m_workerMemory.size()); } // workers that reported memory
 
 public Q_SLOTS:
     // Clears the plots for a new run of totalSteps optimizer steps (0: unknown yet).
@@ -64,8 +77,16 @@ Q_SIGNALS:
     void stopRequested();
 
 private:
+    struct WorkerMemory {
+        int64_t current = -1; // the last sample's basis (tb::MemorySample::basisBytes)
+        int64_t peak = -1;    // the largest tb::MemorySample::peakBytes
+    };
+
     void setControls(bool running, bool paused);
     void growLossRange(double step, double loss);
+    void updateWorkerTable();
+    void updateCapacityText();
+    void updateSpeedText();
 
     QCustomPlot* m_lossPlot;
     StackedMemoryPlot* m_memory;
@@ -80,6 +101,8 @@ private:
     QPushButton* m_pause;
     QPushButton* m_resume;
     QPushButton* m_stop;
+    QWidget* m_workerPanel;
+    QTableWidget* m_workerTable;
 
     qint64 m_totalSteps = 0;
     qint64 m_firstStep = -1;      // first step reported in this run (a resumed run starts late)
@@ -89,4 +112,7 @@ private:
     double m_lrMax = 0;
     qint64 m_deviceTotal = -1;    // bytes
     QString m_deviceName;
+    std::map<int, WorkerMemory> m_workerMemory; // by worker rank
+    bool m_cudaBasis = false;     // the last sample's basis: CUDA allocated, else process RSS
+    double m_tokensPerSecond = -1; // the last step's, for the speed label; -1 before the first
 };

@@ -15,6 +15,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLocale>
+#include <QSignalBlocker>
 #include <QSplitter>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -23,6 +24,7 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <tuple>
 
 namespace {
 
@@ -57,15 +59,18 @@ int64_t tensorPart(const tb::MemorySample& s, int index)
 }
 
 // A sample read back from the database starts with every category unrecorded.
-tb::MemorySample unrecordedSample(int64_t step)
+tb::MemorySample unrecordedSample(int64_t step, int worker)
 {
     tb::MemorySample s;
     for (const RecordedCategory& c : kRecorded)
         if (c.field)
             s.*c.field = -1;
     s.step = step;
+    s.worker = worker;
     return s;
 }
+
+const QString kWorkerPrefix = QStringLiteral("worker_");
 
 // Peak within this fraction of the device's capacity: the capacity line fits the scale.
 constexpr double kCapacityFitsWithin = 4.0;
@@ -110,8 +115,9 @@ struct MemoryInspector::LoadResult {
 namespace {
 
 // Runs on QtConcurrent's pool: its own connection, nothing shared with the widget.
-// Samples are joined from the per-category series by (step, n-th sample at that step): a
-// resumed run can hold two samples of the step it resumed from.
+// Samples are joined from the per-category series by (step, worker, n-th sample of that worker
+// at that step): a resumed run can hold two samples of the step it resumed from, a
+// data-parallel run one per worker.
 void readRun(const QString& databasePath, int64_t runId, std::vector<tb::MemorySample>& samples,
              std::vector<OtherCategory>& extra, QString& device)
 {
@@ -125,7 +131,7 @@ void readRun(const QString& databasePath, int64_t runId, std::vector<tb::MemoryS
     tb::RunQueries queries(store.database());
     const tb::RunDetails details = queries.getRun(runId);
     device = QString::fromStdString(details.device);
-    std::map<std::pair<int64_t, int>, tb::MemorySample> joined;
+    std::map<std::tuple<int64_t, int, int>, tb::MemorySample> joined;
     for (const std::string& category : queries.memoryCategories(runId)) {
         const std::vector<tb::MemoryPoint> points = queries.memorySeries(runId, category);
         const auto known = std::find_if(std::begin(kRecorded), std::end(kRecorded),
@@ -137,9 +143,10 @@ void readRun(const QString& databasePath, int64_t runId, std::vector<tb::MemoryS
             extra.push_back({QString::fromStdString(category), peak, points.empty() ? -1 : points.back().bytes});
             continue;
         }
-        std::map<int64_t, int> seen;
+        std::map<std::pair<int64_t, int>, int> seen;
         for (const tb::MemoryPoint& p : points) {
-            auto [it, inserted] = joined.try_emplace({p.step, seen[p.step]++}, unrecordedSample(p.step));
+            const int nth = seen[{p.step, p.worker}]++;
+            auto [it, inserted] = joined.try_emplace({p.step, p.worker, nth}, unrecordedSample(p.step, p.worker));
             it->second.*known->field = p.bytes;
             if (p.seconds)
                 it->second.elapsedSeconds = *p.seconds;
@@ -175,10 +182,17 @@ MemoryInspector::MemoryInspector(const QString& databasePath, QWidget* parent)
     m_capacityCheck = new QCheckBox(tr("Show device capacity"));
     m_xAxis = new QComboBox;
     m_xAxis->addItems({tr("Step"), tr("Seconds")});
+    m_workerLabel = new QLabel(tr("Worker:"));
+    m_workerCombo = new QComboBox;
+    m_workerCombo->setToolTip(tr("A data-parallel run: whose memory the plot and the category rows show"));
+    m_workerLabel->hide();
+    m_workerCombo->hide();
 
     auto* bar = new QHBoxLayout;
     bar->addWidget(new QLabel(tr("X axis:")));
     bar->addWidget(m_xAxis);
+    bar->addWidget(m_workerLabel);
+    bar->addWidget(m_workerCombo);
     bar->addWidget(m_capacityCheck);
     bar->addStretch(1);
 
@@ -199,6 +213,10 @@ MemoryInspector::MemoryInspector(const QString& databasePath, QWidget* parent)
     connect(m_xAxis, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
         m_memoryPlot->setSecondsAxis(index == 1);
         updateSummary();
+    });
+    connect(m_workerCombo, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int index) {
+        if (index >= 0)
+            setWorker(m_workerCombo->itemData(index).toInt());
     });
     updateTable();
 }
@@ -379,6 +397,7 @@ void MemoryInspector::clearRun()
     m_live = false;
     m_runId = -1;
     m_samples.clear();
+    m_worker = 0;
     m_extra.clear();
     m_deviceName.clear();
     m_deviceFromRun = false;
@@ -399,10 +418,40 @@ void MemoryInspector::addSample(const tb::MemorySample& sample)
     // The device the samples say, until the database names the run's own.
     if (!m_deviceFromRun && m_deviceName != (cuda ? "cuda" : "cpu"))
         queryDevice(cuda ? QStringLiteral("cuda") : QStringLiteral("cpu"));
-    m_memoryPlot->addSample(sample);
-    accumulate(sample);
+    if (!std::binary_search(m_workers.begin(), m_workers.end(), sample.worker)) {
+        if (m_workers.empty())
+            m_worker = sample.worker;
+        m_workers.insert(std::upper_bound(m_workers.begin(), m_workers.end(), sample.worker), sample.worker);
+        updateWorkerChoice();
+    }
+    if (sample.worker == m_worker) {
+        m_memoryPlot->addSample(sample);
+        accumulate(sample);
+    }
+    accumulateWorker(sample);
     updateTable();
     updateSummary();
+}
+
+void MemoryInspector::setWorker(int rank)
+{
+    if (rank == m_worker || !std::binary_search(m_workers.begin(), m_workers.end(), rank))
+        return;
+    m_worker = rank;
+    rebuild();
+    autoCapacity();
+}
+
+void MemoryInspector::updateWorkerChoice()
+{
+    const QSignalBlocker block(m_workerCombo); // the choice is m_worker already
+    m_workerCombo->clear();
+    for (const int rank : m_workers)
+        m_workerCombo->addItem(tr("Worker %1").arg(rank), rank);
+    m_workerCombo->setCurrentIndex(m_workerCombo->findData(m_worker));
+    const bool several = m_workers.size() > 1;
+    m_workerLabel->setVisible(several);
+    m_workerCombo->setVisible(several);
 }
 
 void MemoryInspector::setShowCapacity(bool on)
@@ -417,11 +466,28 @@ void MemoryInspector::setSecondsAxis(bool seconds)
 
 void MemoryInspector::rebuild()
 {
-    m_memoryPlot->setCapacity(m_device ? m_device->totalBytes : -1, m_device ? QString::fromStdString(m_device->name) : QString());
-    m_memoryPlot->setSamples(m_samples);
-    m_stats.clear();
+    std::vector<int> workers;
     for (const tb::MemorySample& s : m_samples)
+        workers.push_back(s.worker);
+    std::sort(workers.begin(), workers.end());
+    workers.erase(std::unique(workers.begin(), workers.end()), workers.end());
+    m_workers = workers;
+    if (!m_workers.empty() && !std::binary_search(m_workers.begin(), m_workers.end(), m_worker))
+        m_worker = m_workers.front();
+    updateWorkerChoice();
+
+    std::vector<tb::MemorySample> shown;
+    for (const tb::MemorySample& s : m_samples)
+        if (s.worker == m_worker)
+            shown.push_back(s);
+    m_memoryPlot->setCapacity(m_device ? m_device->totalBytes : -1, m_device ? QString::fromStdString(m_device->name) : QString());
+    m_memoryPlot->setSamples(shown);
+    m_stats.clear();
+    m_workerStats.clear();
+    for (const tb::MemorySample& s : shown)
         accumulate(s);
+    for (const tb::MemorySample& s : m_samples)
+        accumulateWorker(s);
     for (const auto& [key, stat] : m_extra)
         m_stats[key] = stat;
     updateTable();
@@ -441,6 +507,19 @@ void MemoryInspector::accumulate(const tb::MemorySample& s)
         stat.peak = std::max(stat.peak, value);
         stat.current = value;
     }
+}
+
+void MemoryInspector::accumulateWorker(const tb::MemorySample& s)
+{
+    // The basis and its peak as the plot takes them (tb::MemorySample::basisBytes, peakBytes);
+    // a category not recorded is negative.
+    const bool cuda = cudaBasis();
+    const int64_t current = cuda ? s.cudaAllocatedBytes : s.residentBytes;
+    const int64_t peak = std::max(current, cuda ? s.cudaPeakAllocatedBytes : s.peakResidentBytes);
+    Stat& stat = m_workerStats[s.worker];
+    stat.peak = std::max(stat.peak, peak);
+    if (current >= 0)
+        stat.current = current;
 }
 
 void MemoryInspector::autoCapacity()
@@ -464,6 +543,9 @@ void MemoryInspector::updateTable()
             keys << QString::fromLatin1(c.key);
     for (const auto& entry : m_extra)
         keys << entry.first;
+    if (m_workers.size() > 1)
+        for (const int rank : m_workers)
+            keys << kWorkerPrefix + QString::number(rank);
     keys << kDeviceTotal << kDeviceFree << kPeakShare;
 
     if (keys != m_rowKeys) {
@@ -517,6 +599,15 @@ void MemoryInspector::updateTable()
             item->setText(known ? QLocale().toString(percent, 'f', 1) + QStringLiteral(" %") : QStringLiteral("-"));
             item->setData(BytesRole, qint64(peak));
             item->setData(ShareRole, percent);
+        } else if (key.startsWith(kWorkerPrefix)) {
+            const int rank = key.mid(kWorkerPrefix.size()).toInt();
+            label->setText(tr("Worker %1: %2%3")
+                               .arg(rank)
+                               .arg(cudaBasis() ? tr("CUDA allocated") : tr("process RSS"))
+                               .arg(rank == m_worker ? tr(" (shown)") : QString()));
+            const Stat stat = m_workerStats.count(rank) ? m_workerStats.at(rank) : Stat{};
+            setBytes(row, PeakColumn, stat.peak);
+            setBytes(row, CurrentColumn, stat.current);
         } else {
             const auto known = std::find_if(std::begin(kRecorded), std::end(kRecorded),
                                             [&](const RecordedCategory& c) { return key == QLatin1String(c.key); });
@@ -544,6 +635,8 @@ void MemoryInspector::updateSummary()
                     .arg(QLocale().toString(100.0 * peak / m_device->totalBytes, 'f', 1),
                          QString::fromStdString(m_device->name), bytesText(m_device->totalBytes),
                          bytesText(m_device->freeBytes));
+    if (m_workers.size() > 1)
+        text += tr(", worker %1 of %2").arg(m_worker).arg(m_workers.size());
     text += m_live ? tr(" (live, %1 samples)").arg(sampleCount()) : tr(" (%1 samples)").arg(sampleCount());
     m_summary->setText(tr("Run %1: %2").arg(m_runId).arg(text));
 }

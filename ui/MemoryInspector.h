@@ -11,6 +11,10 @@
 //     run is not squashed flat).
 // (c) Live mode: followLive(runId) then addSample() per TrainingWorker::memorySampled; samples
 //     append without reloading.
+// (d) A data-parallel run (several workers, tb::MemorySample::worker): the table and the plot
+//     show one worker's samples, chosen in the "Worker" box (worker 0 first; the box is shown
+//     only for a run with several), and the table adds a row per worker with its peak and
+//     current basis bytes, so the workers can be compared at a glance.
 //
 // The basis is the process RSS for a CPU run; for a run whose samples carry CUDA figures it is
 // the CUDA allocator's allocated bytes, and the peak is its peak allocated bytes (the tensors
@@ -64,7 +68,8 @@ public:
     QTableWidget* table() const { return m_table; }
     // The row of a key: base_weights, adapters, gradients, optimizer, activations, rss,
     // peak_rss, cuda_allocated, cuda_reserved, cuda_peak_allocated, any other recorded
-    // category, device_total, device_free, peak_share. -1 when the run has no such row.
+    // category, worker_0, worker_1, ... (a run with several workers: each one's basis),
+    // device_total, device_free, peak_share. -1 when the run has no such row.
     int tableRow(const QString& key) const;
     QCustomPlot* plot() const;
     // index 0..kStackedMemoryCategoryCount-1, bottom to top; each holds the running sum.
@@ -75,11 +80,15 @@ public:
     bool capacityLineShown() const;
     QComboBox* xAxisCombo() const { return m_xAxis; }
     QLabel* summaryLabel() const { return m_summary; }
+    QComboBox* workerCombo() const { return m_workerCombo; } // hidden unless the run has several workers
+    // The ranks of the workers whose samples the run has, ascending.
+    const std::vector<int>& workers() const { return m_workers; }
+    int selectedWorker() const { return m_worker; } // whose samples the plot and the categories show
     double unitBytes() const; // bytes per unit of the plot's y axis (MiB or GiB)
 
     qint64 runId() const { return m_runId; }      // -1: none
     bool following() const { return m_live; }
-    int sampleCount() const { return static_cast<int>(m_samples.size()); }
+    int sampleCount() const { return static_cast<int>(m_samples.size()); } // every worker's
     qint64 peakStep() const;  // first step at the peak; -1 without samples
     qint64 peakBytes() const; // -1 without samples
     // The run's device as queried (nullopt until known or when it is not on this machine).
@@ -96,6 +105,9 @@ public Q_SLOTS:
     void setShowCapacity(bool on);
     // false: step on the x axis; true: seconds.
     void setSecondsAxis(bool seconds);
+    // Shows worker `rank`'s samples in the plot and the category rows (a rank the run does not
+    // have: ignored).
+    void setWorker(int rank);
 
 Q_SIGNALS:
     // After a load (showRun, or followLive's database part) is shown.
@@ -118,6 +130,8 @@ private:
     bool cudaBasis() const;
     void rebuild();                  // plot, stats and table from m_samples
     void accumulate(const tb::MemorySample& sample); // the table's stats of one sample
+    void accumulateWorker(const tb::MemorySample& sample); // its worker's row
+    void updateWorkerChoice();       // the Worker box from m_workers
     void updateTable();
     void updateSummary();
     void autoCapacity();
@@ -128,6 +142,8 @@ private:
     StackedMemoryPlot* m_memoryPlot; // the plot, its peak and its capacity line
     QCheckBox* m_capacityCheck;
     QComboBox* m_xAxis;
+    QLabel* m_workerLabel;
+    QComboBox* m_workerCombo;
     QLabel* m_summary;
     QLabel* m_status;
 
@@ -143,7 +159,11 @@ private:
     std::optional<tb::DeviceMemoryInfo> m_device;
     QString m_deviceError;
 
-    // Derived from m_samples by accumulate().
+    std::vector<int> m_workers;              // ranks in m_samples, ascending
+    int m_worker = 0;                        // the worker shown (m_workers' first when 0 is absent)
+
+    // Derived from m_samples by accumulate() (the shown worker's samples) and accumulateWorker().
     std::map<QString, Stat> m_stats;
+    std::map<int, Stat> m_workerStats;       // rank -> the basis's peak and current bytes
     QStringList m_rowKeys;
 };

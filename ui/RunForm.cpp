@@ -3,6 +3,7 @@
 #include "HubRepoDialog.h"
 #include "ModelChooser.h"
 
+#include "core/UsableCores.h"
 #include "train/RunRegistration.h"
 
 #include <QButtonGroup>
@@ -324,6 +325,14 @@ QWidget* RunForm::buildRun()
     m_seed = new QLineEdit;
     m_seed->setValidator(new QRegularExpressionValidator(QRegularExpression("[0-9]{1,20}"), m_seed));
     m_threads = spin(0, 4096, 0, tr("All cores"));
+    m_threads->setToolTip(tr("Threads of each training process (All cores: every core that process may use)"));
+    m_usableCores = std::max(1, tb::usableCores().usable);
+    m_processes = spin(1, m_usableCores, 1);
+    m_processes->setToolTip(
+        tr("Data-parallel training: starts this many worker processes on this machine, each training on its own "
+           "share of every batch (global batch = batch size x gradient accumulation x processes). "
+           "On CUDA devices: one process per device. 1: a single process.\n"
+           "This machine lets Tunebench use %n core(s).", nullptr, m_usableCores));
     m_device = new QComboBox;
     m_device->addItem(tr("CPU"), "cpu"); // refined when the device list arrives
     m_name = new QLineEdit;
@@ -340,6 +349,7 @@ QWidget* RunForm::buildRun()
     form->addRow(tr("Save a checkpoint every"), withError(m_saveEvery, "save_every"));
     form->addRow(tr("Seed"), withError(m_seed, "seed"));
     form->addRow(tr("Threads"), withError(m_threads, "threads"));
+    form->addRow(tr("Processes"), withError(m_processes, "processes"));
     form->addRow(tr("Device"), withError(m_device, "device"));
     form->addRow(tr("Output folder"), withError(withBrowse(m_output, browseOut), "output_dir"));
 
@@ -462,6 +472,7 @@ tb::TrainConfig RunForm::config() const
     const qulonglong seed = m_seed->text().toULongLong(&ok);
     c.seed = ok ? seed : m_base.seed; // an unreadable seed is refused in showProblems()
     c.threads = m_threads->value();
+    c.processes = m_processes->value();
     c.device = m_device->currentData().toString().toStdString();
     return c;
 }
@@ -520,6 +531,10 @@ void RunForm::setConfig(const tb::TrainConfig& c)
     m_saveEvery->setValue(clampToInt(c.saveEvery));
     m_seed->setText(QString::number(c.seed));
     m_threads->setValue(std::max(0, c.threads));
+    // A config from a larger machine keeps its value (the global batch depends on it);
+    // showProblems() refuses more processes than this machine's cores at the field.
+    m_processes->setMaximum(std::max(m_usableCores, std::clamp(c.processes, 1, 256)));
+    m_processes->setValue(c.processes); // below 1: shown as 1, as config() then gives
     selectDevice(QString::fromStdString(c.device));
     clearErrors();
     updateEnabledFields();
@@ -631,6 +646,8 @@ bool RunForm::showProblems(const tb::TrainConfig& c)
     m_seed->text().toULongLong(&seedOk);
     if (!seedOk)
         problems.push_back({"seed", tr("must be a whole number from 0 to %1").arg(qulonglong(1) << 62).toStdString()});
+    if (c.processes > m_usableCores)
+        problems.push_back({"processes", tr("at most %1 on this machine (the cores Tunebench may use)").arg(m_usableCores).toStdString()});
     if (m_bySteps->isChecked() && c.maxSteps < 1)
         problems.push_back({"max_steps", tr("must be at least 1 (or train for a number of epochs)").toStdString()});
     for (tb::ConfigProblem& p : c.problems())

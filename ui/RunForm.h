@@ -1,6 +1,6 @@
 // The Train tab's new-run form: base model, data (with an empty slot for the dataset preview),
-// method with its LoRA and QLoRA options, optimisation, evaluation/saving, seed, threads, device
-// and output folder. It maps itself to and from a TrainConfig (fields it does not show, such as
+// method with its LoRA and QLoRA options, optimisation, evaluation/saving, seed, threads,
+// processes (data-parallel workers), device and output folder. It maps itself to and from a TrainConfig (fields it does not show, such as
 // the Adam betas or the initial adapter, are kept from the last setConfig()), validates that
 // config and shows each problem in red under the field it names. It does not start runs:
 // TrainPanel holds the form in a scroll area and runs what config() gives.
@@ -92,6 +92,9 @@ public:
     QLineEdit* learningRateEdit() const { return m_learningRate; }
     QLineEdit* seedEdit() const { return m_seed; }
     QComboBox* deviceCombo() const { return m_device; }
+    // TrainConfig::processes: 1 up to the cores this process may use (tb::usableCores()); a
+    // larger value from setConfig() is kept and refused at the field by showProblems().
+    QSpinBox* processesSpin() const { return m_processes; }
 
 Q_SIGNALS:
     // Some field or the model choice changed; the edits of one event-loop turn (a setConfig)
@@ -164,6 +167,8 @@ private:
     QSpinBox* m_saveEvery;
     QLineEdit* m_seed;
     QSpinBox* m_threads;
+    QSpinBox* m_processes;
+    int m_usableCores = 1; // tb::usableCores().usable, read once
     QComboBox* m_device;
     QLineEdit* m_output;
     QLineEdit* m_name;

@@ -307,10 +307,12 @@ void TrainingWorker::follow(qint64 runId, qint64 pid, const QString& startMarker
             };
             const auto loss = byStep("loss", stepsSeen);
             const auto lr = byStep("lr", stepsSeen), speed = byStep("tokens_per_second", stepsSeen), epoch = byStep("epoch", stepsSeen);
-            std::map<int64_t, tb::MemorySample> memory;
+            // Keyed by (step, worker): a data-parallel run records each worker's samples.
+            std::map<std::pair<int64_t, int>, tb::MemorySample> memory;
             for (const char* category : {"base_weights", "adapters", "gradients", "optimizer", "rss", "peak_rss"}) {
                 for (const tb::MemoryPoint& p : queries.memorySeries(runId, category, memorySeen)) {
-                    tb::MemorySample& m = memory[p.step];
+                    tb::MemorySample& m = memory[{p.step, p.worker}];
+                    m.worker = p.worker;
                     m.step = p.step;
                     m.elapsedSeconds = p.seconds.value_or(0);
                     const std::string c = category;
@@ -318,9 +320,9 @@ void TrainingWorker::follow(qint64 runId, qint64 pid, const QString& startMarker
                      : c == "optimizer" ? m.optimizerBytes : c == "rss" ? m.residentBytes : m.peakResidentBytes) = p.bytes;
                 }
             }
-            for (const auto& [step, m] : memory) {
+            for (const auto& [key, m] : memory) {
                 Q_EMIT memorySampled(m);
-                memorySeen = std::max(memorySeen, step);
+                memorySeen = std::max(memorySeen, key.first);
             }
             for (const auto& [step, value] : loss) {
                 tb::StepReport r;

@@ -14,8 +14,8 @@ MetricBuffer::MetricBuffer(SqliteDatabase& db, int64_t runId, MetricBufferOption
       m_options(options),
       m_insertMetric(db.prepare("INSERT INTO metrics (run_id, step, tokens, wall_seconds, name, value) "
                                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
-      m_insertMemory(db.prepare("INSERT INTO memory_samples (run_id, step, seconds, category, bytes) "
-                                "VALUES (?1, ?2, ?3, ?4, ?5)")),
+      m_insertMemory(db.prepare("INSERT INTO memory_samples (run_id, step, seconds, category, bytes, worker) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
       m_updateRun(db.prepare("UPDATE runs SET last_step = MAX(last_step, ?2), heartbeat_at = " TB_SQL_NOW
                              " WHERE id = ?1"))
 {
@@ -41,11 +41,12 @@ void MetricBuffer::appendMetric(int64_t step, std::optional<int64_t> tokens, std
     recordArrived();
 }
 
-void MetricBuffer::appendMemory(int64_t step, std::optional<double> seconds, std::string_view category, int64_t bytes)
+void MetricBuffer::appendMemory(int64_t step, std::optional<double> seconds, std::string_view category, int64_t bytes,
+                                int worker)
 {
     if (pending() == 0)
         m_oldestPending = std::chrono::steady_clock::now();
-    m_memory.push_back({step, seconds, std::string(category), bytes});
+    m_memory.push_back({step, seconds, std::string(category), bytes, worker});
     recordArrived();
 }
 
@@ -71,7 +72,7 @@ void MetricBuffer::flush()
     for (const Memory& m : m_memory) {
         m_insertMemory.reset();
         m_insertMemory.bindInt(1, m_runId).bindInt(2, m.step).bindDouble(3, m.seconds);
-        m_insertMemory.bindText(4, m.category).bindInt(5, m.bytes).run();
+        m_insertMemory.bindText(4, m.category).bindInt(5, m.bytes).bindInt(6, int64_t(m.worker)).run();
         highestStep = std::max(highestStep, m.step);
     }
     m_updateRun.reset();

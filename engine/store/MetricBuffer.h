@@ -45,7 +45,9 @@ public:
     void appendMetric(int64_t step, std::optional<int64_t> tokens, std::optional<double> wallSeconds,
                       std::string_view name, double value);
     // category: base_weights, adapters, gradients, optimizer, rss, peak_rss, cuda_* (bytes).
-    void appendMemory(int64_t step, std::optional<double> seconds, std::string_view category, int64_t bytes);
+    // worker: the data-parallel worker's rank the sample was taken in (0 in a one-process run).
+    void appendMemory(int64_t step, std::optional<double> seconds, std::string_view category, int64_t bytes,
+                      int worker = 0);
     // Commits everything pending now.
     void flush();
 
@@ -66,6 +68,7 @@ private:
         std::optional<double> seconds;
         std::string category;
         int64_t bytes;
+        int worker;
     };
 
     void recordArrived();

@@ -264,12 +264,12 @@ std::vector<MetricPoint> RunQueries::metricSeries(int64_t runId, const std::stri
 std::vector<MemoryPoint> RunQueries::memorySeries(int64_t runId, const std::string& category, int64_t afterStep)
 {
     SqliteStatement q = m_db.prepare(
-        "SELECT step, seconds, bytes FROM memory_samples "
-        "WHERE run_id = ?1 AND category = ?2 AND step > ?3 ORDER BY step, rowid");
+        "SELECT step, seconds, bytes, worker FROM memory_samples "
+        "WHERE run_id = ?1 AND category = ?2 AND step > ?3 ORDER BY step, worker, rowid");
     q.bindInt(1, runId).bindText(2, category).bindInt(3, afterStep);
     std::vector<MemoryPoint> points;
     while (q.step())
-        points.push_back({q.columnInt(0), q.columnOptionalDouble(1), q.columnInt(2)});
+        points.push_back({q.columnInt(0), q.columnOptionalDouble(1), q.columnInt(2), static_cast<int>(q.columnInt(3))});
     return points;
 }
 

@@ -5,7 +5,8 @@
 //
 // Metric names the results look for: loss, val_loss, tokens_per_second. Memory categories:
 // peak_rss / rss (host) and cuda_peak_allocated / cuda_allocated (GPU). docs/database.md
-// lists them.
+// lists them. A data-parallel run records each worker's memory samples (MemoryPoint::worker);
+// peaks (RunSummary, RunResults::peakMemory) are over all of the run's workers.
 //
 // Thread affinity: the thread that owns the connection. Errors throw StoreError.
 #pragma once
@@ -38,6 +39,7 @@ public:
     // A metric's curve in step order; afterStep lets a polling GUI fetch only what is new.
     // A non-finite value the trainer reported (SQLite keeps NaN as NULL) comes back as NaN.
     std::vector<MetricPoint> metricSeries(int64_t runId, const std::string& name, int64_t afterStep = -1);
+    // Every worker's samples, in step order (within a step: by worker, then as recorded).
     std::vector<MemoryPoint> memorySeries(int64_t runId, const std::string& category, int64_t afterStep = -1);
     std::vector<std::string> metricNames(int64_t runId);
     std::vector<std::string> memoryCategories(int64_t runId);

@@ -112,8 +112,16 @@ ALTER TABLE runs ADD COLUMN owner_start TEXT;
 CREATE INDEX runs_by_status ON runs (status);
 )SQL";
 
+// A data-parallel run (issue #17) records each worker's memory: the worker's rank; every
+// sample written before has rank 0, the one process of its run. memory_by_run stays as it is:
+// a category's peak is the peak over the run's workers.
+constexpr const char* kMigrationTo3 = R"SQL(
+ALTER TABLE memory_samples ADD COLUMN worker INTEGER NOT NULL DEFAULT 0;
+)SQL";
+
 // kMigrations[i] takes a database from version i to version i + 1.
-constexpr std::array<const char*, StoreSchema::kCurrentVersion> kMigrations = {kMigrationTo1, kMigrationTo2};
+constexpr std::array<const char*, StoreSchema::kCurrentVersion> kMigrations = {kMigrationTo1, kMigrationTo2,
+                                                                              kMigrationTo3};
 
 std::string hex(int64_t value)
 {

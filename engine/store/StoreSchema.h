@@ -21,7 +21,8 @@ class StoreSchema {
 public:
     // 1: the first schema. 2: runs.owner_start (the owner's process start marker, so a reused
     //    pid is not mistaken for a live owner) and an index on runs.status.
-    static constexpr int64_t kCurrentVersion = 2;
+    // 3: memory_samples.worker (a data-parallel worker's rank; 0 for every earlier sample).
+    static constexpr int64_t kCurrentVersion = 3;
     static constexpr int64_t kApplicationId = 0x54424E43; // "TBNC"
 
     // Checks the file, switches it to WAL and migrates it to kCurrentVersion in one

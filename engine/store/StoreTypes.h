@@ -152,6 +152,7 @@ struct MemoryPoint {
     int64_t step = 0;
     std::optional<double> seconds;
     int64_t bytes = 0;
+    int worker = 0; // the data-parallel worker's rank (0 in a one-process run)
 };
 
 // A setting that differs between compared runs: values[i] is run i's value as JSON text, or

@@ -44,7 +44,7 @@ void RunRecorder::onMemory(const MemorySample& m)
         {"cuda_peak_allocated", m.cudaPeakAllocatedBytes}};
     for (const auto& [name, bytes] : categories)
         if (bytes >= 0)
-            m_buffer->appendMemory(m.step, m.elapsedSeconds, name, bytes);
+            m_buffer->appendMemory(m.step, m.elapsedSeconds, name, bytes, m.worker);
     if (m_next)
         m_next->onMemory(m);
 }

@@ -48,7 +48,8 @@ json toJson(const EvalReport& r)
 
 json toJson(const MemorySample& m)
 {
-    json j = {{"event", "memory"},         {"step", m.step},
+    json j = {{"event", "memory"},         {"worker", m.worker},
+              {"step", m.step},
               {"elapsed", m.elapsedSeconds}, {"base_weights", m.baseWeightBytes},
               {"adapters", m.adapterBytes}, {"gradients", m.gradientBytes},
               {"optimizer", m.optimizerBytes}, {"rss", m.residentBytes},
@@ -183,6 +184,7 @@ std::optional<TrainEvent> decodeTrainEvent(const std::string& line, const std::s
     }
     if (name == "memory") {
         MemorySample m;
+        r.get("worker", m.worker); // absent (a stream before data-parallel runs): worker 0
         r.get("step", m.step);
         r.get("elapsed", m.elapsedSeconds);
         r.get("base_weights", m.baseWeightBytes);

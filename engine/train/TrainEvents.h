@@ -12,7 +12,9 @@
 //   run         the run's row and folder: run_id (-1 when not recorded), pid, output_dir, method
 //   start       after setup: total_steps, start_step, trainable_parameters, device, device_name,
 //               device_total_bytes
-//   step, eval, memory, log, checkpoint, pause   as TrainerCallbacks reports them
+//   step, eval, memory, log, checkpoint, pause   as TrainerCallbacks reports them; a
+//               data-parallel run writes one memory event per worker per sample, each with
+//               its "worker" (rank; absent = 0), and its step's tokens_per_second is the run's
 //   end         the TrainResult: status, reason, step, ... (the last line of a run that ended
 //               by itself; a killed run has none)
 #pragma once

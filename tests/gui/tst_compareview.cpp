@@ -1,8 +1,8 @@
 // The Compare view, offscreen: a LoRA and a QLoRA run recorded in a temporary database through
 // RunStore and MetricBuffer (the trainer's recording path), shown side by side. Checks the
 // curves (one loss graph per run, point counts, keys on the step / tokens / wall-time axes,
-// memory in MiB), the table's highlighted rows, the three exports read back, errors, and that
-// a newer request supersedes an older one.
+// memory in MiB; a data-parallel run's memory as its largest worker's), the table's highlighted
+// rows, the three exports read back, errors, and that a newer request supersedes an older one.
 #include "CompareView.h"
 
 #include "QCustomPlotCompat.h"
@@ -178,6 +178,42 @@ private Q_SLOTS:
         QCOMPARE(view.lossPlot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
         view.logScaleBox()->setChecked(false);
         QCOMPARE(view.lossPlot()->yAxis->scaleType(), QCPAxis::stLinear);
+    }
+
+    void aDataParallelRunShowsItsLargestWorker()
+    {
+        // Two workers' peak RSS per step (MiB); the run's curve is the larger of the two at
+        // each step, one point per step, at worker 0's seconds.
+        const int64_t worker0[] = {100, 300, 200};
+        const int64_t worker1[] = {150, 250, 260};
+        int64_t id = 0;
+        {
+            tb::RunStore store(m_db.toStdString());
+            tb::NewRun run;
+            run.name = "two-workers";
+            run.config = {{"processes", 2}};
+            id = store.createRun(run);
+            tb::MetricBuffer buffer(store.database(), id);
+            for (int64_t step = 1; step <= 3; ++step) {
+                buffer.appendMetric(step, step * 100, 0.5 * double(step), "loss", 1.0);
+                buffer.appendMemory(step, 0.5 * double(step), "peak_rss", worker0[step - 1] << 20, 0);
+                buffer.appendMemory(step, 0.5 * double(step) + 0.01, "peak_rss", worker1[step - 1] << 20, 1);
+            }
+            buffer.flush();
+        }
+        CompareView view(m_db);
+        QSignalSpy loaded(&view, &CompareView::loaded);
+        view.showRuns({id, m_lora});
+        QVERIFY(waitLoaded(loaded));
+        QCOMPARE(view.hostMemoryGraph(0)->dataCount(), 3);
+        QCOMPARE(keysOf(view.hostMemoryGraph(0)), (QVector<double>{1, 2, 3}));
+        QVector<double> values;
+        for (auto it = view.hostMemoryGraph(0)->data()->constBegin(); it != view.hostMemoryGraph(0)->data()->constEnd(); ++it)
+            values.push_back(it->value);
+        QCOMPARE(values, (QVector<double>{150, 300, 260}));
+        view.setXAxis(CompareView::XAxis::WallTime);
+        QCOMPARE(keysOf(view.hostMemoryGraph(0)), (QVector<double>{0.5, 1.0, 1.5}));
+        QCOMPARE(view.hostMemoryGraph(1)->dataCount(), 5); // a one-process run as it was
     }
 
     void tableMarksDifferences()

@@ -2,9 +2,12 @@
 // store's real API (RunStore, RunRecorder, MetricBuffer) and one real 3-step training run of the
 // tiny demo model, shown by MemoryInspector: the table's peak and current bytes, the peak step,
 // the stacked graphs, the device rows, the capacity line, the seconds axis of a resumed run,
-// superseded loads, errors, and live samples appended and merged with what the database holds.
+// superseded loads, errors, and live samples appended and merged with what the database holds;
+// a data-parallel run's workers (one sample per worker per step): the live monitor's worker
+// table and the inspector's worker choice and rows, live and from the database.
 #include "LiveMonitor.h"
 #include "MemoryInspector.h"
+#include "StackedMemoryPlot.h"
 
 #include "QCustomPlotCompat.h"
 
@@ -18,6 +21,8 @@
 #include "train/Trainer.h"
 
 #include <QCheckBox>
+#include <QComboBox>
+#include <QLabel>
 #include <QLocale>
 #include <QSignalSpy>
 #include <QTableWidget>
@@ -112,6 +117,17 @@ QString textAt(MemoryInspector& inspector, const QString& key, int column)
 QString human(int64_t bytes)
 {
     return QLocale().formattedDataSize(bytes, 2, QLocale::DataSizeIecFormat);
+}
+
+// Worker `worker`'s sample of step `step` in a CPU run of two workers: worker 1 holds 50 MiB more
+// (its own share of the activations), and its peak RSS is 80 MiB above worker 0's.
+tb::MemorySample workerSample(int worker, int64_t step)
+{
+    tb::MemorySample s = toSample(kKnown[step]);
+    s.worker = worker;
+    s.residentBytes += worker * 50 * kMiB;
+    s.peakResidentBytes += worker * 80 * kMiB;
+    return s;
 }
 
 double lastValue(QCPGraph* graph)
@@ -340,6 +356,143 @@ private Q_SLOTS:
         QCOMPARE(merged.peakBytes(), 600 * kMiB);
         QCOMPARE(bytesAt(merged, "pinned_host", MemoryInspector::PeakColumn), 3 * kMiB);
         QVERIFY(merged.following());
+    }
+
+    void theLiveMonitorShowsEachWorker()
+    {
+        LiveMonitor monitor;
+        monitor.show();
+        monitor.beginRun(3);
+        monitor.setDeviceCapacity(int64_t(16) << 30, "CPU");
+        tb::StepReport step;
+        step.step = 1;
+        step.totalSteps = 3;
+        step.loss = 2.0;
+        step.tokensPerSecond = 1234; // the whole run's (all workers), as the trainer reports it
+        monitor.addMemory(workerSample(0, 0));
+        monitor.addStep(step);
+        // One process so far: no worker table, tokens/s as it is.
+        QVERIFY(!monitor.workerPanel()->isVisible());
+        QCOMPARE(monitor.speedLabel()->text(), QString("1234 tokens/s"));
+        QVERIFY(monitor.speedLabel()->toolTip().contains("all worker processes"));
+
+        monitor.addMemory(workerSample(1, 0));
+        for (int64_t s = 1; s < 3; ++s)
+            for (int worker = 0; worker < 2; ++worker)
+                monitor.addMemory(workerSample(worker, s));
+        QCOMPARE(monitor.workerCount(), 2);
+        QVERIFY(monitor.workerPanel()->isVisible());
+        QCOMPARE(monitor.speedLabel()->text(), QString("1234 tokens/s (2 workers)"));
+        // The stacked plot holds worker 0's samples only, and its values.
+        QCOMPARE(monitor.memory()->samples().size(), size_t(3));
+        QCOMPARE(monitor.memory()->stackGraph(4)->dataCount(), 3);
+        QCOMPARE(lastValue(monitor.memory()->stackGraph(4)), 450.0);
+        // A row per worker, then their sum: current RSS (step 2) and the peak RSS.
+        QTableWidget* table = monitor.workerTable();
+        QCOMPARE(table->rowCount(), 3);
+        auto bytes = [table](int row, int column) { return table->item(row, column)->data(Qt::UserRole).toLongLong(); };
+        QCOMPARE(table->item(0, 0)->text(), QString("Worker 0"));
+        QCOMPARE(table->item(1, 0)->text(), QString("Worker 1"));
+        QCOMPARE(bytes(0, 1), 450 * kMiB);
+        QCOMPARE(bytes(0, 2), 450 * kMiB);
+        QCOMPARE(bytes(1, 1), 500 * kMiB);
+        QCOMPARE(bytes(1, 2), 530 * kMiB);
+        QCOMPARE(bytes(2, 1), 950 * kMiB);
+        QCOMPARE(bytes(2, 2), 980 * kMiB);
+        QCOMPARE(table->horizontalHeaderItem(1)->text(), QString("Process RSS"));
+        QCOMPARE(table->item(1, 1)->text(), QLocale().formattedDataSize(500 * kMiB, 1, QLocale::DataSizeIecFormat));
+        // On the CPU the workers share the machine: the capacity line adds their RSS up.
+        QVERIFY2(monitor.capacityLabel()->text().contains("process RSS of 2 workers 950 MiB"), qPrintable(monitor.capacityLabel()->text()));
+
+        // A new run starts with no workers.
+        monitor.beginRun(3);
+        QCOMPARE(monitor.workerCount(), 0);
+        QVERIFY(!monitor.workerPanel()->isVisible());
+        QCOMPARE(monitor.workerTable()->rowCount(), 0);
+    }
+
+    void theInspectorShowsEachWorker()
+    {
+        // Live: worker 0 is shown first; the Worker box and a row per worker appear once a
+        // second worker reports.
+        MemoryInspector live(m_db);
+        live.show();
+        live.followLive(-1);
+        live.addSample(workerSample(0, 0));
+        QVERIFY(!live.workerCombo()->isVisible());
+        QCOMPARE(live.tableRow("worker_0"), -1);
+        for (int64_t step = 0; step < 3; ++step)
+            for (int worker = step == 0 ? 1 : 0; worker < 2; ++worker)
+                live.addSample(workerSample(worker, step));
+        QCOMPARE(live.sampleCount(), 6);
+        QCOMPARE(live.workers(), (std::vector<int>{0, 1}));
+        QCOMPARE(live.selectedWorker(), 0);
+        QVERIFY(live.workerCombo()->isVisible());
+        QCOMPARE(live.workerCombo()->count(), 2);
+        QCOMPARE(live.stackGraph(4)->dataCount(), 3);
+        QCOMPARE(bytesAt(live, "rss", MemoryInspector::CurrentColumn), 450 * kMiB);
+        QCOMPARE(bytesAt(live, "worker_0", MemoryInspector::PeakColumn), 450 * kMiB);
+        QCOMPARE(bytesAt(live, "worker_1", MemoryInspector::PeakColumn), 530 * kMiB);
+        QCOMPARE(bytesAt(live, "worker_1", MemoryInspector::CurrentColumn), 500 * kMiB);
+        QVERIFY(textAt(live, "worker_0", MemoryInspector::CategoryColumn).contains("(shown)"));
+        QVERIFY(live.summaryLabel()->text().contains("worker 0 of 2"));
+        // Worker 1 chosen in the box: its samples in the plot and the category rows.
+        live.workerCombo()->setCurrentIndex(1);
+        QCOMPARE(live.selectedWorker(), 1);
+        QCOMPARE(live.stackGraph(4)->dataCount(), 3);
+        QCOMPARE(lastValue(live.stackGraph(4)), 500.0);
+        QCOMPARE(live.peakBytes(), 530 * kMiB);
+        QCOMPARE(bytesAt(live, "rss", MemoryInspector::PeakColumn), 500 * kMiB);
+        QVERIFY(textAt(live, "worker_1", MemoryInspector::CategoryColumn).contains("(shown)"));
+        QVERIFY(live.summaryLabel()->text().contains("worker 1 of 2"));
+        // Live samples of the shown worker append; the other's only update its row.
+        tb::MemorySample later = workerSample(1, 2);
+        later.step = 3;
+        live.addSample(later);
+        live.addSample(workerSample(0, 2));
+        QCOMPARE(live.stackGraph(4)->dataCount(), 4);
+
+        // From the database: recorded through RunRecorder (the trainer's path), each worker's
+        // samples come back as they were reported.
+        int64_t runId = -1;
+        {
+            tb::RunStore store(m_db.toStdString());
+            tb::NewRun run;
+            run.name = "two workers";
+            run.device = "cpu";
+            runId = store.createRun(run);
+            tb::RunRecorder recorder(store, runId, tb::TrainMethod::Lora, nullptr);
+            for (int64_t step = 0; step < 3; ++step)
+                for (int worker = 0; worker < 2; ++worker)
+                    recorder.onMemory(workerSample(worker, step));
+            tb::TrainResult result;
+            result.status = tb::TrainStatus::Finished;
+            result.step = 2;
+            recorder.finish(result);
+        }
+        MemoryInspector recorded(m_db);
+        QSignalSpy loaded(&recorded, &MemoryInspector::loaded);
+        recorded.setWorker(1); // not a worker of any run yet: ignored
+        QCOMPARE(recorded.selectedWorker(), 0);
+        recorded.showRun(runId);
+        QVERIFY(loaded.wait(10000));
+        QCOMPARE(recorded.sampleCount(), 6);
+        QCOMPARE(recorded.workers(), (std::vector<int>{0, 1}));
+        QCOMPARE(recorded.selectedWorker(), 0);
+        QCOMPARE(recorded.stackGraph(0)->dataCount(), 3);
+        QCOMPARE(recorded.peakBytes(), 450 * kMiB);
+        QCOMPARE(bytesAt(recorded, "worker_1", MemoryInspector::PeakColumn), 530 * kMiB);
+        QCOMPARE(bytesAt(recorded, "base_weights", MemoryInspector::PeakColumn), 100 * kMiB);
+        recorded.setWorker(1);
+        QCOMPARE(recorded.peakBytes(), 530 * kMiB);
+        QCOMPARE(recorded.peakStep(), qint64(2));
+        QCOMPARE(recorded.workerCombo()->currentData().toInt(), 1);
+        // A one-process run has no worker rows.
+        recorded.showRun(m_small);
+        QVERIFY(loaded.wait(10000));
+        QCOMPARE(recorded.tableRow("worker_0"), -1);
+        QCOMPARE(recorded.workers(), std::vector<int>{0});
+        QCOMPARE(recorded.selectedWorker(), 0);
     }
 
     void realTrainingRun()

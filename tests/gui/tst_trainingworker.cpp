@@ -5,8 +5,9 @@
 // process; a run killed with SIGKILL leaves this process running, is recorded as interrupted
 // with the reason and resumes; LoRA then QLoRA of the small demo in one process each report
 // their own peak memory (QLoRA the lower); a run kept training in the background when its panel
-// goes finishes on its own; the Train tab's form refuses an invalid run at its field. Runs are
-// recorded in a temporary database.
+// goes finishes on its own; a data-parallel run followed from the database gives each worker's
+// memory samples; the Train tab's form refuses an invalid run at its field. Runs are recorded in
+// a temporary database.
 #include "LiveMonitor.h"
 #include "StallMeter.h"
 #include "MainWindow.h"
@@ -15,6 +16,7 @@
 #include "TrainingWorker.h"
 
 #include "demo/DemoModelMaker.h"
+#include "store/MetricBuffer.h"
 #include "store/RunQueries.h"
 #include "store/RunStore.h"
 #include "train/Trainer.h"
@@ -39,6 +41,7 @@
 #include <memory>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -393,6 +396,47 @@ private Q_SLOTS:
         int status = 0;
         QCOMPARE(::waitpid(static_cast<pid_t>(pid), &status, 0), static_cast<pid_t>(pid)); // reaped: still this test's child
         QVERIFY(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+
+    void aFollowedDataParallelRunKeepsItsWorkers()
+    {
+        // A run recorded with two workers' memory, followed from the database (as a run kept
+        // training is): one memorySampled per worker per step, each with its rank and bytes.
+        const QString database = m_tmp.filePath("workers.db");
+        int64_t id = 0;
+        {
+            tb::RunStore store(database.toStdString());
+            tb::NewRun run;
+            run.name = "two workers";
+            run.totalSteps = 2;
+            id = store.createRun(run);
+            {
+                tb::MetricBuffer buffer(store.database(), id);
+                for (int64_t step = 1; step <= 2; ++step) {
+                    buffer.appendMetric(step, std::nullopt, double(step), "loss", 1.0);
+                    for (int worker = 0; worker < 2; ++worker) {
+                        buffer.appendMemory(step, double(step), "rss", (100 * step + worker) << 20, worker);
+                        buffer.appendMemory(step, double(step), "peak_rss", (200 * step + worker) << 20, worker);
+                    }
+                }
+            }
+            store.finishRun(id, {tb::RunStatus::Finished, "", 2, "", std::nullopt, 2.0});
+        }
+        TrainingWorker worker;
+        worker.setDatabasePath(database);
+        QSignalSpy memory(&worker, &TrainingWorker::memorySampled);
+        QSignalSpy finished(&worker, &TrainingWorker::finished);
+        worker.follow(id, ::getpid(), QString()); // ends at once: the run has finished
+        QCOMPARE(finished.count(), 1);
+        QCOMPARE(memory.count(), 4);
+        for (int i = 0; i < 4; ++i) {
+            const auto m = memory.at(i).at(0).value<tb::MemorySample>();
+            const int64_t step = 1 + i / 2;
+            QCOMPARE(m.step, step);
+            QCOMPARE(m.worker, i % 2);
+            QCOMPARE(m.residentBytes, (100 * step + m.worker) << 20);
+            QCOMPARE(m.peakResidentBytes, (200 * step + m.worker) << 20);
+        }
     }
 
     void trainTabValidatesAtTheField()

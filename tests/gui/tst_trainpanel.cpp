@@ -2,7 +2,9 @@
 // setConfig()/config(); impossible values are refused at the field they name; QLoRA and LoRA
 // options follow the method; the form is remembered in a settings file between panels; the
 // model chooser checks a real demo model folder off the GUI thread (and names config.json for a
-// folder without one); a real 2-step run started from the form ends finished.
+// folder without one); the Processes field (data-parallel workers) is bounded by this
+// machine's usable cores and reaches the config; a real 2-step run started from the form ends
+// finished.
 // QStandardPaths' test mode keeps the user's settings and data folders untouched.
 #include "ModelChooser.h"
 #include "RunForm.h"
@@ -10,6 +12,7 @@
 #include "TrainPanel.h"
 #include "TrainingWorker.h"
 
+#include "core/UsableCores.h"
 #include "demo/DemoModelMaker.h"
 #include "train/Trainer.h"
 
@@ -85,6 +88,8 @@ private:
         c.maxBadSteps = 3;
         c.seed = 12345678901234ull; // beyond a 32-bit spin box
         c.threads = 2;
+        c.processes = 3; // kept even on a machine with fewer cores (refused only at Start)
+        c.distTimeoutSeconds = 90; // not on the form: kept from setConfig
         c.device = "cpu";
         c.baseDtype = "fp32";
         return c;
@@ -197,6 +202,41 @@ private Q_SLOTS:
         panel.setConfig(epochs);
         QCOMPARE(dump(panel.config()), dump(epochs));
         QVERIFY(!panel.form()->stepsSpin()->isEnabled());
+    }
+
+    void processesStartWorkersUpToTheUsableCores()
+    {
+        TrainPanel panel(m_tmp.filePath("experiments.db"), nullptr, settingsFile("processes"));
+        QSpinBox* processes = panel.form()->processesSpin();
+        const int cores = std::max(1, tb::usableCores().usable);
+        QCOMPARE(processes->minimum(), 1);
+        QCOMPARE(processes->maximum(), cores);
+        QCOMPARE(processes->value(), 1); // TrainConfig's default: one process
+        const QString tip = processes->toolTip();
+        QVERIFY2(tip.contains("worker processes") && tip.contains("global batch = batch size x gradient accumulation x processes") &&
+                     tip.contains("one process per device"),
+                 qPrintable(tip));
+
+        panel.setConfig(validLoraConfig());
+        QTRY_VERIFY_WITH_TIMEOUT(panel.form()->modelChooser()->isValid(), 30000);
+        processes->setValue(cores);
+        QCOMPARE(panel.config().processes, cores);
+        QVERIFY2(panel.validateForm(), qPrintable(panel.fieldError("processes")));
+        // The config the child `tunebench-cli train --config` reads carries it.
+        QCOMPARE(panel.config().toJson().at("processes").get<int>(), cores);
+
+        // A config from a larger machine keeps its value, refused at the field with the reason.
+        tb::TrainConfig bigger = validLoraConfig();
+        bigger.processes = cores + 1;
+        panel.setConfig(bigger);
+        QCOMPARE(processes->value(), cores + 1);
+        QCOMPARE(panel.config().processes, cores + 1);
+        QVERIFY(!panel.validateForm());
+        QCOMPARE(panel.fieldError("processes"), QString("at most %1 on this machine (the cores Tunebench may use)").arg(cores));
+        // Back to a config of this machine: the field's range is this machine's again.
+        panel.setConfig(validLoraConfig());
+        QCOMPARE(processes->maximum(), cores);
+        QVERIFY(panel.validateForm());
     }
 
     void methodEnablesItsOptions()

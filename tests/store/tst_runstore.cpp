@@ -140,6 +140,44 @@ private Q_SLOTS:
         QCOMPARE(queries.memoryCategories(id).size(), size_t(6));
     }
 
+    void memorySamplesKeepTheirWorker()
+    {
+        // A data-parallel run records each worker's samples (rank 0 writes them all): the series
+        // return every worker's in step order, each with its rank; peaks are over the workers.
+        const std::string db = freshDb();
+        tb::RunStore store(db);
+        const int64_t id = store.createRun(sampleRun("data-parallel"));
+        {
+            tb::MetricBuffer buffer(store.database(), id);
+            for (int64_t step = 1; step <= 2; ++step)
+                for (int worker = 2; worker >= 0; --worker) { // any order: read back by (step, worker)
+                    buffer.appendMemory(step, 0.5 * step, "rss", 1000 * step + worker, worker);
+                    buffer.appendMemory(step, 0.5 * step, "peak_rss", 1500 * step + 10 * worker, worker);
+                }
+            buffer.appendMemory(3, 1.5, "rss", 99); // the default: worker 0
+        }
+        RawDb raw(db);
+        QCOMPARE(raw.integer("SELECT count(DISTINCT worker) FROM memory_samples WHERE run_id = " + std::to_string(id)), 3LL);
+        QCOMPARE(raw.integer("SELECT bytes FROM memory_samples WHERE category = 'rss' AND step = 2 AND worker = 1"), 2001LL);
+
+        tb::RunQueries queries(store.database());
+        const std::vector<tb::MemoryPoint> rss = queries.memorySeries(id, "rss");
+        QCOMPARE(rss.size(), size_t(7));
+        for (size_t i = 0; i < 6; ++i) {
+            QCOMPARE(rss[i].step, int64_t(1 + i / 3));
+            QCOMPARE(rss[i].worker, int(i % 3));
+            QCOMPARE(rss[i].bytes, 1000 * rss[i].step + rss[i].worker);
+            QCOMPARE(*rss[i].seconds, 0.5 * double(rss[i].step));
+        }
+        QCOMPARE(rss[6].worker, 0);
+        QCOMPARE(queries.memorySeries(id, "rss", 1).size(), size_t(4)); // after step 1: every worker's
+        // Peaks: the largest over the workers (worker 2's at step 2).
+        const tb::RunDetails d = queries.getRun(id);
+        QCOMPARE(*d.summary.peakResidentBytes, int64_t(3020));
+        QCOMPARE(d.results.peakMemory.at("rss"), int64_t(2002));
+        QCOMPARE(d.results.peakMemory.at("peak_rss"), int64_t(3020));
+    }
+
     void namesAndValuesAreBoundNotSpliced()
     {
         const std::string db = freshDb();

@@ -1,6 +1,6 @@
 // engine/store: opening the database file in every state a user's disk can hold it, and
-// migrating a database written by schema version 1 (the fixture is written here by plain SQL,
-// as that version's DDL was, not by the library).
+// migrating databases written by schema versions 1 and 2 (the fixtures are written here by plain
+// SQL, as those versions' DDL was, not by the library).
 #include "StoreTestSupport.h"
 
 #include "store/RunQueries.h"
@@ -113,6 +113,14 @@ CREATE TABLE tags (
 CREATE INDEX tags_by_tag ON tags (tag);
 PRAGMA application_id = 1413631555;
 PRAGMA user_version = 1;
+)SQL";
+
+// Schema version 2 as it shipped: version 1, then runs.owner_start and runs_by_status (before
+// memory_samples.worker). Run after kSchemaV1.
+const char* kSchemaV2After1 = R"SQL(
+ALTER TABLE runs ADD COLUMN owner_start TEXT;
+CREATE INDEX runs_by_status ON runs (status);
+PRAGMA user_version = 2;
 )SQL";
 
 // The StoreError message opening `path` gives, or nullopt when it opens.
@@ -336,6 +344,49 @@ private Q_SLOTS:
         // And the migrated database takes new runs.
         const int64_t id = store.createRun(sampleRun("new"));
         QCOMPARE(id, int64_t(3));
+    }
+
+    void version2DatabaseIsMigrated()
+    {
+        const std::string db = path("v2.db");
+        {
+            RawDb raw(db);
+            QCOMPARE(raw.exec(kSchemaV1), std::string());
+            QCOMPARE(raw.exec(kSchemaV2After1), std::string());
+            QCOMPARE(raw.exec(
+                "INSERT INTO runs (name, method, config_json, status, created_at, last_step) "
+                "  VALUES ('one process', 'lora', '{}', 'finished', '2024-03-01T00:00:00.000Z', 2);"
+                "INSERT INTO memory_samples VALUES (1, 1, 1.0, 'rss', 1000), (1, 2, 2.0, 'rss', 3000), "
+                "  (1, 2, 2.0, 'peak_rss', 3500);"), std::string());
+        }
+
+        tb::RunStore store(db);
+        RawDb raw(db);
+        QCOMPARE(raw.integer("PRAGMA user_version"), 3LL);
+        QCOMPARE(raw.text("PRAGMA integrity_check"), std::string("ok"));
+        QCOMPARE(raw.text("SELECT type || ' ' || \"notnull\" || ' ' || dflt_value FROM pragma_table_info('memory_samples') "
+                          "WHERE name = 'worker'"),
+                 std::string("INTEGER 1 0"));
+        QVERIFY(!openError(path("fresh-for-v2.db")));
+        QCOMPARE(schemaText(db), schemaText(path("fresh-for-v2.db")));
+
+        // Every sample a version-2 file holds was its run's one process: worker 0.
+        QCOMPARE(raw.integer("SELECT count(*) FROM memory_samples WHERE worker = 0"), 3LL);
+        tb::RunQueries queries(store.database());
+        const std::vector<tb::MemoryPoint> rss = queries.memorySeries(1, "rss");
+        QCOMPARE(rss.size(), size_t(2));
+        QCOMPARE(rss[1].bytes, int64_t(3000));
+        QCOMPARE(rss[1].worker, 0);
+        QCOMPARE(*queries.getRun(1).summary.peakResidentBytes, int64_t(3500));
+
+        // A data-parallel run recorded into the migrated file keeps its workers apart.
+        const int64_t id = store.createRun(sampleRun("two workers"));
+        {
+            tb::MetricBuffer buffer(store.database(), id);
+            buffer.appendMemory(1, 1.0, "rss", 5000, 0);
+            buffer.appendMemory(1, 1.0, "rss", 7000, 1);
+        }
+        QCOMPARE(raw.integer("SELECT bytes FROM memory_samples WHERE run_id = " + std::to_string(id) + " AND worker = 1"), 7000LL);
     }
 };
 

@@ -122,6 +122,12 @@ private Q_SLOTS:
         QCOMPARE(c.cudaAllocatedBytes, int64_t(7));
         QCOMPARE(c.cudaReservedBytes, int64_t(8));
         QCOMPARE(c.cudaPeakAllocatedBytes, int64_t(9));
+        QCOMPARE(c.worker, 0);
+        // A data-parallel run's rank 0 writes one memory event per worker: the rank survives.
+        MemorySample third = cuda;
+        third.worker = 2;
+        QCOMPARE(roundTrip<MemorySample>(third).worker, 2);
+        QVERIFY(encodeTrainEvent(third).find("\"worker\":2") != std::string::npos);
 
         const LogEvent log = roundTrip<LogEvent>(LogEvent{LogLevel::Warning, "line one\nline \"two\" \xc3\xa9"});
         QCOMPARE(log.level, LogLevel::Warning);
@@ -174,6 +180,16 @@ private Q_SLOTS:
         for (const TrainEvent& e : events)
             deliverTrainEvent(*decodeTrainEvent(encodeTrainEvent(e)), sink);
         QCOMPARE(sink.calls, (std::vector<std::string>{"run", "start", "step", "eval", "memory", "log", "checkpoint", "pause", "end"}));
+    }
+
+    void aMemoryEventWithoutWorkerIsWorkerZero()
+    {
+        // A stream written before data-parallel runs has no "worker": the one process, rank 0.
+        const auto back = decodeTrainEvent(R"({"v": 1, "event": "memory", "step": 4, "rss": 1024})");
+        QVERIFY(back && std::holds_alternative<MemorySample>(*back));
+        QCOMPARE(std::get<MemorySample>(*back).worker, 0);
+        QCOMPARE(std::get<MemorySample>(*back).residentBytes, int64_t(1024));
+        QVERIFY_THROWS_EXCEPTION(FormatError, decodeTrainEvent(R"({"v": 1, "event": "memory", "worker": "one"})"));
     }
 
     void linesThatAreNotEventsAreSkipped()
