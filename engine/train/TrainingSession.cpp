@@ -360,9 +360,11 @@ std::optional<StepReport> TrainingSession::step()
         stepTokens += micro.back().tokens;
     }
     if (m_group) { // the whole global batch's counts: every worker divides by the same number
+        const auto collectiveStart = Clock::now();
         const auto counts = m_group->sumValues({static_cast<double>(stepLossTokens), static_cast<double>(stepTokens)});
         stepLossTokens = static_cast<int64_t>(counts[0]);
         stepTokens = static_cast<int64_t>(counts[1]);
+        m_collectiveSeconds += secondsBetween(collectiveStart, Clock::now());
     }
     double lossTotal = 0;
     for (const TrainingBatch& batch : micro) {
@@ -388,8 +390,10 @@ std::optional<StepReport> TrainingSession::step()
                 p.mutable_grad() = at::zeros_like(p);
             grads.push_back(p.grad());
         }
+        const auto collectiveStart = Clock::now();
         m_group->sumTensors(grads);
         lossTotal = m_group->sumValues({lossTotal})[0];
+        m_collectiveSeconds += secondsBetween(collectiveStart, Clock::now());
     }
     const double loss = stepLossTokens > 0 ? lossTotal / static_cast<double>(stepLossTokens) : 0.0;
     // Summed on the device, read once: one .item() per tensor would wait for the GPU hundreds
@@ -427,6 +431,8 @@ std::optional<StepReport> TrainingSession::step()
         m_result.lastLoss = loss;
 
     const auto now = Clock::now();
+    m_stepSeconds += secondsBetween(stepStart, now);
+    ++m_sessionSteps;
     report.step = m_result.step;
     report.totalSteps = m_result.totalSteps;
     report.epoch = m_stream->epochAtExample(m_examplesSeen);
@@ -456,7 +462,12 @@ void TrainingSession::checkWorkersAgree()
                                      + "'s trained weights differ from rank 0's: the workers diverged");
     std::ostringstream msg;
     msg << "Step " << m_result.step << ": trained weights identical on all " << all.size() << " workers (FNV-1a " << std::hex
-        << std::setw(16) << std::setfill('0') << hash << ")";
+        << std::setw(16) << std::setfill('0') << hash << std::dec << ")";
+    // What the exchange costs (the wait for slower workers included): the figure to weigh
+    // against the step when deciding how many workers pay.
+    if (m_sessionSteps > 0)
+        msg << "; collectives " << std::fixed << std::setprecision(1) << 1000.0 * m_collectiveSeconds / static_cast<double>(m_sessionSteps)
+            << " ms of a " << 1000.0 * m_stepSeconds / static_cast<double>(m_sessionSteps) << " ms step on rank 0";
     m_cb.onLog(LogLevel::Info, msg.str());
 }
 

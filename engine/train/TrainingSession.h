@@ -120,6 +120,9 @@ private:
     TrainResult m_result;
     int64_t m_badSteps = 0;
     int64_t m_examplesSeen = 0; // global examples consumed: where the stream continues
+    double m_collectiveSeconds = 0; // this session's steps' time in collectives (data-parallel)
+    double m_stepSeconds = 0;
+    int64_t m_sessionSteps = 0;
     WorkerGroup* m_group = nullptr;
     std::unique_ptr<ThreadCountGovernor> m_threadGovernor; // default thread count only
 };
