@@ -3,6 +3,7 @@
 #include "core/ChildProcess.h"
 #include "core/UsableCores.h"
 #include "dist/C10dWorkerGroup.h"
+#include "dist/WorkerPlacement.h"
 
 #include <atomic>
 #include <chrono>
@@ -13,9 +14,6 @@
 #include <memory>
 #include <stdexcept>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 namespace tbcli {
@@ -24,26 +22,6 @@ namespace {
 
 std::atomic<int> g_forward{0};     // the last control signal not yet forwarded
 std::atomic<bool> g_stopping{false};
-
-// A port free on the loopback now (the kernel's choice); rank 0 binds it a moment later.
-int freeLoopbackPort()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        throw std::runtime_error("cannot open a socket to find a free port");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0
-        || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw std::runtime_error("cannot find a free port on 127.0.0.1");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
 
 std::string selfExecutable()
 {
@@ -89,7 +67,7 @@ int launchWorkers(const WorkerLaunch& launch)
     if (!launch.cudaDevices.empty())
         config.device = "cuda:0"; // each worker sees only its own device
     const TemporaryConfig description(config);
-    const int port = freeLoopbackPort();
+    const int port = tb::freeLoopbackPort();
     const std::string executable = selfExecutable();
 
     struct sigaction action {};

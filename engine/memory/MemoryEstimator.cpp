@@ -254,7 +254,7 @@ MemoryModelConstants MemoryModelConstants::cpuDefaults()
     c.frameworkBytes = 163 * kMiB;
     c.perThreadBytes = kMiB / 4;
     c.firstStepBytes = 12 * kMiB;
-    c.heapRetention = 1.34;
+    c.heapRetention = 1.05;
     c.heapRetentionFp32 = 0.90;
     return c;
 }

@@ -10,6 +10,7 @@
 //  - a rendezvous that cannot complete fails within its timeout.
 // Every worker process is reaped by the launcher (or by ChildProcess here).
 #include "core/ChildProcess.h"
+#include "dist/WorkerPlacement.h"
 #include "formats/SafetensorsReader.h"
 #include "model/TensorIO.h"
 #include "store/RunQueries.h"
@@ -20,10 +21,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -76,18 +74,6 @@ double worstRelative(const std::vector<double>& a, const std::vector<double>& b)
     return worst;
 }
 
-int freePort()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
 
 // The pids of a process's children.
 std::vector<pid_t> childrenOf(pid_t pid)
@@ -177,8 +163,9 @@ private Q_SLOTS:
     // --nproc-per-node 2, bit for bit.
     void torchrunEnvironmentGivesTheSameRun()
     {
-        QVERIFY(!m_twoWorkers.empty());
-        const int port = freePort();
+        if (m_twoWorkers.empty()) // run alone: the --nproc-per-node run to compare with
+            m_twoWorkers = train("w2", {"--batch-size", "3", "--steps", "20", "--nproc-per-node", "2"}).losses;
+        const int port = freeLoopbackPort();
         std::vector<std::unique_ptr<ChildProcess>> workers;
         for (int r = 0; r < 2; ++r) {
             ChildOptions options;
@@ -326,7 +313,7 @@ private Q_SLOTS:
     void rendezvousThatCannotCompleteFailsClearly()
     {
         ChildOptions options;
-        const int port = freePort(); // nobody hosts the store there
+        const int port = freeLoopbackPort(); // nobody hosts the store there
         options.environment = {{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)}};
         ChildProcess worker(TB_CLI_PATH, trainArgs("lonely", {"--dist-timeout", "2"}), options);
         const RunOutput out = collect(worker);

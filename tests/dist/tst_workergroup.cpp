@@ -6,9 +6,6 @@
 
 #include <QTest>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,18 +17,6 @@ using namespace tb;
 
 namespace {
 
-int freePort()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
 
 WorkerPlacement placement(int rank, int size, int port)
 {
@@ -71,7 +56,7 @@ class TestWorkerGroup : public QObject {
 private Q_SLOTS:
     void sumsAndGathersAgreeOnEveryRank()
     {
-        const int size = 3, port = freePort();
+        const int size = 3, port = freeLoopbackPort();
         std::mutex mutex;
         std::vector<std::vector<at::Tensor>> results(size);
         std::vector<std::vector<double>> sums(size);
@@ -112,7 +97,7 @@ private Q_SLOTS:
     // A worker that stops on an error says why; the others' next collective fails naming it.
     void aReportedFailureIsNamed()
     {
-        const int port = freePort();
+        const int port = freeLoopbackPort();
         auto start = std::chrono::steady_clock::now();
         double failedAfter = 0;
         const auto errors = onRanks(2, [&](int r) {
@@ -141,7 +126,7 @@ private Q_SLOTS:
     // The same while the others wait in a barrier (a phase of unbounded length: loading).
     void aBarrierNamesAFailedWorker()
     {
-        const int port = freePort();
+        const int port = freeLoopbackPort();
         const auto errors = onRanks(2, [&](int r) {
             C10dWorkerGroup group(placement(r, 2, port), {});
             group.sumValues({1.0});
@@ -163,7 +148,7 @@ private Q_SLOTS:
         const auto start = std::chrono::steady_clock::now();
         QString error;
         try {
-            C10dWorkerGroup group(placement(0, 2, freePort()), options); // rank 1 never comes
+            C10dWorkerGroup group(placement(0, 2, freeLoopbackPort()), options); // rank 1 never comes
         } catch (const WorkerGroupError& e) {
             error = e.what();
         }
@@ -173,7 +158,7 @@ private Q_SLOTS:
         // A worker whose master is not there.
         error.clear();
         try {
-            C10dWorkerGroup group(placement(1, 2, freePort()), options);
+            C10dWorkerGroup group(placement(1, 2, freeLoopbackPort()), options);
         } catch (const WorkerGroupError& e) {
             error = e.what();
         }
