@@ -23,6 +23,10 @@ void RunRecorder::onStep(const StepReport& r)
     m_buffer->appendMetric(r.step, r.tokensSeen, r.elapsedSeconds, "epoch", r.epoch);
     if (r.skipped)
         m_buffer->appendMetric(r.step, r.tokensSeen, r.elapsedSeconds, "skipped", 1.0);
+    // A data-parallel run's workers, each under its own name ("tokens_per_second.worker1").
+    for (size_t w = 0; w < r.workerTokensPerSecond.size(); ++w)
+        m_buffer->appendMetric(r.step, r.tokensSeen, r.elapsedSeconds, "tokens_per_second.worker" + std::to_string(w),
+                               r.workerTokensPerSecond[w]);
     if (m_next)
         m_next->onStep(r);
 }

@@ -36,9 +36,12 @@ json toJson(const StartReport& r)
 
 json toJson(const StepReport& r)
 {
-    return {{"event", "step"}, {"step", r.step}, {"total_steps", r.totalSteps}, {"epoch", r.epoch},
+    json j = {{"event", "step"}, {"step", r.step}, {"total_steps", r.totalSteps}, {"epoch", r.epoch},
             {"tokens", r.tokensSeen}, {"loss", r.loss}, {"lr", r.learningRate}, {"grad_norm", r.gradNorm},
             {"tokens_per_second", r.tokensPerSecond}, {"elapsed", r.elapsedSeconds}, {"skipped", r.skipped}};
+    if (!r.workerTokensPerSecond.empty())
+        j["worker_tokens_per_second"] = r.workerTokensPerSecond;
+    return j;
 }
 
 json toJson(const EvalReport& r)
@@ -172,6 +175,7 @@ std::optional<TrainEvent> decodeTrainEvent(const std::string& line, const std::s
         r.get("tokens_per_second", s.tokensPerSecond);
         r.get("elapsed", s.elapsedSeconds);
         r.get("skipped", s.skipped);
+        r.get("worker_tokens_per_second", s.workerTokensPerSecond); // absent: one process
         return s;
     }
     if (name == "eval") {

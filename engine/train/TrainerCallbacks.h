@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tb {
 
@@ -31,6 +32,10 @@ struct StepReport {
     double tokensPerSecond = 0; // this step
     double elapsedSeconds = 0;  // since the run (or resume) began
     bool skipped = false;    // non-finite loss: the update was not applied
+    // Data-parallel: each worker's tokens per second of its own compute (its forward and
+    // backward, waiting for the others excluded), in rank order; empty in a one-process run.
+    // tokensPerSecond is the whole run's.
+    std::vector<double> workerTokensPerSecond;
 };
 
 struct EvalReport {

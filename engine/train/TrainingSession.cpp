@@ -364,7 +364,8 @@ std::optional<StepReport> TrainingSession::step()
         const auto counts = m_group->sumValues({static_cast<double>(stepLossTokens), static_cast<double>(stepTokens)});
         stepLossTokens = static_cast<int64_t>(counts[0]);
         stepTokens = static_cast<int64_t>(counts[1]);
-        m_collectiveSeconds += secondsBetween(collectiveStart, Clock::now());
+        m_stepCollectiveSeconds = secondsBetween(collectiveStart, Clock::now());
+        m_collectiveSeconds += m_stepCollectiveSeconds;
     }
     double lossTotal = 0;
     for (const TrainingBatch& batch : micro) {
@@ -381,6 +382,7 @@ std::optional<StepReport> TrainingSession::step()
         (lossSum / static_cast<double>(stepLossTokens)).backward();
         lossTotal += lossSum.item<double>();
     }
+    std::vector<double> workerRates;
     if (m_group) {
         // Summed, not averaged: each worker's loss was already divided by the global count.
         // The frozen base has no gradients; a worker whose share had no loss tokens sends zeros.
@@ -392,7 +394,19 @@ std::optional<StepReport> TrainingSession::step()
         }
         const auto collectiveStart = Clock::now();
         m_group->sumTensors(grads);
-        lossTotal = m_group->sumValues({lossTotal})[0];
+        // Each worker's loss sum, tokens and compute time (the step so far, less its waits):
+        // the loss is their sum in rank order (the same double on every worker), the rest the
+        // workers' own speeds.
+        int64_t mine = 0;
+        for (const TrainingBatch& b : micro)
+            mine += b.tokens;
+        const double computeSeconds = secondsBetween(stepStart, collectiveStart) - m_stepCollectiveSeconds;
+        const auto all = m_group->gatherValues({lossTotal, static_cast<double>(mine), computeSeconds});
+        lossTotal = 0;
+        for (const auto& w : all) {
+            lossTotal += w[0];
+            workerRates.push_back(w[1] / std::max(1e-9, w[2]));
+        }
         m_collectiveSeconds += secondsBetween(collectiveStart, Clock::now());
     }
     const double loss = stepLossTokens > 0 ? lossTotal / static_cast<double>(stepLossTokens) : 0.0;
@@ -441,6 +455,7 @@ std::optional<StepReport> TrainingSession::step()
     report.learningRate = lr;
     report.gradNorm = gradNorm;
     report.tokensPerSecond = static_cast<double>(stepTokens) / std::max(1e-9, secondsBetween(stepStart, now));
+    report.workerTokensPerSecond = std::move(workerRates);
     report.elapsedSeconds = secondsBetween(m_sessionStart, now);
     return report;
 }

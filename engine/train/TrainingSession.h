@@ -122,6 +122,7 @@ private:
     int64_t m_examplesSeen = 0; // global examples consumed: where the stream continues
     double m_collectiveSeconds = 0; // this session's steps' time in collectives (data-parallel)
     double m_stepSeconds = 0;
+    double m_stepCollectiveSeconds = 0; // the current step's token-count exchange
     int64_t m_sessionSteps = 0;
     WorkerGroup* m_group = nullptr;
     std::unique_ptr<ThreadCountGovernor> m_threadGovernor; // default thread count only

@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -38,6 +39,7 @@ struct RunOutput {
     ChildExit exit;
     std::vector<double> losses;    // per step, from rank 0's event stream
     std::vector<double> valLosses; // per evaluation
+    size_t workerRates = 0;        // per-worker tokens/s in the last step event
     std::string stderrText;
     std::string log; // rank 0's log events, one per line
     double seconds = 0;
@@ -103,6 +105,9 @@ RunOutput collect(ChildProcess& child, const std::function<void(int)>& onStep = 
             return;
         if (j.value("event", "") == "step") {
             out.losses.push_back(j.at("loss").get<double>());
+            out.workerRates = 0;
+            for (const auto& rate : j.value("worker_tokens_per_second", nlohmann::json::array()))
+                out.workerRates += rate.get<double>() > 0 ? 1 : 0;
             if (onStep)
                 onStep(static_cast<int>(out.losses.size()));
         } else if (j.value("event", "") == "eval") {
@@ -144,6 +149,9 @@ private Q_SLOTS:
         qInfo("1 worker %.1f s, 2 workers %.1f s, 3 workers %.1f s; loss %.4f -> %.4f", one.seconds, two.seconds, three.seconds,
               one.losses.front(), one.losses.back());
         QVERIFY(one.losses.back() < one.losses.front()); // it learns
+        QCOMPARE(one.workerRates, size_t(0)); // each worker's own speed, in data-parallel runs only
+        QCOMPARE(two.workerRates, size_t(2));
+        QCOMPARE(three.workerRates, size_t(3));
         for (const RunOutput* r : {&two, &three}) {
             QVERIFY2(worstRelative(r->losses, one.losses) <= 1e-5, qPrintable(QString::number(worstRelative(r->losses, one.losses))));
             QVERIFY(worstRelative(r->valLosses, one.valLosses) <= 1e-5);
@@ -265,6 +273,9 @@ private Q_SLOTS:
         const auto runs = queries.listRuns();
         QCOMPARE(int(runs.size()), 1);
         QCOMPARE(runs[0].status, RunStatus::Cancelled);
+        // Stored per worker: each one's memory and its own tokens/s.
+        const auto names = queries.metricNames(runs[0].id);
+        QVERIFY(std::find(names.begin(), names.end(), "tokens_per_second.worker1") != names.end());
         const RunDetails details = queries.getRun(runs[0].id);
         QVERIFY(!details.lastCheckpoint.empty());
         QCOMPARE(childrenOf(launcher.pid()).size(), size_t(0));

@@ -90,6 +90,10 @@ private Q_SLOTS:
         QCOMPARE(st.tokensPerSecond, step.tokensPerSecond);
         QCOMPARE(st.elapsedSeconds, step.elapsedSeconds);
         QCOMPARE(st.skipped, true);
+        QVERIFY(st.workerTokensPerSecond.empty()); // one process: no per-worker figures
+        QVERIFY(encodeTrainEvent(step).find("worker_tokens_per_second") == std::string::npos);
+        step.workerTokensPerSecond = {455.25, 460.5};
+        QCOMPARE(roundTrip<StepReport>(step).workerTokensPerSecond, step.workerTokensPerSecond);
 
         const EvalReport e = roundTrip<EvalReport>(EvalReport{5, 1.25, 3.4903, 4096});
         QCOMPARE(e.step, int64_t(5));
