@@ -20,7 +20,7 @@ namespace tbcli {
 
 namespace {
 
-std::atomic<int> g_forward{0};     // the last control signal not yet forwarded
+std::atomic<unsigned> g_forward{0}; // control signals not yet forwarded, one bit each
 std::atomic<bool> g_stopping{false};
 
 std::string selfExecutable()
@@ -76,7 +76,7 @@ int launchWorkers(const WorkerLaunch& launch)
     action.sa_handler = [](int sig) {
         if (sig == SIGINT || sig == SIGTERM)
             g_stopping.store(true);
-        g_forward.store(sig == SIGINT ? SIGTERM : sig);
+        g_forward.fetch_or(1u << (sig == SIGINT ? SIGTERM : sig));
     };
     for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2})
         sigaction(sig, &action, nullptr);
@@ -109,13 +109,16 @@ int launchWorkers(const WorkerLaunch& launch)
     }
 
     using Clock = std::chrono::steady_clock;
-    std::optional<Clock::time_point> killDeadline;
+    std::optional<Clock::time_point> killDeadline, lastResort;
     int running = workers;
     while (running > 0) {
-        if (const int sig = g_forward.exchange(0)) {
-            for (int r = 0; r < workers; ++r)
-                if (alive[static_cast<size_t>(r)])
-                    children[static_cast<size_t>(r)]->signal(sig);
+        if (const unsigned pending = g_forward.exchange(0)) {
+            // Stop first, then pause or resume, in the order a user would mean them.
+            for (int sig : {SIGTERM, SIGUSR1, SIGUSR2})
+                if (pending & (1u << sig))
+                    for (int r = 0; r < workers; ++r)
+                        if (alive[static_cast<size_t>(r)])
+                            children[static_cast<size_t>(r)]->signal(sig);
         }
         for (int r = 0; r < workers; ++r) {
             if (!alive[static_cast<size_t>(r)])
@@ -144,13 +147,26 @@ int launchWorkers(const WorkerLaunch& launch)
                     killDeadline = Clock::now() + std::chrono::seconds(config.distTimeoutSeconds + 15);
             }
         }
+        // The others fail by themselves within the timeout, or at the end of a long phase (loading,
+        // quantizing) where they wait in a barrier that sees the failure: asked to stop at the
+        // timeout, killed only long after.
         if (killDeadline && Clock::now() > *killDeadline) {
             for (int r = 0; r < workers; ++r)
                 if (alive[static_cast<size_t>(r)]) {
-                    std::cerr << "worker rank " << r << " did not stop within the timeout after another worker failed: killed\n";
-                    children[static_cast<size_t>(r)]->kill();
+                    std::cerr << "worker rank " << r << " still running " << config.distTimeoutSeconds + 15
+                              << " s after another worker failed: asked to stop\n";
+                    children[static_cast<size_t>(r)]->terminate();
                 }
             killDeadline.reset();
+            lastResort = Clock::now() + std::chrono::minutes(10);
+        }
+        if (lastResort && Clock::now() > *lastResort) {
+            for (int r = 0; r < workers; ++r)
+                if (alive[static_cast<size_t>(r)]) {
+                    std::cerr << "worker rank " << r << " did not stop: killed\n";
+                    children[static_cast<size_t>(r)]->kill();
+                }
+            lastResort.reset();
         }
     }
     const tb::ChildExit& first = exits[0];

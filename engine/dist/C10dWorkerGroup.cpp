@@ -3,6 +3,7 @@
 #include "dist/C10dHeaders.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -80,13 +81,26 @@ C10dWorkerGroup::C10dWorkerGroup(const WorkerPlacement& placement, WorkerGroupOp
     d.store->add("tunebench/arrived", 1);
     try {
         auto glooOptions = c10d::ProcessGroupGloo::Options::create(options.timeout);
-        // The interface that reaches the master: loopback for a run on one machine.
-        glooOptions->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(placement.masterAddress));
+        // The interface to talk on: GLOO_SOCKET_IFNAME as PyTorch reads it, loopback for a run on
+        // one machine, else the one this host's name resolves to (not the master's address,
+        // which only the master can bind).
+        const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+        const std::string& master = placement.masterAddress;
+        if (ifname && *ifname)
+            glooOptions->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+        else if (master == "localhost" || master.rfind("127.", 0) == 0 || master == "::1")
+            glooOptions->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+        else
+            glooOptions->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
         glooOptions->threads = 2;
         d.gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
             c10::make_intrusive<c10d::PrefixStore>("gloo", d.store), m_rank, m_size, glooOptions);
 #ifdef TUNEBENCH_HAVE_NCCL
         if (options.cuda) {
+            // Without blocking waits NCCL's wait() only orders streams: a dead peer would stall the
+            // next read until the watchdog aborts the process, instead of an error naming it.
+            ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
+            ::setenv("NCCL_BLOCKING_WAIT", "1", 0); // LibTorch 1.x's name
             auto ncclOptions = c10d::ProcessGroupNCCL::Options::create();
             ncclOptions->timeout = options.timeout;
             d.nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("nccl", d.store),
@@ -130,6 +144,12 @@ C10dWorkerGroup::C10dWorkerGroup(const WorkerPlacement& placement, WorkerGroupOp
 
 C10dWorkerGroup::~C10dWorkerGroup()
 {
+    // The process groups' connections close first: a worker still in a collective with this one
+    // (this one stopped on an error) fails at once instead of after the timeout.
+#ifdef TUNEBENCH_HAVE_NCCL
+    m_impl->nccl.reset();
+#endif
+    m_impl->gloo.reset();
     // Rank 0 hosts the store: it stays until the others are done with it (a worker still in the
     // last barrier would otherwise lose it), or until those missing stop beating.
     try {

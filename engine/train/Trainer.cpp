@@ -104,6 +104,8 @@ bool Trainer::agreeToGoOn(const std::function<void(bool)>& onPauseChanged)
 
 void Trainer::checkCancelled(const char* phase) const
 {
+    if (m_group) // agreed at the first step instead (TrainingSession::checkCancelled)
+        return;
     if (m_cancel.load())
         throw SetupCancelled{phase};
 }
@@ -173,6 +175,9 @@ TrainResult Trainer::runOrThrow(TrainerCallbacks& cb, bool resume)
             session.saveCheckpoint();
     }
 
+    // A Stop that reached one worker during the last step: all take the same way out.
+    if (m_group && m_group->sumValues({m_cancel.load() ? 1.0 : 0.0})[0] > 0)
+        cancel();
     if (m_cancel.load()) {
         result.status = TrainStatus::Cancelled;
         result.reason = "cancelled at step " + std::to_string(result.step);

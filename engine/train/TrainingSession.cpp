@@ -15,6 +15,7 @@
 #include "train/TrainingCheckpoint.h"
 
 #include <cmath>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -93,6 +94,10 @@ TrainingSession::TrainingSession(TrainConfig config, TrainerCallbacks& callbacks
 
 void TrainingSession::checkCancelled(const char* phase) const
 {
+    // A worker of a group does not stop alone in the middle of setup (the others would wait for
+    // it at the setup barrier): a Stop during setup takes effect at the first step, agreed by all.
+    if (m_group)
+        return;
     if (m_cancelled && m_cancelled())
         throw SetupCancelled{phase};
 }
@@ -163,7 +168,16 @@ void TrainingSession::setup()
                                        + std::to_string(globalBatch()) + " (" + std::to_string(cfg.batchSize) + " x "
                                        + std::to_string(cfg.gradAccum) + " accumulation x " + std::to_string(worldSize()) + " workers)");
         m_group->barrier("the end of setup", kSetupBarrier);
+        decorrelateDropout();
     }
+}
+
+void TrainingSession::decorrelateDropout()
+{
+    // Every worker seeded the same stream (the same LoRA initialisation); their dropout masks
+    // must differ like one process's over the global batch. Rank 0 keeps the run's stream.
+    if (m_group && rank() > 0)
+        at::manual_seed(m_config.seed * 1000003ULL + static_cast<uint64_t>(rank()) * 7919ULL + static_cast<uint64_t>(m_result.step));
 }
 
 void TrainingSession::quantizeBase()
@@ -174,7 +188,7 @@ void TrainingSession::quantizeBase()
     cache.cacheDir = cfg.quantCacheDir;
     cache.onInfo = [&](const std::string& m) { m_cb.onLog(LogLevel::Info, m); };
     cache.onWarning = [&](const std::string& m) { m_cb.onLog(LogLevel::Warning, m); };
-    cache.cancelled = m_cancelled;
+    cache.cancelled = m_group ? std::function<bool()>() : m_cancelled; // see checkCancelled
     LlamaForCausalLM& model = *m_loaded.model;
     QuantCacheResult q;
     try {
@@ -261,6 +275,7 @@ void TrainingSession::restore()
     m_result.bestValidationLoss = c.trainerState.value("best_validation_loss", -1.0);
     m_result.lastValidationLoss = c.trainerState.value("last_validation_loss", -1.0);
     m_badSteps = c.trainerState.value("bad_steps", int64_t(0));
+    decorrelateDropout(); // the checkpoint holds rank 0's random state
     m_cb.onLog(LogLevel::Info, "Resumed from " + dir + " at step " + std::to_string(c.step));
 }
 

@@ -99,6 +99,8 @@ private:
     // Data-parallel: every worker's trained weights hash to rank 0's (they step on the same
     // summed gradients, so they must be the same bytes); throws naming the first that differs.
     void checkWorkersAgree();
+    // Gives workers above rank 0 random streams of their own (LoRA dropout).
+    void decorrelateDropout();
     void quantizeBase();
     void chooseWhatTrains();
 

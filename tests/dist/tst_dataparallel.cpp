@@ -281,6 +281,28 @@ private Q_SLOTS:
         QCOMPARE(childrenOf(launcher.pid()).size(), size_t(0));
     }
 
+    // Stop while the workers are still setting up: none stops alone (the others would wait for
+    // it at the setup barrier); all stop at the first step, the run cancelled, not failed.
+    void stopDuringSetupStopsEveryWorker()
+    {
+        const std::string db = path("early.db");
+        ChildOptions options; // as the workbench starts a run: a Stop before the handlers waits
+        options.blockedSignals = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+        ChildProcess launcher(TB_CLI_PATH,
+                              trainArgs("early", {"--batch-size", "3", "--steps", "5000", "--nproc-per-node", "2"}, false, db),
+                              options);
+        std::this_thread::sleep_for(std::chrono::milliseconds(700)); // the workers are loading
+        launcher.terminate();
+        const RunOutput out = collect(launcher);
+        QVERIFY2(out.exit.succeeded(), out.stderrText.c_str());
+        QVERIFY(out.losses.empty());
+        RunStore store(db);
+        RunQueries queries(store.database());
+        const auto runs = queries.listRuns();
+        QCOMPARE(int(runs.size()), 1);
+        QCOMPARE(runs[0].status, RunStatus::Cancelled);
+    }
+
     // Pause (SIGUSR1 to the launcher, forwarded to every worker) holds all of them at one step
     // for longer than the collective timeout without failing; Resume (SIGUSR2) goes on.
     void pauseHoldsEveryWorkerPastTheTimeout()
