@@ -37,6 +37,26 @@ std::string failedKey(int rank)
     return "tunebench/failed/" + std::to_string(rank);
 }
 
+// When each other worker's heartbeat last moved, from repeated reads of the store: a worker
+// whose beat has not moved for a while is gone (or hung). A missing beat counts as 0.
+class HeartbeatWatch {
+public:
+    bool stale(c10d::TCPStore& store, int rank, Clock::duration limit)
+    {
+        const int64_t beat = store.check({heartbeatKey(rank)}) ? std::stoll(stringOf(store.get(heartbeatKey(rank)))) : 0;
+        const auto now = Clock::now();
+        const auto it = m_last.find(rank);
+        if (it == m_last.end() || it->second.first != beat) {
+            m_last[rank] = {beat, now};
+            return false;
+        }
+        return now - it->second.second >= limit;
+    }
+
+private:
+    std::map<int, std::pair<int64_t, Clock::time_point>> m_last; // rank -> (beat, when it last moved)
+};
+
 c10::intrusive_ptr<c10d::TCPStore> connectStore(const std::string& host, int port, bool server, int workers,
                                                 std::chrono::milliseconds timeout)
 {
@@ -157,21 +177,13 @@ C10dWorkerGroup::~C10dWorkerGroup()
         if (m_rank != 0) {
             store.set("tunebench/done/" + std::to_string(m_rank), bytesOf("1"));
         } else if (m_size > 1) {
-            std::map<int, std::pair<int64_t, Clock::time_point>> lastBeat;
+            HeartbeatWatch watch;
             const auto start = Clock::now();
             while (Clock::now() - start < m_options.timeout) {
                 bool waiting = false;
-                for (int r = 1; r < m_size; ++r) {
-                    if (store.check({"tunebench/done/" + std::to_string(r)}))
-                        continue;
-                    const int64_t beat = store.check({heartbeatKey(r)}) ? std::stoll(stringOf(store.get(heartbeatKey(r)))) : 0;
-                    auto it = lastBeat.find(r);
-                    if (it == lastBeat.end() || it->second.first != beat)
-                        lastBeat[r] = {beat, Clock::now()};
-                    else if (Clock::now() - it->second.second > kHeartbeatStale)
-                        continue; // gone
-                    waiting = true;
-                }
+                for (int r = 1; r < m_size; ++r)
+                    if (!store.check({"tunebench/done/" + std::to_string(r)}) && !watch.stale(store, r, kHeartbeatStale))
+                        waiting = true;
                 if (!waiting)
                     break;
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -193,24 +205,22 @@ std::string C10dWorkerGroup::whoFailed(const std::string& error)
 {
     c10d::TCPStore& store = *m_impl->store;
     try {
-        // A worker that stopped on an error says so; give it (or the launcher) a moment.
-        std::map<int, int64_t> first;
+        // A worker that stopped on an error says so; give it (or the launcher) a moment, then
+        // name the first whose heartbeat did not move.
+        HeartbeatWatch watch;
         const auto start = Clock::now();
         while (true) {
             for (int r = 0; r < m_size; ++r)
                 if (r != m_rank && store.check({failedKey(r)}))
                     return "worker rank " + std::to_string(r) + " failed: " + stringOf(store.get(failedKey(r)));
-            std::map<int, int64_t> beats;
+            int staleRank = -1;
             for (int r = 0; r < m_size; ++r)
-                if (r != m_rank && store.check({heartbeatKey(r)}))
-                    beats[r] = std::stoll(stringOf(store.get(heartbeatKey(r))));
-            if (first.empty())
-                first = beats;
+                if (r != m_rank && watch.stale(store, r, kHeartbeatStale) && staleRank < 0)
+                    staleRank = r;
             if (Clock::now() - start >= kHeartbeatStale) {
-                for (int r = 0; r < m_size; ++r)
-                    if (r != m_rank && (!beats.count(r) || beats[r] == first[r]))
-                        return "worker rank " + std::to_string(r)
-                            + " stopped responding (killed, out of memory, or hung); the collective reported: " + error;
+                if (staleRank >= 0)
+                    return "worker rank " + std::to_string(staleRank)
+                        + " stopped responding (killed, out of memory, or hung); the collective reported: " + error;
                 break;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -327,7 +337,7 @@ void C10dWorkerGroup::barrier(const std::string& name, std::chrono::seconds time
     const auto start = Clock::now();
     try {
         store.add(key, 1);
-        std::map<int, std::pair<int64_t, Clock::time_point>> lastBeat; // rank -> (beat, when it last moved)
+        HeartbeatWatch watch;
         while (store.add(key, 0) < m_size) {
             const auto now = Clock::now();
             if (now - start > timeout)
@@ -339,11 +349,7 @@ void C10dWorkerGroup::barrier(const std::string& name, std::chrono::seconds time
                 if (store.check({failedKey(r)}))
                     throw WorkerGroupError("rank " + std::to_string(m_rank) + ", waiting for \"" + name + "\": worker rank "
                                            + std::to_string(r) + " failed: " + stringOf(store.get(failedKey(r))));
-                const int64_t beat = store.check({heartbeatKey(r)}) ? std::stoll(stringOf(store.get(heartbeatKey(r)))) : 0;
-                auto it = lastBeat.find(r);
-                if (it == lastBeat.end() || it->second.first != beat)
-                    lastBeat[r] = {beat, now};
-                else if (now - it->second.second > kHeartbeatStale + std::chrono::seconds(5))
+                if (watch.stale(store, r, kHeartbeatStale + std::chrono::seconds(5)))
                     throw WorkerGroupError("rank " + std::to_string(m_rank) + ", waiting for \"" + name + "\": worker rank "
                                            + std::to_string(r) + " stopped responding (killed, out of memory, or hung)");
             }

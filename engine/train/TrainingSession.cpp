@@ -374,6 +374,7 @@ std::optional<StepReport> TrainingSession::step()
         stepLossTokens += micro.back().lossTokens;
         stepTokens += micro.back().tokens;
     }
+    const int64_t localTokens = stepTokens; // this worker's share, before the exchange below
     if (m_group) { // the whole global batch's counts: every worker divides by the same number
         const auto collectiveStart = Clock::now();
         const auto counts = m_group->sumValues({static_cast<double>(stepLossTokens), static_cast<double>(stepTokens)});
@@ -412,11 +413,8 @@ std::optional<StepReport> TrainingSession::step()
         // Each worker's loss sum, tokens and compute time (the step so far, less its waits):
         // the loss is their sum in rank order (the same double on every worker), the rest the
         // workers' own speeds.
-        int64_t mine = 0;
-        for (const TrainingBatch& b : micro)
-            mine += b.tokens;
         const double computeSeconds = secondsBetween(stepStart, collectiveStart) - m_stepCollectiveSeconds;
-        const auto all = m_group->gatherValues({lossTotal, static_cast<double>(mine), computeSeconds});
+        const auto all = m_group->gatherValues({lossTotal, static_cast<double>(localTokens), computeSeconds});
         lossTotal = 0;
         for (const auto& w : all) {
             lossTotal += w[0];
