@@ -25,6 +25,7 @@
 #include <map>
 #include <set>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -108,6 +109,16 @@ private:
 
 namespace {
 
+// One entry of --devices: a CUDA device index as nvidia-smi and CUDA_VISIBLE_DEVICES number them.
+long parseDeviceIndex(const std::string& text)
+{
+    char* end = nullptr;
+    const long index = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || index < 0 || index > 1023)
+        throw UsageError("option --devices: \"" + text + "\" is not a CUDA device index (0, 1, ...)");
+    return index;
+}
+
 // The option that sets each TrainConfig field, so a problem TrainConfig reports by field is
 // shown by the option the user typed.
 const std::map<std::string, std::string>& optionOfField()
@@ -120,7 +131,7 @@ const std::map<std::string, std::string>& optionOfField()
         {"warmup_steps", "--warmup"}, {"max_steps", "--steps"}, {"epochs", "--epochs"}, {"batch_size", "--batch-size"},
         {"grad_accum", "--grad-accum"}, {"weight_decay", "--weight-decay"}, {"max_grad_norm", "--max-grad-norm"},
         {"eval_every", "--eval-every"}, {"save_every", "--save-every"}, {"max_bad_steps", "--max-bad-steps"},
-        {"seed", "--seed"}, {"threads", "--threads"}, {"device", "--device"}, {"processes", "--nproc-per-node"}, {"base_dtype", "--base-dtype"},
+        {"seed", "--seed"}, {"threads", "--threads"}, {"device", "--device"}, {"processes", "--nproc-per-node"}, {"devices", "--devices"}, {"base_dtype", "--base-dtype"},
         {"dist_timeout", "--dist-timeout"}};
     return m;
 }
@@ -226,7 +237,10 @@ tb::TrainConfig configFromOptions(const ArgList& a)
             throw UsageError("--devices starts one worker per device; leave out --nproc-per-node");
         if (c.device.rfind("cuda", 0) != 0)
             throw UsageError("--devices lists CUDA devices; give --device cuda as well");
-        c.processes = static_cast<int>(splitCommaList(a.required("devices")).size());
+        c.devices.clear();
+        for (const std::string& d : splitCommaList(a.required("devices")))
+            c.devices.push_back(static_cast<int>(parseDeviceIndex(d)));
+        c.processes = static_cast<int>(c.devices.size());
     }
     return c;
 }
@@ -294,6 +308,7 @@ int runTrain(const std::vector<std::string>& args)
         // One process per worker: the processes field is the launcher's, and the device is this
         // worker's (torchrun's convention: cuda -> cuda:LOCAL_RANK).
         c.processes = 1;
+        c.devices.clear();
         if (c.device == "cuda")
             c.device = "cuda:" + std::to_string(placement->localRank);
         if (c.threads <= 0 && placement->localWorldSize > 1)
@@ -314,11 +329,11 @@ int runTrain(const std::vector<std::string>& args)
     if (!placement && c.processes > 1) {
         WorkerLaunch launch;
         launch.config = c;
-        if (a.has("devices"))
-            launch.cudaDevices = splitCommaList(a.required("devices"));
         for (const char* flag : {"json", "no-db"})
             if (a.has(flag))
                 launch.recordingArgs.push_back(std::string("--") + flag);
+        if (!a.has("no-db"))
+            launch.database = tb::StorePaths::resolve(a.text("db", "")).database;
         for (const char* option : {"db", "name", "resume"})
             if (a.has(option)) {
                 launch.recordingArgs.push_back(std::string("--") + option);

@@ -2,8 +2,9 @@
 
 #include "core/ChildProcess.h"
 #include "core/UsableCores.h"
-#include "dist/C10dWorkerGroup.h"
-#include "dist/WorkerPlacement.h"
+#include "dist/RendezvousHost.h"
+#include "store/RunQueries.h"
+#include "store/RunStore.h"
 
 #include <atomic>
 #include <chrono>
@@ -56,18 +57,33 @@ private:
     std::string m_path;
 };
 
+// Rank 0 records the run and could not say how it ended: opening the store marks its row
+// interrupted (its process is gone), and this launcher, which saw it die, says failed and why.
+void recordRankZeroFailure(const std::string& database, const std::string& runFolder, const std::string& reason)
+{
+    try {
+        tb::RunStore store(database);
+        if (const auto runId = tb::RunQueries(store.database()).findRunByDir(runFolder))
+            store.failInterruptedRun(*runId, reason);
+    } catch (const std::exception& e) {
+        std::cerr << database << ": could not record why the run ended: " << e.what() << "\n";
+    }
+}
+
 } // namespace
 
 int launchWorkers(const WorkerLaunch& launch)
 {
-    const int workers = launch.cudaDevices.empty() ? launch.config.processes : static_cast<int>(launch.cudaDevices.size());
+    const std::vector<int>& devices = launch.config.devices;
+    const int workers = devices.empty() ? launch.config.processes : static_cast<int>(devices.size());
     tb::TrainConfig config = launch.config;
     if (config.threads <= 0) // the cores this process may use, shared out
         config.threads = std::max(1, tb::usableCores().usable / workers);
-    if (!launch.cudaDevices.empty())
+    if (!devices.empty())
         config.device = "cuda:0"; // each worker sees only its own device
     const TemporaryConfig description(config);
-    const int port = tb::freeLoopbackPort();
+    tb::RendezvousHost rendezvous(workers, std::chrono::seconds(config.distTimeoutSeconds));
+    const int port = rendezvous.port();
     const std::string executable = selfExecutable();
 
     struct sigaction action {};
@@ -99,9 +115,10 @@ int launchWorkers(const WorkerLaunch& launch)
         options.environment = {{"RANK", std::to_string(r)},          {"WORLD_SIZE", std::to_string(workers)},
                                {"LOCAL_RANK", std::to_string(r)},    {"LOCAL_WORLD_SIZE", std::to_string(workers)},
                                {"MASTER_ADDR", "127.0.0.1"},         {"MASTER_PORT", std::to_string(port)},
-                               {"TUNEBENCH_LAUNCHER", "tunebench"}};
-        if (!launch.cudaDevices.empty())
-            options.environment.emplace_back("CUDA_VISIBLE_DEVICES", launch.cudaDevices[static_cast<size_t>(r)]);
+                               {"TUNEBENCH_LAUNCHER", "tunebench"},
+                               {tb::RendezvousHost::kAgentStoreVariable, "True"}};
+        if (!devices.empty())
+            options.environment.emplace_back("CUDA_VISIBLE_DEVICES", std::to_string(devices[static_cast<size_t>(r)]));
         std::vector<std::string> args = {"train", "--config", description.path()};
         args.insert(args.end(), launch.recordingArgs.begin(), launch.recordingArgs.end());
         children.push_back(std::make_unique<tb::ChildProcess>(executable, args, options));
@@ -141,7 +158,7 @@ int launchWorkers(const WorkerLaunch& launch)
                 // fail naming it (one that exited on an error has written its own reason).
                 const std::string reason = exit.describe();
                 if (exit.signal != 0)
-                    tb::C10dWorkerGroup::reportFailureOf("127.0.0.1", port, r, reason);
+                    rendezvous.reportFailure(r, reason);
                 std::cerr << "worker rank " << r << " " << reason << "\n";
                 if (!killDeadline && running > 0)
                     killDeadline = Clock::now() + std::chrono::seconds(config.distTimeoutSeconds + 15);
@@ -171,8 +188,10 @@ int launchWorkers(const WorkerLaunch& launch)
     }
     const tb::ChildExit& first = exits[0];
     if (first.signal != 0) {
-        std::cerr << "worker rank 0 (which records the run) " << first.describe()
-                  << "; the run's database row is marked interrupted when the workbench or tunebench-cli next opens it\n";
+        const std::string reason = "worker rank 0 (which records the run) " + first.describe();
+        std::cerr << reason << "\n";
+        if (!launch.database.empty())
+            recordRankZeroFailure(launch.database, config.outputDir, reason);
         return 1;
     }
     return first.exitCode;

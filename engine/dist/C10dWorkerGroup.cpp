@@ -1,6 +1,6 @@
 #include "dist/C10dWorkerGroup.h"
 
-#include "dist/C10dHeaders.h"
+#include "dist/RendezvousStore.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -27,21 +27,11 @@ std::string stringOf(const std::vector<uint8_t>& b)
     return {b.begin(), b.end()};
 }
 
-std::string heartbeatKey(int rank)
-{
-    return "tunebench/heartbeat/" + std::to_string(rank);
-}
-
-std::string failedKey(int rank)
-{
-    return "tunebench/failed/" + std::to_string(rank);
-}
-
 // When each other worker's heartbeat last moved, from repeated reads of the store: a worker
 // whose beat has not moved for a while is gone (or hung). A missing beat counts as 0.
 class HeartbeatWatch {
 public:
-    bool stale(c10d::TCPStore& store, int rank, Clock::duration limit)
+    bool stale(c10d::Store& store, int rank, Clock::duration limit)
     {
         const int64_t beat = store.check({heartbeatKey(rank)}) ? std::stoll(stringOf(store.get(heartbeatKey(rank)))) : 0;
         const auto now = Clock::now();
@@ -57,24 +47,15 @@ private:
     std::map<int, std::pair<int64_t, Clock::time_point>> m_last; // rank -> (beat, when it last moved)
 };
 
-c10::intrusive_ptr<c10d::TCPStore> connectStore(const std::string& host, int port, bool server, int workers,
-                                                std::chrono::milliseconds timeout)
-{
-    c10d::TCPStoreOptions o;
-    o.port = static_cast<std::uint16_t>(port);
-    o.isServer = server;
-    if (server)
-        o.numWorkers = static_cast<size_t>(workers);
-    o.waitWorkers = false;
-    o.timeout = timeout;
-    return c10::make_intrusive<c10d::TCPStore>(host, o);
-}
-
 } // namespace
 
 struct C10dWorkerGroup::Impl {
     std::string host;
-    c10::intrusive_ptr<c10d::TCPStore> store;
+    bool hostsStore = false;         // rank 0, unless a launcher hosts the store
+    bool launcherHostsStore = false; // torchrun's agent or tunebench-cli's launcher
+    int attempt = 0;
+    c10::intrusive_ptr<c10d::TCPStore> tcp;
+    c10::intrusive_ptr<c10d::Store> store; // this attempt's keys
     c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
 #ifdef TUNEBENCH_HAVE_NCCL
     c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
@@ -90,14 +71,18 @@ C10dWorkerGroup::C10dWorkerGroup(const WorkerPlacement& placement, WorkerGroupOp
     const std::string where = placement.masterAddress + ":" + std::to_string(placement.masterPort);
     Impl& d = *m_impl;
     d.host = placement.masterAddress;
+    d.launcherHostsStore = placement.storeHostedByLauncher;
+    d.hostsStore = m_rank == 0 && !d.launcherHostsStore;
+    d.attempt = placement.attempt;
     try {
-        d.store = connectStore(placement.masterAddress, placement.masterPort, m_rank == 0, m_size, options.timeout);
+        d.tcp = connectTcpStore(placement.masterAddress, placement.masterPort, d.hostsStore, m_size, options.timeout);
     } catch (const std::exception& e) {
         throw WorkerGroupError("rank " + std::to_string(m_rank) + ": could not "
-                               + (m_rank == 0 ? "host the rendezvous store at " : "reach the rendezvous store at ") + where
+                               + (d.hostsStore ? "host the rendezvous store at " : "reach the rendezvous store at ") + where
                                + " within " + std::to_string(options.timeout.count() / 1000) + " s (" + e.what() + ")");
     }
-    const int port = static_cast<int>(d.store->getPort());
+    d.store = attemptStore(d.tcp, d.attempt);
+    const int port = static_cast<int>(d.tcp->getPort());
     d.store->add("tunebench/arrived", 1);
     try {
         auto glooOptions = c10d::ProcessGroupGloo::Options::create(options.timeout);
@@ -148,16 +133,15 @@ C10dWorkerGroup::C10dWorkerGroup(const WorkerPlacement& placement, WorkerGroupOp
     // The heartbeat has its own connection: the store's client is used by one thread at a time.
     d.heartbeat = std::thread([this, port] {
         Impl& d = *m_impl;
-        c10::intrusive_ptr<c10d::TCPStore> beat;
         try {
-            beat = connectStore(d.host, port, false, m_size, m_options.timeout);
+            const auto beat = attemptStore(connectTcpStore(d.host, port, false, m_size, m_options.timeout), d.attempt);
             for (int64_t n = 1; !d.stopHeartbeat.load(); ++n) {
                 beat->set(heartbeatKey(m_rank), bytesOf(std::to_string(n)));
                 for (auto t = Clock::now(); !d.stopHeartbeat.load() && Clock::now() - t < kHeartbeat;)
                     std::this_thread::sleep_for(std::chrono::milliseconds(20));
             }
         } catch (const std::exception&) {
-            // The store is gone (rank 0 ended): nothing left to beat for.
+            // The store is gone (its host ended): nothing left to beat for.
         }
     });
 }
@@ -170,19 +154,19 @@ C10dWorkerGroup::~C10dWorkerGroup()
     m_impl->nccl.reset();
 #endif
     m_impl->gloo.reset();
-    // Rank 0 hosts the store: it stays until the others are done with it (a worker still in the
-    // last barrier would otherwise lose it), or until those missing stop beating.
+    // A rank 0 that hosts the store stays until the others are done with it (a worker still in
+    // the last barrier would otherwise lose it), or until those missing stop beating.
     try {
-        c10d::TCPStore& store = *m_impl->store;
-        if (m_rank != 0) {
-            store.set("tunebench/done/" + std::to_string(m_rank), bytesOf("1"));
+        c10d::Store& store = *m_impl->store;
+        if (!m_impl->hostsStore) {
+            store.set(doneKey(m_rank), bytesOf("1"));
         } else if (m_size > 1) {
             HeartbeatWatch watch;
             const auto start = Clock::now();
             while (Clock::now() - start < m_options.timeout) {
                 bool waiting = false;
                 for (int r = 1; r < m_size; ++r)
-                    if (!store.check({"tunebench/done/" + std::to_string(r)}) && !watch.stale(store, r, kHeartbeatStale))
+                    if (!store.check({doneKey(r)}) && !watch.stale(store, r, kHeartbeatStale))
                         waiting = true;
                 if (!waiting)
                     break;
@@ -198,12 +182,12 @@ C10dWorkerGroup::~C10dWorkerGroup()
 
 int C10dWorkerGroup::storePort() const
 {
-    return static_cast<int>(m_impl->store->getPort());
+    return static_cast<int>(m_impl->tcp->getPort());
 }
 
 std::string C10dWorkerGroup::whoFailed(const std::string& error)
 {
-    c10d::TCPStore& store = *m_impl->store;
+    c10d::Store& store = *m_impl->store;
     try {
         // A worker that stopped on an error says so; give it (or the launcher) a moment, then
         // name the first whose heartbeat did not move.
@@ -226,10 +210,8 @@ std::string C10dWorkerGroup::whoFailed(const std::string& error)
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
     } catch (const std::exception&) {
-        if (m_rank != 0)
-            return "worker rank 0, which hosts the rendezvous store, is gone (killed, out of memory, or failed); the "
-                   "collective reported: "
-                + error;
+        if (!m_impl->hostsStore)
+            return storeHostName() + ", is gone (killed, out of memory, or failed); the collective reported: " + error;
     }
     return "a collective between the workers failed: " + error;
 }
@@ -332,7 +314,7 @@ void C10dWorkerGroup::barrier(const std::string& name, std::chrono::seconds time
 {
     if (m_size == 1)
         return;
-    c10d::TCPStore& store = *m_impl->store;
+    c10d::Store& store = *m_impl->store;
     const std::string key = "tunebench/barrier/" + std::to_string(m_impl->barriers++) + "/" + name;
     const auto start = Clock::now();
     try {
@@ -359,8 +341,8 @@ void C10dWorkerGroup::barrier(const std::string& name, std::chrono::seconds time
         throw;
     } catch (const std::exception& e) {
         throw WorkerGroupError("rank " + std::to_string(m_rank) + ", waiting for \"" + name + "\": "
-                               + (m_rank == 0 ? std::string("the rendezvous store failed: ") + e.what()
-                                              : "worker rank 0, which hosts the rendezvous store, is gone (" + std::string(e.what()) + ")"));
+                               + (m_impl->hostsStore ? std::string("the rendezvous store failed: ") + e.what()
+                                                     : storeHostName() + ", is gone (" + std::string(e.what()) + ")"));
     }
 }
 
@@ -372,15 +354,10 @@ void C10dWorkerGroup::reportFailure(const std::string& reason) noexcept
     }
 }
 
-bool C10dWorkerGroup::reportFailureOf(const std::string& host, int port, int rank, const std::string& reason) noexcept
+std::string C10dWorkerGroup::storeHostName() const
 {
-    try {
-        auto store = connectStore(host, port, false, 1, std::chrono::seconds(3));
-        store->set(failedKey(rank), bytesOf(reason));
-        return true;
-    } catch (...) {
-        return false;
-    }
+    return m_impl->launcherHostsStore ? "the launcher, which hosts the rendezvous store"
+                                      : "worker rank 0, which hosts the rendezvous store";
 }
 
 } // namespace tb

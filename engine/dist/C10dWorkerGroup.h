@@ -3,6 +3,7 @@
 // Gloo process group for CPU tensors and host values, and NCCL for CUDA tensors where LibTorch
 // was built with it.
 //
+// The store is hosted by rank 0, or by the launcher when it says so (dist/RendezvousStore.h).
 // Knowing who failed: each worker beats a heartbeat key in the store (its own connection,
 // every 500 ms) and a worker that stops on an error writes "failed/<rank>" with its reason
 // (reportFailure; the --nproc-per-node launcher writes it too for a worker it saw die). When a
@@ -33,7 +34,7 @@ struct WorkerGroupOptions {
 class C10dWorkerGroup : public WorkerGroup {
 public:
     // Joins the group: rank 0 hosts the store at masterAddress:masterPort (port 0 picks a free
-    // one, for tests), the others connect to it. Throws WorkerGroupError when the rendezvous
+    // one, for tests) unless the placement says the launcher does; the others connect to it. Throws WorkerGroupError when the rendezvous
     // does not complete within the timeout, saying how many workers arrived.
     C10dWorkerGroup(const WorkerPlacement& placement, WorkerGroupOptions options = {});
     ~C10dWorkerGroup() override;
@@ -48,15 +49,13 @@ public:
     void barrier(const std::string& name, std::chrono::seconds timeout) override;
     void reportFailure(const std::string& reason) noexcept override;
 
-    // Writes rank's failure reason into the store at host:port (the launcher's view of a worker
-    // it saw die); best effort, returns false when the store cannot be reached.
-    static bool reportFailureOf(const std::string& host, int port, int rank, const std::string& reason) noexcept;
-
 private:
     struct Impl;
     // The failure behind a collective's error, as "worker rank R ...".
     std::string whoFailed(const std::string& error);
     [[noreturn]] void fail(const std::string& what, const std::exception& e);
+    // Who a worker loses when the store goes: rank 0 or the launcher.
+    std::string storeHostName() const;
 
     int m_rank = 0;
     int m_size = 1;

@@ -154,6 +154,9 @@ std::optional<WorkerPlacement> placementFromEnvironment(const EnvironmentLookup&
         p.masterPort = wholeNumber(env, "MASTER_PORT", 1, 65535);
         const auto launcher = env("TUNEBENCH_LAUNCHER");
         p.launcher = launcher ? *launcher : env("TORCHELASTIC_RUN_ID") ? "torchrun" : "environment";
+        // PyTorch's own test of the variable (torch/distributed/rendezvous.py): exactly "True".
+        p.storeHostedByLauncher = env("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
+        p.attempt = optionalNumber(env, "TORCHELASTIC_RESTART_COUNT", 0, kMaxWorkers).value_or(0);
         checkPlacement(p, "RANK", "LOCAL_RANK");
     } else if (env("SLURM_PROCID") && env("SLURM_NTASKS")) {
         p.worldSize = wholeNumber(env, "SLURM_NTASKS", 1, kMaxWorkers);

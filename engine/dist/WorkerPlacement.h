@@ -4,7 +4,8 @@
 //
 // Read from the environment the launchers people use set:
 //   torchrun (and any env:// launcher, and `tunebench-cli train --nproc-per-node`):
-//     RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT
+//     RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, and whether the
+//     launcher hosts the store: TORCHELASTIC_USE_AGENT_STORE, TORCHELASTIC_RESTART_COUNT
 //   Slurm's srun: SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE (or
 //     SLURM_TASKS_PER_NODE), the first host of SLURM_STEP_NODELIST / SLURM_JOB_NODELIST as the
 //     master unless MASTER_ADDR is set, and MASTER_PORT or 20000 + SLURM_JOB_ID % 20000 (the
@@ -27,6 +28,13 @@ struct WorkerPlacement {
     std::string masterAddress;
     int masterPort = 0;
     std::string launcher; // "torchrun", "slurm", "tunebench" or "environment" (another env:// launcher)
+    // The launcher hosts the rendezvous store at the master's address and rank 0 is a client
+    // like the others (TORCHELASTIC_USE_AGENT_STORE=True: torchrun's agent, tunebench-cli's
+    // launcher); otherwise rank 0 hosts it.
+    bool storeHostedByLauncher = false;
+    // Which start of the workers this is (TORCHELASTIC_RESTART_COUNT: torchrun restarts failed
+    // workers against the same store); keys are kept per attempt.
+    int attempt = 0;
 };
 
 // The value of an environment variable, nullopt when unset.

@@ -297,6 +297,12 @@ void RunStore::explainInterruption(int64_t runId, const std::string& reason)
     update.bindInt(1, runId).bindText(2, reason).run();
 }
 
+void RunStore::failInterruptedRun(int64_t runId, const std::string& reason)
+{
+    SqliteStatement update = m_db.prepare("UPDATE runs SET status = 'failed', reason = ?2 WHERE id = ?1 AND status = 'interrupted'");
+    update.bindInt(1, runId).bindText(2, reason).run();
+}
+
 void RunStore::renameRun(int64_t runId, const std::string& name)
 {
     const std::string clean = trimmed(name);

@@ -80,6 +80,11 @@ public:
     // The reason of an interrupted run, when the one who saw its process end knows more than
     // recoverInterruptedRuns() ("killed by signal 9"). Runs in another state are left alone.
     void explainInterruption(int64_t runId, const std::string& reason);
+    // An interrupted run that the one who saw its process end knows to have failed (a
+    // data-parallel launcher whose rank 0 was killed: the run cannot go on by itself). It stays
+    // resumable from its last checkpoint, as every failed run. Runs in another state are left
+    // alone.
+    void failInterruptedRun(int64_t runId, const std::string& reason);
 
     void renameRun(int64_t runId, const std::string& name);
     void addTag(int64_t runId, const std::string& tag);

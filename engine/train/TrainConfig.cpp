@@ -131,6 +131,7 @@ json TrainConfig::toJson() const
         {"seed", seed},
         {"threads", threads},
         {"processes", processes},
+        {"devices", devices},
         {"dist_timeout", distTimeoutSeconds},
         {"device", device},
         {"base_dtype", baseDtype},
@@ -155,7 +156,7 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
     static const std::set<std::string> known = {"name", "model", "data", "validation_data", "output_dir", "method", "lora", "dataset",
         "learning_rate", "schedule", "warmup_steps", "max_steps", "epochs", "batch_size", "grad_accum", "max_grad_norm",
         "weight_decay", "adam_beta1", "adam_beta2", "adam_eps", "gradient_checkpointing", "eval_every", "save_every",
-        "max_bad_steps", "seed", "threads", "processes", "dist_timeout", "device", "base_dtype", "initial_adapter", "quant",
+        "max_bad_steps", "seed", "threads", "processes", "devices", "dist_timeout", "device", "base_dtype", "initial_adapter", "quant",
         "quant_cache_dir"};
     for (const auto& item : j.items())
         if (!known.count(item.key()))
@@ -240,6 +241,7 @@ TrainConfig TrainConfig::fromJson(const json& j, const std::string& source)
     get(j, "", "seed", c.seed);
     get(j, "", "threads", c.threads);
     get(j, "", "processes", c.processes);
+    get(j, "", "devices", c.devices);
     get(j, "", "dist_timeout", c.distTimeoutSeconds);
     get(j, "", "device", c.device);
     get(j, "", "base_dtype", c.baseDtype);
@@ -307,6 +309,18 @@ std::vector<ConfigProblem> TrainConfig::problems() const
     if (seed > (uint64_t(1) << 62)) bad("seed", "must be at most 2^62");
     if (threads < 0) bad("threads", "must not be negative (0: every core this process may use)");
     if (processes < 1 || processes > 256) bad("processes", "must be between 1 and 256");
+    if (!devices.empty()) {
+        std::vector<int> sorted = devices;
+        std::sort(sorted.begin(), sorted.end());
+        if (device.rfind("cuda", 0) != 0)
+            bad("devices", "lists CUDA devices; the device must be cuda");
+        else if (sorted.front() < 0)
+            bad("devices", "device indices start at 0");
+        else if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+            bad("devices", "lists a device twice");
+        else if (processes != static_cast<int>(devices.size()))
+            bad("processes", "must equal the number of devices (" + std::to_string(devices.size()) + "): one worker per device");
+    }
     if (distTimeoutSeconds < 1 || distTimeoutSeconds > 86400) bad("dist_timeout", "must be between 1 and 86400 seconds");
     if (device != "cpu" && device != "cuda" && device.rfind("cuda:", 0) != 0) bad("device", "expected cpu, cuda or cuda:N");
     if (baseDtype != "bf16" && baseDtype != "fp32" && baseDtype != "bfloat16" && baseDtype != "float32")

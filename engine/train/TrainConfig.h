@@ -99,6 +99,10 @@ struct TrainConfig {
     // Processes field, --nproc-per-node); 1: one process, no torch.distributed. A run placed by
     // another launcher (torchrun, srun) takes its world size from the environment instead.
     int processes = 1;
+    // CUDA devices of this machine to train on, one worker process each (the form's device
+    // checkboxes, --devices 0,1): each worker sees only its own (CUDA_VISIBLE_DEVICES) as
+    // cuda:0. Empty: `processes` workers on `device`. When given, processes equals its size.
+    std::vector<int> devices;
     // How long a worker waits for the others in a collective or the rendezvous before the run
     // fails naming the worker that did not come (--dist-timeout).
     int distTimeoutSeconds = 60;

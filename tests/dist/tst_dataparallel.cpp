@@ -2,14 +2,16 @@
 // model (fp32 base, so sums in another order are the only difference), Gloo over loopback.
 //  - 1, 2 and 3 workers with the same global batch (6 = 6x1 = 3x2 = 2x3, accumulation 2, 20
 //    steps, sharded evaluation): losses within 1e-5 relative, adapters within 1e-5;
-//  - torchrun's environment (set here, no Python) gives the same run as --nproc-per-node;
+//  - torchrun's environment (set here, no Python; the store hosted as torchrun's agent hosts
+//    it) gives the same run as --nproc-per-node, and so does a plain env:// launcher;
 //  - a run resumes at world size 2 from a checkpoint written at world size 1, and back;
-//  - kill -9 of one worker mid-run: the others stop within the timeout and the database says
-//    which rank failed; SIGTERM to the launcher stops all workers with a checkpoint; a pause
+//  - kill -9 of one worker mid-run (rank 1, and rank 0 which records the run): the others stop
+//    within the timeout and the database says which rank failed; SIGTERM to the launcher stops all workers with a checkpoint; a pause
 //    longer than the collective timeout holds every worker without failing;
 //  - a rendezvous that cannot complete fails within its timeout.
 // Every worker process is reaped by the launcher (or by ChildProcess here).
 #include "core/ChildProcess.h"
+#include "dist/RendezvousHost.h"
 #include "dist/WorkerPlacement.h"
 #include "formats/SafetensorsReader.h"
 #include "model/TensorIO.h"
@@ -167,29 +169,25 @@ private Q_SLOTS:
         m_twoWorkers = two.losses;
     }
 
-    // torchrun's variables, set here for two processes started by the test: the same run as
-    // --nproc-per-node 2, bit for bit.
+    // torchrun's variables, set here for two processes started by the test, with the store
+    // hosted as torchrun's agent hosts it (TORCHELASTIC_USE_AGENT_STORE; this is its second
+    // start of the workers, and the first one's failure key must not matter): the same run as
+    // --nproc-per-node 2, bit for bit. Then a plain env:// launcher, where rank 0 hosts the store.
     void torchrunEnvironmentGivesTheSameRun()
     {
         if (m_twoWorkers.empty()) // run alone: the --nproc-per-node run to compare with
             m_twoWorkers = train("w2", {"--batch-size", "3", "--steps", "20", "--nproc-per-node", "2"}).losses;
-        const int port = freeLoopbackPort();
-        std::vector<std::unique_ptr<ChildProcess>> workers;
-        for (int r = 0; r < 2; ++r) {
-            ChildOptions options;
-            options.environment = {{"RANK", std::to_string(r)}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", std::to_string(r)},
-                                   {"LOCAL_WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)},
-                                   {"TORCHELASTIC_RUN_ID", "test"}};
-            workers.push_back(std::make_unique<ChildProcess>(TB_CLI_PATH, trainArgs("torchrun", {"--batch-size", "3", "--steps", "20"}),
-                                                             options));
-        }
-        const RunOutput rank0 = collect(*workers[0]);
-        const RunOutput rank1 = collect(*workers[1]);
-        QVERIFY2(rank0.exit.succeeded(), rank0.stderrText.c_str());
-        QVERIFY2(rank1.exit.succeeded(), rank1.stderrText.c_str());
-        QVERIFY(rank1.losses.empty()); // rank 0 reports the run
-        QCOMPARE(rank0.losses, m_twoWorkers);
+        RendezvousHost agent(2, std::chrono::seconds(60));
+        agent.reportFailure(1, "killed by signal 9"); // the first attempt's
+        const RunOutput torchrun = trainPlaced("torchrun", 20, {{"TORCHELASTIC_RUN_ID", "test"},
+                                                                {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+                                                                {"TORCHELASTIC_RESTART_COUNT", "1"}},
+                                               agent.port());
+        QCOMPARE(torchrun.losses, m_twoWorkers);
         QCOMPARE(adapterDifference(path("torchrun"), path("w2")), 0.0);
+        // The launcher's store is the agent's: rank 0 hosting one on its port would have failed.
+        const RunOutput envLaunched = trainPlaced("env", 6, {}, freeLoopbackPort());
+        QCOMPARE(envLaunched.losses, std::vector<double>(m_twoWorkers.begin(), m_twoWorkers.begin() + 6)); // constant schedule
     }
 
     // The data position is a count of global examples: a run written at one world size
@@ -253,6 +251,44 @@ private Q_SLOTS:
         QCOMPARE(int(runs.size()), 1);
         QCOMPARE(runs[0].status, RunStatus::Failed);
         QVERIFY2(runs[0].reason.find("worker rank 1 failed: killed by signal 9") != std::string::npos, runs[0].reason.c_str());
+    }
+
+    // kill -9 of rank 0, which records the run: rank 1 fails naming it (the launcher's store
+    // outlives rank 0), and the launcher marks the run failed with the reason in the database.
+    void aKilledRankZeroFailsTheRunInTheDatabase()
+    {
+        const std::string db = path("rank0.db");
+        ChildProcess launcher(TB_CLI_PATH, trainArgs("rank0-killed", {"--batch-size", "3", "--steps", "5000", "--nproc-per-node", "2",
+                                                                      "--dist-timeout", "20"},
+                                                     false, db));
+        pid_t victim = -1, rank1 = -1;
+        auto killedAt = std::chrono::steady_clock::now();
+        const RunOutput out = collect(launcher, [&](int steps) {
+            if (steps != 3)
+                return;
+            for (pid_t c : childrenOf(launcher.pid()))
+                (environmentHas(c, "RANK=0") ? victim : rank1) = c;
+            if (victim > 0) {
+                ::kill(victim, SIGKILL);
+                killedAt = std::chrono::steady_clock::now();
+            }
+        });
+        QVERIFY(victim > 0 && rank1 > 0);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killedAt).count();
+        qInfo("the run ended %.1f s after rank 0 was killed (timeout 20 s)", seconds);
+        QVERIFY(seconds < 60);
+        QVERIFY(!out.exit.succeeded());
+        QVERIFY2(out.stderrText.find("[rank 1]") != std::string::npos
+                     && out.stderrText.find("worker rank 0 failed: killed by signal 9") != std::string::npos,
+                 out.stderrText.c_str());
+        QCOMPARE(::kill(victim, 0), -1); // reaped: gone
+        QCOMPARE(::kill(rank1, 0), -1);
+        RunStore store(db);
+        const auto runs = RunQueries(store.database()).listRuns();
+        QCOMPARE(int(runs.size()), 1);
+        QCOMPARE(runs[0].status, RunStatus::Failed);
+        QVERIFY2(runs[0].reason.find("worker rank 0 (which records the run) killed by signal 9") != std::string::npos,
+                 runs[0].reason.c_str());
     }
 
     // Stop (SIGTERM to the launcher, as the workbench sends): all workers stop at the same step
@@ -379,6 +415,29 @@ private:
             args.insert(args.end(), {"--db", db});
         args.insert(args.end(), extra.begin(), extra.end());
         return args;
+    }
+
+    // Two workers started by this test with an env:// launcher's variables (and `more`),
+    // --batch-size 3: rank 0's output; both must succeed, and only rank 0 reports.
+    RunOutput trainPlaced(const std::string& out, int steps, const std::vector<std::pair<std::string, std::string>>& more, int port)
+    {
+        std::vector<std::unique_ptr<ChildProcess>> workers;
+        for (int r = 0; r < 2; ++r) {
+            ChildOptions options;
+            options.environment = {{"RANK", std::to_string(r)}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", std::to_string(r)},
+                                   {"LOCAL_WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)}};
+            options.environment.insert(options.environment.end(), more.begin(), more.end());
+            workers.push_back(std::make_unique<ChildProcess>(
+                TB_CLI_PATH, trainArgs(out, {"--batch-size", "3", "--steps", std::to_string(steps)}), options));
+        }
+        const RunOutput rank0 = collect(*workers[0]);
+        const RunOutput rank1 = collect(*workers[1]);
+        [&] {
+            QVERIFY2(rank0.exit.succeeded(), rank0.stderrText.c_str());
+            QVERIFY2(rank1.exit.succeeded(), rank1.stderrText.c_str());
+            QVERIFY(rank1.losses.empty()); // rank 0 reports the run
+        }();
+        return rank0;
     }
 
     RunOutput train(const std::string& out, const std::vector<std::string>& extra, bool resume = false)

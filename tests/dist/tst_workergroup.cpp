@@ -3,6 +3,7 @@
 // one worker reports is named by the others, and a rendezvous that cannot complete fails within
 // its timeout saying how many workers came.
 #include "dist/C10dWorkerGroup.h"
+#include "dist/RendezvousHost.h"
 
 #include <QTest>
 
@@ -139,6 +140,60 @@ private Q_SLOTS:
         });
         QVERIFY2(errors[0].find("waiting for \"the end of setup\": worker rank 1 failed: tokenizer.json: line 3") != std::string::npos,
                  errors[0].c_str());
+    }
+
+    // A launcher hosts the store (torchrun's agent, tunebench-cli's launcher): rank 0 is a client
+    // like the others, and when rank 0 dies the launcher's word names it to the others.
+    void aLauncherHostedStoreOutlivesRankZero()
+    {
+        RendezvousHost host(2, std::chrono::seconds(20));
+        auto start = std::chrono::steady_clock::now();
+        double failedAfter = 0;
+        std::vector<std::vector<double>> sums(2);
+        const auto errors = onRanks(2, [&](int r) {
+            WorkerGroupOptions options;
+            options.timeout = std::chrono::seconds(20);
+            WorkerPlacement p = placement(r, 2, host.port());
+            p.storeHostedByLauncher = true;
+            C10dWorkerGroup group(p, options);
+            sums[static_cast<size_t>(r)] = group.sumValues({1.0 + r});
+            if (r == 0) {
+                host.reportFailure(0, "killed by signal 9"); // what the launcher writes for a worker it saw die
+                return;
+            }
+            start = std::chrono::steady_clock::now();
+            try {
+                group.sumValues({2.0});
+            } catch (...) {
+                failedAfter = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                throw;
+            }
+        });
+        QVERIFY2(errors[0].empty(), errors[0].c_str());
+        QCOMPARE(sums[0], std::vector<double>{3.0});
+        QCOMPARE(sums[1], std::vector<double>{3.0});
+        QVERIFY2(errors[1].find("worker rank 0 failed: killed by signal 9") != std::string::npos, errors[1].c_str());
+        QVERIFY(failedAfter < 20);
+    }
+
+    // Keys are per attempt (torchrun restarts failed workers against the same store): a failure
+    // recorded in the first start does not stop the second's barrier, which rank 0 waits in
+    // while rank 1 comes late.
+    void aRestartDoesNotSeeTheLastAttemptsKeys()
+    {
+        RendezvousHost host(2, std::chrono::seconds(20));
+        host.reportFailure(1, "killed by signal 9"); // attempt 0
+        const auto errors = onRanks(2, [&](int r) {
+            WorkerPlacement p = placement(r, 2, host.port());
+            p.storeHostedByLauncher = true;
+            p.attempt = 1;
+            C10dWorkerGroup group(p, {});
+            if (r == 1)
+                std::this_thread::sleep_for(std::chrono::milliseconds(700));
+            group.barrier("setup", std::chrono::seconds(20));
+        });
+        QVERIFY2(errors[0].empty(), errors[0].c_str());
+        QVERIFY2(errors[1].empty(), errors[1].c_str());
     }
 
     void rendezvousTimesOut()

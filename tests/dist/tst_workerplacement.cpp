@@ -52,6 +52,18 @@ private Q_SLOTS:
         QCOMPARE(p->masterAddress, std::string("node07"));
         QCOMPARE(p->masterPort, 29400);
         QCOMPARE(p->launcher, std::string("torchrun"));
+        QVERIFY(!p->storeHostedByLauncher); // rank 0 hosts the store, as env:// does
+        QCOMPARE(p->attempt, 0);
+        // torchrun's agent hosting the store, on its third start of the workers.
+        const auto agent = placementFromEnvironment(env({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "node07"},
+                                                         {"MASTER_PORT", "29400"}, {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+                                                         {"TORCHELASTIC_RESTART_COUNT", "2"}}));
+        QVERIFY(agent->storeHostedByLauncher);
+        QCOMPARE(agent->attempt, 2);
+        // PyTorch's spelling only: "true" or "1" leave rank 0 hosting it, as in Python.
+        QVERIFY(!placementFromEnvironment(env({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "a"}, {"MASTER_PORT", "1"},
+                                               {"TORCHELASTIC_USE_AGENT_STORE", "true"}}))
+                     ->storeHostedByLauncher);
     }
 
     void localRankDefaultsToOneMachine()

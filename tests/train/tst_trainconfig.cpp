@@ -158,6 +158,31 @@ private Q_SLOTS:
         }
     }
 
+    void cudaDevicesAreOneWorkerEach()
+    {
+        TrainConfig c = runnable();
+        c.device = "cuda";
+        c.devices = {0, 2};
+        c.processes = 2;
+        QVERIFY(c.problems().empty());
+        const TrainConfig back = TrainConfig::fromJson(c.toJson(), "run.json");
+        QCOMPARE(back.devices, std::vector<int>({0, 2}));
+        c.processes = 3;
+        QVERIFY(hasProblem(c.problems(), "processes", "must equal the number of devices (2)"));
+        c.processes = 2;
+        c.devices = {1, 1};
+        QVERIFY(hasProblem(c.problems(), "devices", "lists a device twice"));
+        c.devices = {-1, 0};
+        QVERIFY(hasProblem(c.problems(), "devices", "indices start at 0"));
+        c.devices = {0, 1};
+        c.device = "cpu";
+        QVERIFY(hasProblem(c.problems(), "devices", "the device must be cuda"));
+        // A config without the key (written before it existed) trains on `device` alone.
+        nlohmann::json old = runnable().toJson();
+        old.erase("devices");
+        QVERIFY(TrainConfig::fromJson(old, "old.json").devices.empty());
+    }
+
     void filesOnDiskAreChecked()
     {
         namespace fs = std::filesystem;
