@@ -244,35 +244,63 @@ void C10dWorkerGroup::sumTensors(const std::vector<at::Tensor>& tensors)
         buckets[it->second].members.push_back(t);
         buckets[it->second].bytes += bytes;
     }
-    try {
-        std::vector<std::function<void()>> waits;
-        for (Bucket& b : buckets) {
-            std::vector<at::Tensor> flat;
-            for (const at::Tensor& t : b.members)
-                flat.push_back(t.reshape({-1}));
-            b.flat = at::cat(flat);
-            std::vector<at::Tensor> io{b.flat};
-#ifdef TUNEBENCH_HAVE_NCCL
-            if (b.flat.is_cuda() && m_impl->nccl) {
-                auto work = m_impl->nccl->allreduce(io);
-                waits.push_back([work] { work->wait(); });
-                continue;
-            }
-#endif
-            auto work = m_impl->gloo->allreduce(io);
-            waits.push_back([work] { work->wait(); });
-        }
-        for (auto& w : waits)
-            w();
-    } catch (const std::exception& e) {
-        fail("summing gradients", e);
+    std::vector<std::unique_ptr<PendingSum>> pending;
+    for (Bucket& b : buckets) {
+        std::vector<at::Tensor> flat;
+        for (const at::Tensor& t : b.members)
+            flat.push_back(t.reshape({-1}));
+        b.flat = at::cat(flat);
+        pending.push_back(startSum(b.flat));
     }
+    for (auto& p : pending)
+        p->wait();
     for (Bucket& b : buckets) {
         int64_t offset = 0;
         for (const at::Tensor& t : b.members) {
             t.copy_(b.flat.narrow(0, offset, t.numel()).view(t.sizes()));
             offset += t.numel();
         }
+    }
+}
+
+// One all-reduce in flight; its errors are reported as the group's.
+class C10dPendingSum : public PendingSum {
+public:
+    C10dPendingSum(C10dWorkerGroup& group, std::function<void()> wait) : m_group(group), m_wait(std::move(wait)) {}
+    void wait() override
+    {
+        if (!m_wait)
+            return;
+        try {
+            auto w = std::move(m_wait);
+            m_wait = nullptr;
+            w();
+        } catch (const std::exception& e) {
+            m_group.fail("summing gradients", e);
+        }
+    }
+
+private:
+    C10dWorkerGroup& m_group;
+    std::function<void()> m_wait;
+};
+
+std::unique_ptr<PendingSum> C10dWorkerGroup::startSum(const at::Tensor& flat)
+{
+    if (m_size == 1)
+        return std::make_unique<C10dPendingSum>(*this, nullptr);
+    std::vector<at::Tensor> io{flat};
+    try {
+#ifdef TUNEBENCH_HAVE_NCCL
+        if (flat.is_cuda() && m_impl->nccl) {
+            auto work = m_impl->nccl->allreduce(io);
+            return std::make_unique<C10dPendingSum>(*this, [work] { work->wait(); });
+        }
+#endif
+        auto work = m_impl->gloo->allreduce(io);
+        return std::make_unique<C10dPendingSum>(*this, [work] { work->wait(); });
+    } catch (const std::exception& e) {
+        fail("summing gradients", e);
     }
 }
 

@@ -44,12 +44,14 @@ public:
     int storePort() const;
 
     void sumTensors(const std::vector<at::Tensor>& tensors) override;
+    std::unique_ptr<PendingSum> startSum(const at::Tensor& flat) override;
     std::vector<double> sumValues(const std::vector<double>& values) override;
     std::vector<std::vector<double>> gatherValues(const std::vector<double>& values) override;
     void barrier(const std::string& name, std::chrono::seconds timeout) override;
     void reportFailure(const std::string& reason) noexcept override;
 
 private:
+    friend class C10dPendingSum; // reports its failure as the group's
     struct Impl;
     // The failure behind a collective's error, as "worker rank R ...".
     std::string whoFailed(const std::string& error);

@@ -46,8 +46,10 @@ EnvironmentLookup processEnvironment();
 // inconsistent.
 std::optional<WorkerPlacement> placementFromEnvironment(const EnvironmentLookup& lookup);
 
-// A TCP port free on 127.0.0.1 now (the kernel's choice, released again): where a launcher on
-// one machine has rank 0 host the store. Throws std::runtime_error when there is none.
+// A TCP port free on 127.0.0.1 now (the kernel's choice, released again): for tests that have
+// rank 0 host the store. A launcher hosts the store itself instead (RendezvousHost), since
+// another process may take this port before rank 0 binds it. Throws std::runtime_error when
+// there is none.
 int freeLoopbackPort();
 
 // The first host of a Slurm node list: "gpu[03-05,07],cpu01" -> "gpu03", "a,b" -> "a",

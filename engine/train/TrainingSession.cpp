@@ -1,5 +1,7 @@
 #include "train/TrainingSession.h"
 
+#include "train/OverlappedGradientSum.h"
+
 #include "core/DeviceMemory.h"
 #include "formats/FormatError.h"
 #include "core/ThreadSettings.h"
@@ -169,6 +171,7 @@ void TrainingSession::setup()
                                        + std::to_string(cfg.gradAccum) + " accumulation x " + std::to_string(worldSize()) + " workers)");
         m_group->barrier("the end of setup", kSetupBarrier);
         decorrelateDropout();
+        m_gradientSum = std::make_unique<OverlappedGradientSum>(*m_group, m_trainable);
     }
 }
 
@@ -383,8 +386,14 @@ std::optional<StepReport> TrainingSession::step()
         m_stepCollectiveSeconds = secondsBetween(collectiveStart, Clock::now());
         m_collectiveSeconds += m_stepCollectiveSeconds;
     }
+    // The last micro-batch that runs backward starts the gradient sums from inside it.
+    size_t lastBackward = micro.size();
+    for (size_t k = 0; k < micro.size(); ++k)
+        if (micro[k].lossTokens > 0 && stepLossTokens > 0)
+            lastBackward = k;
     double lossTotal = 0;
-    for (const TrainingBatch& batch : micro) {
+    for (size_t k = 0; k < micro.size(); ++k) {
+        const TrainingBatch& batch = micro[k];
         // A data-parallel run stops only between steps, all workers at the same one (Trainer).
         if (!m_group && m_cancelled && m_cancelled()) {
             m_optimizer->zeroGrad();
@@ -393,6 +402,8 @@ std::optional<StepReport> TrainingSession::step()
         if (batch.lossTokens == 0 || stepLossTokens == 0)
             continue;
         const at::Tensor lossSum = summedTokenLoss(*m_loaded.model, batch);
+        if (m_gradientSum && k == lastBackward)
+            m_gradientSum->arm();
         // Token-weighted mean over the whole optimizer step, however the tokens fall into
         // micro-batches.
         (lossSum / static_cast<double>(stepLossTokens)).backward();
@@ -402,14 +413,9 @@ std::optional<StepReport> TrainingSession::step()
     if (m_group) {
         // Summed, not averaged: each worker's loss was already divided by the global count.
         // The frozen base has no gradients; a worker whose share had no loss tokens sends zeros.
-        std::vector<at::Tensor> grads;
-        for (auto& [name, p] : m_trainable) {
-            if (!p.grad().defined())
-                p.mutable_grad() = at::zeros_like(p);
-            grads.push_back(p.grad());
-        }
+        // Most buckets were started by the last backward pass; this waits for them.
         const auto collectiveStart = Clock::now();
-        m_group->sumTensors(grads);
+        m_gradientSum->finish();
         // Each worker's loss sum, tokens and compute time (the step so far, less its waits):
         // the loss is their sum in rank order (the same double on every worker), the rest the
         // workers' own speeds.

@@ -25,6 +25,7 @@
 #include "model/ModelLoader.h"
 #include "train/AdamW.h"
 #include "train/BatchStream.h"
+#include "train/OverlappedGradientSum.h"
 #include "train/TrainConfig.h"
 #include "train/Trainer.h"
 #include "core/ThreadCountGovernor.h"
@@ -127,6 +128,7 @@ private:
     double m_stepCollectiveSeconds = 0; // the current step's token-count exchange
     int64_t m_sessionSteps = 0;
     WorkerGroup* m_group = nullptr;
+    std::unique_ptr<OverlappedGradientSum> m_gradientSum; // data-parallel runs
     std::unique_ptr<ThreadCountGovernor> m_threadGovernor; // default thread count only
 };
 

@@ -12,6 +12,7 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -23,6 +24,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A sum started by WorkerGroup::startSum: wait() returns once the tensor holds the sum (and
+// throws WorkerGroupError as a blocking call would).
+class PendingSum {
+public:
+    virtual ~PendingSum() = default;
+    virtual void wait() = 0;
+};
+
 class WorkerGroup {
 public:
     virtual ~WorkerGroup() = default;
@@ -32,6 +41,10 @@ public:
     // Sums the tensors across workers in place, in buckets (one all-reduce per bucket, issued
     // together). Every worker ends with the same bytes.
     virtual void sumTensors(const std::vector<at::Tensor>& tensors) = 0;
+    // Starts summing one flat, contiguous tensor in place and returns at once, so the caller's
+    // backward pass goes on while it travels. Sums started are collective calls like the
+    // others: every worker starts the same ones in the same order.
+    virtual std::unique_ptr<PendingSum> startSum(const at::Tensor& flat) = 0;
     // Sums a few host numbers across workers (loss sums, token counts, control flags), in double.
     virtual std::vector<double> sumValues(const std::vector<double>& values) = 0;
     // Every worker's numbers, in rank order (each worker passes the same count).
