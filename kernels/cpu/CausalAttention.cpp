@@ -1,8 +1,10 @@
 // Dispatch for CausalAttention.h: argument checks, ISA choice, and the task -> tile mapping
-// (tile p paired with tile n-1-p, so every task of a pass does about the same causal work).
+// (tile p paired with tile n-1-p, so every task of a pass does about the same causal work; the
+// query passes take attentionHeadsPerTask query heads of one KV group per task).
 #include "cpu/CausalAttention.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "cpu/CausalAttentionKernels.h"
 #include "cpu/CpuFeatures.h"
@@ -72,10 +74,10 @@ int64_t pairCount(int64_t rows) { return (tileCount(rows) + 1) / 2; }
 
 AttentionIsa resolve(AttentionIsa isa) { return isa == AttentionIsa::Auto ? attentionBestIsa() : isa; }
 
-// Runs tiles p and n-1-p of each task; `heads` is H (query tiles) or KV (key tiles).
-void runPairs(detail::AttentionTileKernel kernel, const AttentionArgs& a, int64_t heads, int64_t rows,
-              int64_t taskBegin, int64_t taskEnd)
+// Runs key tiles p and n-1-p of each BackwardKv task, tasks over (batch, kv head, pair).
+void runKeyPairs(detail::AttentionKeyTileKernel kernel, const AttentionArgs& a, int64_t taskBegin, int64_t taskEnd)
 {
+    const int64_t rows = a.shape.keyLen, heads = a.shape.kvHeads;
     const int64_t tiles = tileCount(rows), pairs = pairCount(rows);
     for (int64_t t = taskBegin; t < taskEnd; ++t) {
         const int64_t p = t % pairs, head = (t / pairs) % heads, b = t / pairs / heads;
@@ -86,9 +88,56 @@ void runPairs(detail::AttentionTileKernel kernel, const AttentionArgs& a, int64_
     }
 }
 
+// Runs query tiles p and n-1-p of each Forward / BackwardQ task, tasks over (batch, block of
+// attentionHeadsPerTask query heads, pair); the heads of a block share a KV head.
+void runQueryPairs(detail::AttentionQueryTileKernel kernel, const AttentionArgs& a, int64_t taskBegin,
+                   int64_t taskEnd)
+{
+    const int64_t rows = a.shape.queryLen, nh = detail::attentionHeadsPerTask(a.shape);
+    const int64_t blocks = a.shape.heads / nh, tiles = tileCount(rows), pairs = pairCount(rows);
+    for (int64_t t = taskBegin; t < taskEnd; ++t) {
+        const int64_t p = t % pairs, h0 = (t / pairs) % blocks * nh, b = t / pairs / blocks;
+        const int64_t first = p, last = tiles - 1 - p;
+        kernel(a, b, h0, nh, first * kAttentionTile, std::min(rows, (first + 1) * kAttentionTile));
+        if (last != first)
+            kernel(a, b, h0, nh, last * kAttentionTile, std::min(rows, (last + 1) * kAttentionTile));
+    }
+}
+
+// The scalar reference goes one head at a time.
+void forwardScalarHeads(const AttentionArgs& a, int64_t b, int64_t h0, int64_t nh, int64_t i0, int64_t i1)
+{
+    for (int64_t h = h0; h < h0 + nh; ++h)
+        detail::attentionForwardScalar(a, b, h, i0, i1);
+}
+void backwardQScalarHeads(const AttentionArgs& a, int64_t b, int64_t h0, int64_t nh, int64_t i0, int64_t i1)
+{
+    for (int64_t h = h0; h < h0 + nh; ++h)
+        detail::attentionBackwardQScalar(a, b, h, i0, i1);
+}
+
 } // namespace
 
-int64_t causalAttentionForwardTasks(const AttentionShape& s) { return s.batch * s.heads * pairCount(s.queryLen); }
+namespace detail {
+
+int64_t attentionHeadsPerTask(const AttentionShape& s)
+{
+    static const int64_t hardwareThreads = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    if (s.kvHeads < 1 || s.heads % s.kvHeads != 0) // not checked yet: no grouping to speak of
+        return 1;
+    const int64_t group = s.heads / s.kvHeads, minTasks = 4 * hardwareThreads;
+    for (int64_t nh = std::min(group, kAttentionMaxHeadsPerTask); nh > 1; --nh)
+        if (group % nh == 0 && s.batch * (s.heads / nh) * pairCount(s.queryLen) >= minTasks)
+            return nh;
+    return 1;
+}
+
+} // namespace detail
+
+int64_t causalAttentionForwardTasks(const AttentionShape& s)
+{
+    return s.batch * (s.heads / detail::attentionHeadsPerTask(s)) * pairCount(s.queryLen);
+}
 int64_t causalAttentionBackwardQTasks(const AttentionShape& s) { return causalAttentionForwardTasks(s); }
 int64_t causalAttentionBackwardKvTasks(const AttentionShape& s)
 {
@@ -97,35 +146,35 @@ int64_t causalAttentionBackwardKvTasks(const AttentionShape& s)
 
 void causalAttentionForward(const AttentionArgs& a, int64_t taskBegin, int64_t taskEnd)
 {
-    detail::AttentionTileKernel kernel = detail::attentionForwardScalar;
+    detail::AttentionQueryTileKernel kernel = forwardScalarHeads;
     switch (resolve(a.isa)) {
     case AttentionIsa::Avx512Bf16: kernel = detail::attentionForwardAvx512Bf16; break;
     case AttentionIsa::Avx512: kernel = detail::attentionForwardAvx512; break;
     default: break;
     }
-    runPairs(kernel, a, a.shape.heads, a.shape.queryLen, taskBegin, taskEnd);
+    runQueryPairs(kernel, a, taskBegin, taskEnd);
 }
 
 void causalAttentionBackwardQ(const AttentionArgs& a, int64_t taskBegin, int64_t taskEnd)
 {
-    detail::AttentionTileKernel kernel = detail::attentionBackwardQScalar;
+    detail::AttentionQueryTileKernel kernel = backwardQScalarHeads;
     switch (resolve(a.isa)) {
     case AttentionIsa::Avx512Bf16: kernel = detail::attentionBackwardQAvx512Bf16; break;
     case AttentionIsa::Avx512: kernel = detail::attentionBackwardQAvx512; break;
     default: break;
     }
-    runPairs(kernel, a, a.shape.heads, a.shape.queryLen, taskBegin, taskEnd);
+    runQueryPairs(kernel, a, taskBegin, taskEnd);
 }
 
 void causalAttentionBackwardKv(const AttentionArgs& a, int64_t taskBegin, int64_t taskEnd)
 {
-    detail::AttentionTileKernel kernel = detail::attentionBackwardKvScalar;
+    detail::AttentionKeyTileKernel kernel = detail::attentionBackwardKvScalar;
     switch (resolve(a.isa)) {
     case AttentionIsa::Avx512Bf16: kernel = detail::attentionBackwardKvAvx512Bf16; break;
     case AttentionIsa::Avx512: kernel = detail::attentionBackwardKvAvx512; break;
     default: break;
     }
-    runPairs(kernel, a, a.shape.kvHeads, a.shape.keyLen, taskBegin, taskEnd);
+    runKeyPairs(kernel, a, taskBegin, taskEnd);
 }
 
 double causalAttentionForwardFlops(const AttentionShape& s)

@@ -27,9 +27,12 @@
 // runs [0, tasks) in any split over any number of threads (at::parallel_for). Every output
 // element is written by exactly one task, accumulated in a fixed order, so the bits do not
 // depend on the split, the thread count or the scheduling. Tasks are balanced for the causal
-// triangle: a task takes query (or key) tile p together with tile n-1-p. Backward is two
-// passes that may run one after the other in any order: BackwardKv (dK, dV; tasks over key
-// tiles) and BackwardQ (dQ; tasks over query tiles); both only read lse, o and dO.
+// triangle: a task takes query (or key) tile p together with tile n-1-p. Grouped-query
+// attention: a Forward / BackwardQ task takes up to 4 query heads of one KV group (as many as
+// leave 4 tasks per hardware thread), so the tiled variants pack each K/V tile once for all of
+// them; a head's bits are the same either way. BackwardKv tasks take a KV head's whole group.
+// Backward is two passes that may run one after the other in any order: BackwardKv (dK, dV;
+// tasks over key tiles) and BackwardQ (dQ; tasks over query tiles); both only read lse, o, dO.
 // Scratch is per thread (thread_local, grown once), no state is shared between tasks.
 //
 // Variants (AttentionIsa):
@@ -119,7 +122,7 @@ enum class AttentionPass { Forward, BackwardKv, BackwardQ };
 // functions below assume arguments that passed.
 KernelStatus causalAttentionCheck(const AttentionArgs& args, AttentionPass pass);
 
-// Forward: tasks over (batch, head, pair of query tiles).
+// Forward: tasks over (batch, block of query heads of one KV group, pair of query tiles).
 int64_t causalAttentionForwardTasks(const AttentionShape& shape);
 void causalAttentionForward(const AttentionArgs& args, int64_t taskBegin, int64_t taskEnd);
 
@@ -127,7 +130,7 @@ void causalAttentionForward(const AttentionArgs& args, int64_t taskBegin, int64_
 int64_t causalAttentionBackwardKvTasks(const AttentionShape& shape);
 void causalAttentionBackwardKv(const AttentionArgs& args, int64_t taskBegin, int64_t taskEnd);
 
-// Backward, dQ: tasks over (batch, head, pair of query tiles).
+// Backward, dQ: tasks as Forward's.
 int64_t causalAttentionBackwardQTasks(const AttentionShape& shape);
 void causalAttentionBackwardQ(const AttentionArgs& args, int64_t taskBegin, int64_t taskEnd);
 

@@ -1,30 +1,32 @@
 // Tiled attention, AVX-512F/BW/VL + AVX512_BF16: vdpbf16ps for the bf16 tile products. Compiled with its -m flags (kernels/CMakeLists.txt); called only when
-// cpuFeatures() reports them. The loops are in CausalAttentionAvx512Impl.h.
+// cpuFeatures() reports them. The loops are in CausalAttentionAvx512Forward.h / Backward.h (on
+// the tools of CausalAttentionAvx512Impl.h).
 #include "cpu/CausalAttentionKernels.h"
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512BF16__)
 
 #define TBK_ATTN_NATIVE_BF16 1
-#include "cpu/CausalAttentionAvx512Impl.h"
+#include "cpu/CausalAttentionAvx512Backward.h"
+#include "cpu/CausalAttentionAvx512Forward.h"
 
 namespace tbk::detail {
 
 bool attentionAvx512Bf16Compiled() { return true; }
 
-void attentionForwardAvx512Bf16(const AttentionArgs& a, int64_t b, int64_t h, int64_t i0, int64_t i1)
+void attentionForwardAvx512Bf16(const AttentionArgs& a, int64_t b, int64_t h0, int64_t nh, int64_t i0, int64_t i1)
 {
     if (a.dtype == AttentionDtype::Bf16)
-        forwardTile<uint16_t>(a, b, h, i0, i1);
+        forwardTile<uint16_t>(a, b, h0, nh, i0, i1);
     else
-        forwardTile<float>(a, b, h, i0, i1);
+        forwardTile<float>(a, b, h0, nh, i0, i1);
 }
 
-void attentionBackwardQAvx512Bf16(const AttentionArgs& a, int64_t b, int64_t h, int64_t i0, int64_t i1)
+void attentionBackwardQAvx512Bf16(const AttentionArgs& a, int64_t b, int64_t h0, int64_t nh, int64_t i0, int64_t i1)
 {
     if (a.dtype == AttentionDtype::Bf16)
-        backwardQTile<uint16_t>(a, b, h, i0, i1);
+        backwardQTile<uint16_t>(a, b, h0, nh, i0, i1);
     else
-        backwardQTile<float>(a, b, h, i0, i1);
+        backwardQTile<float>(a, b, h0, nh, i0, i1);
 }
 
 void attentionBackwardKvAvx512Bf16(const AttentionArgs& a, int64_t b, int64_t g, int64_t j0, int64_t j1)
@@ -41,8 +43,8 @@ void attentionBackwardKvAvx512Bf16(const AttentionArgs& a, int64_t b, int64_t g,
 
 namespace tbk::detail {
 bool attentionAvx512Bf16Compiled() { return false; }
-void attentionForwardAvx512Bf16(const AttentionArgs&, int64_t, int64_t, int64_t, int64_t) {}
-void attentionBackwardQAvx512Bf16(const AttentionArgs&, int64_t, int64_t, int64_t, int64_t) {}
+void attentionForwardAvx512Bf16(const AttentionArgs&, int64_t, int64_t, int64_t, int64_t, int64_t) {}
+void attentionBackwardQAvx512Bf16(const AttentionArgs&, int64_t, int64_t, int64_t, int64_t, int64_t) {}
 void attentionBackwardKvAvx512Bf16(const AttentionArgs&, int64_t, int64_t, int64_t, int64_t) {}
 } // namespace tbk::detail
 

@@ -1,6 +1,8 @@
-// Internal: the tiled AVX-512 attention loops, included by CausalAttentionAvx512.cpp (bf16 pairs
-// multiplied as fp32) and CausalAttentionAvx512Bf16.cpp (vdpbf16ps), which set
-// TBK_ATTN_NATIVE_BF16 to 0 or 1 and are compiled with the matching -m flags.
+// Internal: the tools of the tiled AVX-512 attention loops (packing, tile products, masks,
+// scratch); the passes are in CausalAttentionAvx512Forward.h and CausalAttentionAvx512Backward.h.
+// Included by CausalAttentionAvx512.cpp (bf16 pairs multiplied as fp32) and
+// CausalAttentionAvx512Bf16.cpp (vdpbf16ps), which set TBK_ATTN_NATIVE_BF16 to 0 or 1 and are
+// compiled with the matching -m flags.
 //
 // Every tile product is one routine, gemm(): C[m x n] (+)= A[m x r] . B[r x n] in fp32, where the
 // reduction r is walked in 32-bit units: one fp32, or a pair of consecutive bf16 (what
@@ -23,17 +25,20 @@
 // computes the transposed tiles S^T = k q^T and dP^T = v dO^T for each query tile (and each query
 // head of the group), so P^T and dS^T come out row-major as A operands: dV += P^T dO,
 // dK += dS^T q. Masks are per 16-lane group: an interval of positions (causal + window) and the
-// key-padding bits.
+// key-padding bits. Grouped-query attention: Forward and BackwardQ stack the query rows of up to
+// kAttentionMaxHeadsPerTask heads of a KV group into one tile, so each K/V tile is packed once for
+// all of them; BackwardKv walks the group's query heads with its K/V tile loaded.
 #pragma once
 
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <type_traits>
-#include <vector>
 
 #include "cpu/Bf16Avx512.h"
 #include "cpu/CausalAttentionKernels.h"
@@ -298,9 +303,22 @@ void gemm(int64_t m, int64_t n, int64_t units, const uint32_t* a, int64_t lda, c
 
 // ---- per-thread scratch ----------------------------------------------------------------------
 
+// Buffers start on a 64-byte line: tile rows are multiples of 16 floats, so every zmm load and
+// store of the tile products then stays within one cache line (a line-splitting store costs two;
+// with malloc's 16-byte alignment the passes' speed varied by 10-20% with where the heap put them).
+template <typename X>
+struct AlignedBuffer {
+    X* data = nullptr;
+    size_t size = 0;
+    AlignedBuffer() = default;
+    AlignedBuffer(const AlignedBuffer&) = delete;
+    AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+    ~AlignedBuffer() { std::free(data); }
+};
+
 struct Scratch {
-    std::vector<uint32_t> u[8];
-    std::vector<float> f[6];
+    AlignedBuffer<uint32_t> u[8];
+    AlignedBuffer<float> f[6];
 };
 
 inline Scratch& scratch()
@@ -309,12 +327,21 @@ inline Scratch& scratch()
     return s;
 }
 
-template <typename V>
-auto* grow(V& v, size_t n)
+// n elements, zeroed when first allocated; contents are kept only while it does not grow.
+template <typename X>
+X* grow(AlignedBuffer<X>& v, size_t n)
 {
-    if (v.size() < n + 64) // slack: copyRows may write up to 16 units past the last row
-        v.resize(n + 64);
-    return v.data();
+    const size_t want = n + 64; // slack: copyRows may write up to 16 units past the last row
+    if (v.size < want) {
+        std::free(v.data);
+        const size_t bytes = (want * sizeof(X) + 63) / 64 * 64;
+        v.data = static_cast<X*>(std::aligned_alloc(64, bytes));
+        if (!v.data)
+            throw std::bad_alloc();
+        std::memset(v.data, 0, bytes);
+        v.size = want;
+    }
+    return v.data;
 }
 
 template <typename E>
@@ -343,10 +370,19 @@ inline void keyValidMasks(const AttentionArgs& a, int64_t b, int64_t k0, __mmask
     }
 }
 
-// Stores 64 fp32 as a row of the P / dS tile (bf16 rounded or fp32).
+// Stores 64 fp32 as a row of the P / dS tile (bf16 rounded or fp32). With AVX512_BF16,
+// vcvtne2ps2bf16 rounds 32 at a time to nearest even as roundToBf16 does, in one instruction
+// instead of seven per 16 (it flushes denormals, below 1.2e-38: nothing these sums can see).
 template <typename E>
 void storeTileRow(E* row, const __m512 v[4])
 {
+#if TBK_ATTN_NATIVE_BF16
+    if constexpr (kEpu<E> == 2) {
+        for (int c = 0; c < 4; c += 2)
+            _mm512_storeu_si512(row + 16 * c, (__m512i)_mm512_cvtne2ps_pbh(v[c + 1], v[c]));
+        return;
+    }
+#endif
     for (int c = 0; c < 4; ++c)
         storeF32(row + 16 * c, v[c], 16);
 }
@@ -372,251 +408,6 @@ void storeRow(const float* acc, float factor, int64_t D, E* out)
     const __m512 f = _mm512_set1_ps(factor);
     for (int64_t d = 0; d < D; d += 16)
         storeF32(out + d, _mm512_mul_ps(_mm512_loadu_ps(acc + d), f), D - d);
-}
-
-// ---- forward ---------------------------------------------------------------------------------
-
-template <typename E>
-void forwardTile(const AttentionArgs& a, int64_t b, int64_t h, int64_t i0, int64_t i1)
-{
-    const AttentionShape& s = a.shape;
-    const int64_t D = s.headDim, dp = roundUp16(D), dUnits = dp / kEpu<E>, pUnits = T / kEpu<E>;
-    const int64_t g = h / (s.heads / s.kvHeads), offset = attentionQueryOffset(s), mq = i1 - i0;
-    Scratch& w = scratch();
-    uint32_t* qa = grow(w.u[0], size_t(T * dUnits));
-    uint32_t* kt = grow(w.u[1], size_t(T * dUnits));
-    uint32_t* vi = grow(w.u[2], size_t(T * dUnits));
-    uint32_t* pt = grow(w.u[3], size_t(T * pUnits));
-    float* st = grow(w.f[0], size_t(T * T));
-    float* oacc = grow(w.f[1], size_t(T * dp));
-    float* m = grow(w.f[2], size_t(T));
-    float* l = grow(w.f[3], size_t(T));
-    E* p = reinterpret_cast<E*>(pt);
-
-    copyRows(rowPtr<E>(a.q, a.qStride, b, i0, h), a.qStride.time, mq, D, dp, qa);
-    std::fill(oacc, oacc + mq * dp, 0.0f);
-    std::fill(m, m + T, kNegInf);
-    std::fill(l, l + T, 0.0f);
-    const E* kBase = rowPtr<E>(a.k, a.kStride, b, 0, g);
-    const E* vBase = rowPtr<E>(a.v, a.vStride, b, 0, g);
-    const __m512 scale = _mm512_set1_ps(a.scale);
-    const int64_t kLo = attentionFirstKey(s, offset + i0), kHi = offset + i1 - 1;
-    for (int64_t k0 = kLo; k0 <= kHi; k0 += T) {
-        const int64_t nk = std::min(T, s.keyLen - k0);
-        packTransposed(kBase + k0 * a.kStride.time, a.kStride.time, nk, D, dUnits, kt);
-        gemm<E>(mq, T, dUnits, qa, dUnits, kt, T, st, T, false);
-        packInterleaved(vBase + k0 * a.vStride.time, a.vStride.time, nk, D, dp, vi);
-        __mmask16 valid[4];
-        keyValidMasks(a, b, k0, valid);
-        for (int64_t r = 0; r < mq; ++r) {
-            const int64_t pos = offset + i0 + r;
-            const int64_t lo = attentionFirstKey(s, pos);
-            __mmask16 mk[4];
-            unsigned any = 0;
-            for (int c = 0; c < 4; ++c)
-                any |= mk[c] = valid[c] & rangeMask(k0 + 16 * c, lo, pos);
-            if (!any) {
-                zeroTileRow(p + r * T);
-                continue;
-            }
-            __m512 x[4];
-            __m512 vmax = _mm512_set1_ps(kNegInf);
-            for (int c = 0; c < 4; ++c) {
-                x[c] = _mm512_mul_ps(_mm512_loadu_ps(st + r * T + 16 * c), scale);
-                vmax = _mm512_mask_max_ps(vmax, mk[c], vmax, x[c]);
-            }
-            const float mNew = std::max(m[r], _mm512_reduce_max_ps(vmax));
-            const float alpha = std::exp(m[r] - mNew); // 0 while m[r] is still -inf
-            const __m512 mv = _mm512_set1_ps(mNew);
-            __m512 sum = _mm512_setzero_ps();
-            for (int c = 0; c < 4; ++c) {
-                x[c] = _mm512_maskz_mov_ps(mk[c], expNeg(_mm512_sub_ps(x[c], mv)));
-                sum = _mm512_add_ps(sum, x[c]);
-            }
-            storeTileRow(p + r * T, x);
-            l[r] = l[r] * alpha + _mm512_reduce_add_ps(sum);
-            m[r] = mNew;
-            if (alpha != 1.0f) {
-                const __m512 av = _mm512_set1_ps(alpha);
-                for (int64_t d = 0; d < dp; d += 16)
-                    _mm512_storeu_ps(oacc + r * dp + d, _mm512_mul_ps(_mm512_loadu_ps(oacc + r * dp + d), av));
-            }
-        }
-        gemm<E>(mq, dp, pUnits, pt, pUnits, vi, dp, oacc, dp, true);
-    }
-    float* lse = a.lse + (b * s.heads + h) * s.queryLen + i0;
-    for (int64_t r = 0; r < mq; ++r) {
-        const bool empty = l[r] == 0.0f; // no visible key: o = 0, lse = -inf
-        lse[r] = empty ? kNegInf : m[r] + std::log(l[r]);
-        storeRow(oacc + r * dp, empty ? 0.0f : 1.0f / l[r], D, rowPtr<E>(a.o, a.oStride, b, i0 + r, h));
-    }
-}
-
-// ---- backward: dQ ----------------------------------------------------------------------------
-
-template <typename E>
-void backwardQTile(const AttentionArgs& a, int64_t b, int64_t h, int64_t i0, int64_t i1)
-{
-    const AttentionShape& s = a.shape;
-    const int64_t D = s.headDim, dp = roundUp16(D), dUnits = dp / kEpu<E>, pUnits = T / kEpu<E>;
-    const int64_t g = h / (s.heads / s.kvHeads), offset = attentionQueryOffset(s), mq = i1 - i0;
-    Scratch& w = scratch();
-    uint32_t* qa = grow(w.u[0], size_t(T * dUnits));
-    uint32_t* doa = grow(w.u[1], size_t(T * dUnits));
-    uint32_t* kt = grow(w.u[2], size_t(T * dUnits));
-    uint32_t* vt = grow(w.u[3], size_t(T * dUnits));
-    uint32_t* ki = grow(w.u[4], size_t(T * dUnits));
-    uint32_t* dst = grow(w.u[5], size_t(T * pUnits));
-    float* st = grow(w.f[0], size_t(T * T));
-    float* dpt = grow(w.f[1], size_t(T * T));
-    float* dqacc = grow(w.f[2], size_t(T * dp));
-    float* lse = grow(w.f[3], size_t(T));
-    float* delta = grow(w.f[4], size_t(T));
-    E* ds = reinterpret_cast<E*>(dst);
-
-    copyRows(rowPtr<E>(a.q, a.qStride, b, i0, h), a.qStride.time, mq, D, dp, qa);
-    copyRows(rowPtr<E>(a.dO, a.dOStride, b, i0, h), a.dOStride.time, mq, D, dp, doa);
-    for (int64_t r = 0; r < mq; ++r) {
-        lse[r] = a.lse[(b * s.heads + h) * s.queryLen + i0 + r];
-        delta[r] = rowDot(rowPtr<E>(a.dO, a.dOStride, b, i0 + r, h), rowPtr<E>(a.o, a.oStride, b, i0 + r, h), D);
-    }
-    std::fill(dqacc, dqacc + mq * dp, 0.0f);
-    const E* kBase = rowPtr<E>(a.k, a.kStride, b, 0, g);
-    const E* vBase = rowPtr<E>(a.v, a.vStride, b, 0, g);
-    const __m512 scale = _mm512_set1_ps(a.scale);
-    const int64_t kLo = attentionFirstKey(s, offset + i0), kHi = offset + i1 - 1;
-    for (int64_t k0 = kLo; k0 <= kHi; k0 += T) {
-        const int64_t nk = std::min(T, s.keyLen - k0);
-        const E* kRows = kBase + k0 * a.kStride.time;
-        packTransposed(kRows, a.kStride.time, nk, D, dUnits, kt);
-        packTransposed(vBase + k0 * a.vStride.time, a.vStride.time, nk, D, dUnits, vt);
-        packInterleaved(kRows, a.kStride.time, nk, D, dp, ki);
-        gemm<E>(mq, T, dUnits, qa, dUnits, kt, T, st, T, false);
-        gemm<E>(mq, T, dUnits, doa, dUnits, vt, T, dpt, T, false);
-        __mmask16 valid[4];
-        keyValidMasks(a, b, k0, valid);
-        for (int64_t r = 0; r < mq; ++r) {
-            const int64_t pos = offset + i0 + r;
-            const int64_t lo = attentionFirstKey(s, pos);
-            __mmask16 mk[4];
-            unsigned any = 0;
-            for (int c = 0; c < 4; ++c)
-                any |= mk[c] = valid[c] & rangeMask(k0 + 16 * c, lo, pos);
-            if (!any || lse[r] == kNegInf) {
-                zeroTileRow(ds + r * T);
-                continue;
-            }
-            const __m512 lv = _mm512_set1_ps(lse[r]), dv = _mm512_set1_ps(delta[r]);
-            __m512 x[4];
-            for (int c = 0; c < 4; ++c) {
-                const __m512 sc = _mm512_fmsub_ps(_mm512_loadu_ps(st + r * T + 16 * c), scale, lv);
-                const __m512 pv = _mm512_maskz_mov_ps(mk[c], expNeg(sc));
-                x[c] = _mm512_mul_ps(pv, _mm512_sub_ps(_mm512_loadu_ps(dpt + r * T + 16 * c), dv));
-            }
-            storeTileRow(ds + r * T, x);
-        }
-        gemm<E>(mq, dp, pUnits, dst, pUnits, ki, dp, dqacc, dp, true);
-    }
-    for (int64_t r = 0; r < mq; ++r)
-        storeRow(dqacc + r * dp, a.scale, D, rowPtr<E>(a.dQ, a.dQStride, b, i0 + r, h));
-}
-
-// ---- backward: dK, dV ------------------------------------------------------------------------
-
-template <typename E>
-void backwardKvTile(const AttentionArgs& a, int64_t b, int64_t g, int64_t j0, int64_t j1)
-{
-    const AttentionShape& s = a.shape;
-    const int64_t D = s.headDim, dp = roundUp16(D), dUnits = dp / kEpu<E>, pUnits = T / kEpu<E>;
-    const int64_t group = s.heads / s.kvHeads, offset = attentionQueryOffset(s), nk = j1 - j0;
-    Scratch& w = scratch();
-    uint32_t* ka = grow(w.u[0], size_t(T * dUnits));
-    uint32_t* va = grow(w.u[1], size_t(T * dUnits));
-    uint32_t* qt = grow(w.u[2], size_t(T * dUnits));
-    uint32_t* dot = grow(w.u[3], size_t(T * dUnits));
-    uint32_t* qi = grow(w.u[4], size_t(T * dUnits));
-    uint32_t* doi = grow(w.u[5], size_t(T * dUnits));
-    uint32_t* ptu = grow(w.u[6], size_t(T * pUnits));
-    uint32_t* dstu = grow(w.u[7], size_t(T * pUnits));
-    float* st = grow(w.f[0], size_t(T * T));
-    float* dpt = grow(w.f[1], size_t(T * T));
-    float* dkacc = grow(w.f[2], size_t(T * dp));
-    float* dvacc = grow(w.f[3], size_t(T * dp));
-    float* lse = grow(w.f[4], size_t(T));
-    float* delta = grow(w.f[5], size_t(T));
-    E* pT = reinterpret_cast<E*>(ptu);
-    E* dsT = reinterpret_cast<E*>(dstu);
-
-    copyRows(rowPtr<E>(a.k, a.kStride, b, j0, g), a.kStride.time, nk, D, dp, ka);
-    copyRows(rowPtr<E>(a.v, a.vStride, b, j0, g), a.vStride.time, nk, D, dp, va);
-    std::fill(dkacc, dkacc + nk * dp, 0.0f);
-    std::fill(dvacc, dvacc + nk * dp, 0.0f);
-    __mmask16 validBits[4];
-    keyValidMasks(a, b, j0, validBits);
-    const uint64_t keyValid = uint64_t(validBits[0]) | uint64_t(validBits[1]) << 16 |
-                              uint64_t(validBits[2]) << 32 | uint64_t(validBits[3]) << 48;
-    // Queries that see some key of the tile: pos_i >= j0 and, with a window, pos_i < j1 - 1 + window.
-    const int64_t iLo = std::max<int64_t>(0, j0 - offset);
-    const int64_t iHi = s.window > 0 ? std::min(s.queryLen - 1, j1 - 2 + s.window - offset) : s.queryLen - 1;
-    const int64_t noLimit = std::numeric_limits<int64_t>::max() / 4;
-    const __m512 scale = _mm512_set1_ps(a.scale);
-    for (int64_t h = g * group; h < (g + 1) * group && keyValid; ++h) {
-        const E* qBase = rowPtr<E>(a.q, a.qStride, b, 0, h);
-        const E* dOBase = rowPtr<E>(a.dO, a.dOStride, b, 0, h);
-        const float* lseRow = a.lse + (b * s.heads + h) * s.queryLen;
-        for (int64_t q0 = iLo; q0 <= iHi; q0 += T) {
-            const int64_t mq = std::min(T, s.queryLen - q0);
-            const E* qRows = qBase + q0 * a.qStride.time;
-            const E* dORows = dOBase + q0 * a.dOStride.time;
-            packTransposed(qRows, a.qStride.time, mq, D, dUnits, qt);
-            packTransposed(dORows, a.dOStride.time, mq, D, dUnits, dot);
-            packInterleaved(qRows, a.qStride.time, mq, D, dp, qi);
-            packInterleaved(dORows, a.dOStride.time, mq, D, dp, doi);
-            for (int64_t r = 0; r < T; ++r) {
-                lse[r] = r < mq ? lseRow[q0 + r] : kNegInf;
-                delta[r] = r < mq ? rowDot(dORows + r * a.dOStride.time,
-                                           rowPtr<E>(a.o, a.oStride, b, q0 + r, h), D)
-                                  : 0.0f;
-            }
-            __m512 lv[4], dv[4];
-            __mmask16 live[4]; // queries with a finite lse (some visible key)
-            for (int c = 0; c < 4; ++c) {
-                lv[c] = _mm512_loadu_ps(lse + 16 * c);
-                dv[c] = _mm512_loadu_ps(delta + 16 * c);
-                live[c] = _mm512_cmp_ps_mask(lv[c], _mm512_set1_ps(kNegInf), _CMP_NEQ_OQ);
-            }
-            gemm<E>(nk, T, dUnits, ka, dUnits, qt, T, st, T, false);
-            gemm<E>(nk, T, dUnits, va, dUnits, dot, T, dpt, T, false);
-            for (int64_t r = 0; r < nk; ++r) {
-                const int64_t j = j0 + r;
-                // Query i sees key j when j <= offset + i and offset + i < j + window.
-                const int64_t qLo = j - offset, qHi = s.window > 0 ? j + s.window - 1 - offset : noLimit;
-                __mmask16 mk[4];
-                unsigned any = 0;
-                for (int c = 0; c < 4; ++c)
-                    any |= mk[c] = ((keyValid >> r) & 1u) ? live[c] & rangeMask(q0 + 16 * c, qLo, qHi) : 0;
-                if (!any) {
-                    zeroTileRow(pT + r * T);
-                    zeroTileRow(dsT + r * T);
-                    continue;
-                }
-                __m512 pv[4], dsv[4];
-                for (int c = 0; c < 4; ++c) {
-                    const __m512 sc = _mm512_fmsub_ps(_mm512_loadu_ps(st + r * T + 16 * c), scale, lv[c]);
-                    pv[c] = _mm512_maskz_mov_ps(mk[c], expNeg(sc));
-                    dsv[c] = _mm512_mul_ps(pv[c], _mm512_sub_ps(_mm512_loadu_ps(dpt + r * T + 16 * c), dv[c]));
-                }
-                storeTileRow(pT + r * T, pv);
-                storeTileRow(dsT + r * T, dsv);
-            }
-            gemm<E>(nk, dp, pUnits, ptu, pUnits, doi, dp, dvacc, dp, true);
-            gemm<E>(nk, dp, pUnits, dstu, pUnits, qi, dp, dkacc, dp, true);
-        }
-    }
-    for (int64_t r = 0; r < nk; ++r) {
-        storeRow(dkacc + r * dp, a.scale, D, rowPtr<E>(a.dK, a.dKStride, b, j0 + r, g));
-        storeRow(dvacc + r * dp, 1.0f, D, rowPtr<E>(a.dV, a.dVStride, b, j0 + r, g));
-    }
 }
 
 } // namespace

@@ -2,6 +2,10 @@
 // D = 64, KV = 16 and 4, T = 512 and 2048, on 1 and 2 threads (std::thread over task ranges),
 // next to LibTorch's unfused path (matmul, softmax, matmul in bf16, and its autograd backward;
 // the full T x T scores, no skipped causal half) on the same threads.
+// BM_FusedPass times one pass alone (forward, BackwardKv, BackwardQ) at the `small` demo
+// preset's heads (H = 12, KV = 4, D = 64; and KV = 12 for comparison), 2 threads, as ms per call:
+// where the step's attention time goes; and on 1 thread, whose CPU time column stays put while
+// other work shares the machine. Select with --benchmark_filter=BM_FusedPass.
 // FLOPs counted are the useful causal ones: forward 4 * B * H * D * T (T + 1) / 2, backward 2.5x
 // forward (FlashAttention-2's convention), whatever each path actually computes. The machine's
 // bf16 matmul peak (oneDNN, large squares) is ~1,100 GFLOP/s on its 2 cores.
@@ -30,24 +34,24 @@ struct Problem {
     std::vector<float> lse;
     AttentionArgs args;
 
-    Problem(int64_t t, int64_t kv, AttentionIsa isa)
+    Problem(int64_t t, int64_t kv, AttentionIsa isa, int64_t heads = kHeads)
     {
-        shape = {1, t, t, kHeads, kv, kDim, 0};
+        shape = {1, t, t, heads, kv, kDim, 0};
         std::mt19937 rng(1);
         std::normal_distribution<float> dist(0.0f, 1.0f);
-        auto fill = [&](std::vector<uint16_t>& x, int64_t heads) {
-            x.resize(size_t(t * heads * kDim));
+        auto fill = [&](std::vector<uint16_t>& x, int64_t n) {
+            x.resize(size_t(t * n * kDim));
             for (uint16_t& e : x)
                 e = floatToBf16(dist(rng));
         };
-        fill(q, kHeads), fill(k, kv), fill(v, kv), fill(dO, kHeads);
+        fill(q, heads), fill(k, kv), fill(v, kv), fill(dO, heads);
         o.resize(q.size()), dQ.resize(q.size()), dK.resize(k.size()), dV.resize(v.size());
-        lse.resize(size_t(t * kHeads));
+        lse.resize(size_t(t * heads));
         args.shape = shape;
         args.dtype = AttentionDtype::Bf16;
         args.isa = isa;
         args.scale = float(1.0 / std::sqrt(double(kDim)));
-        const AttentionStrides qs = contiguousAttentionStrides(t, kHeads, kDim);
+        const AttentionStrides qs = contiguousAttentionStrides(t, heads, kDim);
         const AttentionStrides ks = contiguousAttentionStrides(t, kv, kDim);
         args.q = q.data(), args.qStride = qs;
         args.k = k.data(), args.kStride = ks;
@@ -156,6 +160,44 @@ void fusedArgs(benchmark::internal::Benchmark* b)
     }
 }
 
+// args: T, H, KV, threads, pass (0 forward, 1 BackwardKv, 2 BackwardQ); Avx512Bf16 where offered.
+void BM_FusedPass(benchmark::State& state)
+{
+    const int64_t t = state.range(0), heads = state.range(1), kv = state.range(2);
+    const int threads = int(state.range(3));
+    const int pass = int(state.range(4));
+    const AttentionIsa isa = attentionBestIsa();
+    Problem p(t, kv, isa, heads);
+    forward(p.args, threads); // lse and o for the backward passes
+    const AttentionArgs& a = p.args;
+    for (auto _ : state) {
+        if (pass == 0)
+            forward(a, threads);
+        else if (pass == 1)
+            parallelTasks(causalAttentionBackwardKvTasks(a.shape), threads,
+                          [&](int64_t t0, int64_t t1) { causalAttentionBackwardKv(a, t0, t1); });
+        else
+            parallelTasks(causalAttentionBackwardQTasks(a.shape), threads,
+                          [&](int64_t t0, int64_t t1) { causalAttentionBackwardQ(a, t0, t1); });
+        benchmark::ClobberMemory();
+    }
+    // Forward FLOPs for pass 0; each backward pass counted as half of FA2's 2.5x.
+    const double flops = 4.0 * double(heads * kDim) * double(t) * double(t + 1) / 2.0 * (pass == 0 ? 1.0 : 1.25);
+    state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    static const char* names[] = {"forward", "backward kv", "backward q"};
+    state.SetLabel(std::string(attentionIsaName(isa)) + " " + names[pass]);
+}
+
+void passArgs(benchmark::internal::Benchmark* b)
+{
+    b->ArgNames({"T", "H", "KV", "threads", "pass"});
+    for (int64_t threads : {2, 1})
+        for (int64_t t : {512, 2048})
+            for (int64_t kv : {4, 12})
+                for (int64_t pass : {0, 1, 2})
+                    b->Args({t, 12, kv, threads, pass});
+}
+
 void torchArgs(benchmark::internal::Benchmark* b)
 {
     b->ArgNames({"T", "KV", "threads", "bwd"});
@@ -168,6 +210,7 @@ void torchArgs(benchmark::internal::Benchmark* b)
 } // namespace
 
 BENCHMARK(BM_FusedAttention)->Apply(fusedArgs)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_FusedPass)->Apply(passArgs)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_TorchUnfused)->Apply(torchArgs)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -3,8 +3,9 @@
 // dQ, dK, dV by autograd. Every ISA variant on this CPU, fp32 and bf16, on awkward shapes (T not
 // a multiple of the 64-row tile, T = 1, decode with Tq < Tk, GQA ratios 1/4/8, head dims
 // 7/20/48/64/80/96/128/256, key padding on the left and right, sliding windows, q/k/v as strided
-// views of one fused projection). Also: identical bits for any task split or thread count, and
-// rows with no visible key give o = 0, lse = -inf, dQ = 0 and add nothing to dK, dV.
+// views of one fused projection). Also: identical bits for any task split or thread count, the
+// query heads of a GQA group taken together give the bits of each head alone, and rows with no
+// visible key give o = 0, lse = -inf, dQ = 0 and add nothing to dK, dV.
 //
 // Tolerances, max |kernel - reference| / max |reference| per output: fp32 1e-5 (forward) and
 // 2e-5 (gradients: sums over up to Tq * H / KV terms); bf16 2e-2 (outputs rounded to bf16, and
@@ -13,11 +14,13 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <thread>
 
 #include "cpu/CausalAttention.h"
+#include "cpu/CausalAttentionKernels.h"
 
 using namespace tbk;
 
@@ -326,6 +329,41 @@ private Q_SLOTS:
         }
     }
 
+    // Forward and BackwardQ stack the query rows of a KV group's heads into one tile
+    // (tbk::detail::attentionHeadsPerTask); each head must come out as it does alone (heads = KV = 1,
+    // q/k/v as views of that head): o, lse and dQ bit for bit.
+    void groupedHeadsMatchEachHeadAlone_data() { deterministicAcrossSplits_data(); }
+    void groupedHeadsMatchEachHeadAlone()
+    {
+        QFETCH(AttentionIsa, isa);
+        QFETCH(bool, bf16);
+        Case c;
+        // Enough batch entries that the heads are grouped on machines up to 8 hardware threads.
+        const int64_t hw = std::max<int64_t>(1, std::thread::hardware_concurrency());
+        c.batch = std::clamp<int64_t>(hw, 2, 8), c.tq = 130, c.tk = 130, c.heads = 8, c.kvHeads = 2, c.dim = 48;
+        c.leftPad = 9, c.rightPad = 20;
+        const AttentionShape shape{c.batch, c.tq, c.tk, c.heads, c.kvHeads, c.dim, 0};
+        const int64_t perTask = tbk::detail::attentionHeadsPerTask(shape);
+        if (perTask == 1)
+            QSKIP("no grouping for this shape on this many hardware threads");
+        const Inputs in = makeInputs(c, bf16 ? at::kBFloat16 : at::kFloat, 11);
+        const Outputs grouped = runKernel(in, isa, Schedule::TwoThreads);
+        QVERIFY(grouped.o.defined());
+        const int64_t group = c.heads / c.kvHeads;
+        for (int64_t h = 0; h < c.heads; ++h) {
+            Inputs one = in;
+            one.c.heads = 1, one.c.kvHeads = 1;
+            one.q = in.q.narrow(2, h, 1), one.dO = in.dO.narrow(2, h, 1);
+            one.k = in.k.narrow(2, h / group, 1), one.v = in.v.narrow(2, h / group, 1);
+            QCOMPARE(tbk::detail::attentionHeadsPerTask({c.batch, c.tq, c.tk, 1, 1, c.dim, 0}), int64_t(1));
+            const Outputs alone = runKernel(one, isa);
+            QVERIFY(alone.o.defined());
+            QVERIFY2(sameBits(grouped.o.narrow(2, h, 1), alone.o), qPrintable(QString("o, head %1").arg(h)));
+            QVERIFY2(sameBits(grouped.lse.narrow(1, h, 1), alone.lse), qPrintable(QString("lse, head %1").arg(h)));
+            QVERIFY2(sameBits(grouped.dq.narrow(2, h, 1), alone.dq), qPrintable(QString("dq, head %1").arg(h)));
+        }
+    }
+
     // Left padding: the first queries of batch 0 see no key. Their o is 0, lse -inf, dQ 0, and
     // changing their dO leaves dK and dV bit for bit as they were.
     void rowWithoutVisibleKey_data() { deterministicAcrossSplits_data(); }
@@ -373,12 +411,22 @@ private Q_SLOTS:
         QCOMPARE(causalAttentionBackwardKvTasks(a.shape), int64_t(0));
     }
 
-    // Tasks pair tile p with tile n-1-p: 130 rows = 3 tiles -> 2 tasks per (batch, head).
+    // Tasks pair tile p with tile n-1-p: 130 rows = 3 tiles -> 2 tasks per (batch, block of query
+    // heads); a block is 1, 2 or 4 heads of a group of 4, by the shape and this machine.
     void taskCounts()
     {
         const AttentionShape s{2, 130, 200, 8, 2, 64, 0};
-        QCOMPARE(causalAttentionForwardTasks(s), int64_t(2 * 8 * 2));
-        QCOMPARE(causalAttentionBackwardQTasks(s), int64_t(2 * 8 * 2));
+        const int64_t perTask = tbk::detail::attentionHeadsPerTask(s);
+        QVERIFY(perTask == 1 || perTask == 2 || perTask == 4);
+        QCOMPARE(causalAttentionForwardTasks(s), int64_t(2 * (8 / perTask) * 2));
+        QCOMPARE(causalAttentionBackwardQTasks(s), int64_t(2 * (8 / perTask) * 2));
+        // Never so few tasks that the machine's threads would idle, when one head each gives more.
+        const int64_t hw = std::max<int64_t>(1, std::thread::hardware_concurrency());
+        QVERIFY(perTask == 1 || causalAttentionForwardTasks(s) >= 4 * hw);
+        if (hw >= 2) // a decode step, one query: 8 tasks of one head beat 2 of four
+            QCOMPARE(tbk::detail::attentionHeadsPerTask({1, 1, 100, 8, 1, 64, 0}), int64_t(1));
+        QCOMPARE(tbk::detail::attentionHeadsPerTask({64, 512, 512, 12, 4, 64, 0}), int64_t(3)); // small, B=64
+        QCOMPARE(tbk::detail::attentionHeadsPerTask({64, 512, 512, 12, 12, 64, 0}), int64_t(1)); // no GQA
         QCOMPARE(causalAttentionBackwardKvTasks(s), int64_t(2 * 2 * 2)); // 200 keys = 4 tiles
         QCOMPARE(causalAttentionForwardFlops({1, 4, 4, 1, 1, 2, 0}), 4.0 * 2 * (1 + 2 + 3 + 4));
         QCOMPARE(causalAttentionForwardFlops({1, 4, 4, 1, 1, 2, 2}), 4.0 * 2 * (1 + 2 + 2 + 2));
