@@ -1,5 +1,6 @@
 #include "RunForm.h"
 
+#include "CudaDevicePicker.h"
 #include "HubRepoDialog.h"
 #include "ModelChooser.h"
 
@@ -86,18 +87,6 @@ void selectData(QComboBox* combo, const QVariant& data)
         combo->setCurrentIndex(i);
 }
 
-QString deviceLabel(const tb::DeviceMemoryInfo& d)
-{
-    const QLocale locale;
-    QString text = d.device == "cpu" ? QString::fromStdString(d.name)
-                                     : QStringLiteral("%1: %2").arg(QString::fromStdString(d.device), QString::fromStdString(d.name));
-    if (d.totalBytes >= 0)
-        text += QStringLiteral(", %1").arg(locale.formattedDataSize(d.totalBytes));
-    if (d.freeBytes >= 0)
-        text += QObject::tr(" (%1 free)").arg(locale.formattedDataSize(d.freeBytes));
-    return text;
-}
-
 // Shortest text that reads back as the same double: "2e-4", "0.001", "3.5e-5".
 QString exactNumber(double v)
 {
@@ -152,12 +141,17 @@ RunForm::RunForm(const QString& workspace, QWidget* parent) : QWidget(parent), m
     connect(m_changedSoon, &QTimer::timeout, this, &RunForm::changed);
     watchFieldChanges();
     connect(m_model, &ModelChooser::modelChanged, m_changedSoon, qOverload<>(&QTimer::start));
+    // The checkboxes are made when the device list arrives, after watchFieldChanges() looked.
+    connect(m_device, &QComboBox::currentIndexChanged, this, &RunForm::followDeviceChoice);
+    connect(m_devicePicker, &CudaDevicePicker::toggledByUser, this, &RunForm::followDeviceChecks);
 
     // The device list may initialise a CUDA driver: off the GUI thread.
     auto* devices = new QFutureWatcher<std::vector<tb::DeviceMemoryInfo>>(this);
+    m_deviceQuery = devices;
     connect(devices, &QFutureWatcher<std::vector<tb::DeviceMemoryInfo>>::finished, this, [this, devices] {
-        setDevices(devices->result());
+        m_deviceQuery = nullptr;
         devices->deleteLater();
+        setDevices(devices->result());
     });
     devices->setFuture(QtConcurrent::run([] {
         try {
@@ -335,6 +329,7 @@ QWidget* RunForm::buildRun()
            "This machine lets Tunebench use %n core(s).", nullptr, m_usableCores));
     m_device = new QComboBox;
     m_device->addItem(tr("CPU"), "cpu"); // refined when the device list arrives
+    m_devicePicker = new CudaDevicePicker;
     m_name = new QLineEdit;
     m_name->setPlaceholderText(tr("e.g. lora-r16-reviews (the Runs tab's name; default: the folder's)"));
     m_output = new QLineEdit;
@@ -344,13 +339,18 @@ QWidget* RunForm::buildRun()
 
     auto* box = new QGroupBox(tr("Run"));
     auto* form = new QFormLayout(box);
+    m_runLayout = form;
     form->addRow(tr("Run name"), withError(m_name, "name"));
     form->addRow(tr("Evaluate every"), withError(m_evalEvery, "eval_every"));
     form->addRow(tr("Save a checkpoint every"), withError(m_saveEvery, "save_every"));
     form->addRow(tr("Seed"), withError(m_seed, "seed"));
     form->addRow(tr("Threads"), withError(m_threads, "threads"));
-    form->addRow(tr("Processes"), withError(m_processes, "processes"));
+    m_processesRow = withError(m_processes, "processes");
+    form->addRow(tr("Processes"), m_processesRow);
     form->addRow(tr("Device"), withError(m_device, "device"));
+    m_devicesRow = withError(m_devicePicker, "devices");
+    form->addRow(tr("Devices"), m_devicesRow);
+    form->setRowVisible(m_devicesRow, false);
     form->addRow(tr("Output folder"), withError(withBrowse(m_output, browseOut), "output_dir"));
 
     connect(browseOut, &QPushButton::clicked, this, [this] {
@@ -474,6 +474,17 @@ tb::TrainConfig RunForm::config() const
     c.threads = m_threads->value();
     c.processes = m_processes->value();
     c.device = m_device->currentData().toString().toStdString();
+    c.devices.clear(); // m_base's are the checkboxes' now
+    if (m_devicesShown) {
+        const std::vector<int> on = m_devicePicker->checked();
+        if (on.size() >= 2) {
+            c.devices = on;
+            c.device = "cuda"; // each worker sees only its own device
+        } else if (on.size() == 1) {
+            c.device = QStringLiteral("cuda:%1").arg(on.front()).toStdString();
+        }
+        c.processes = std::max<int>(1, static_cast<int>(on.size()));
+    }
     return c;
 }
 
@@ -533,26 +544,96 @@ void RunForm::setConfig(const tb::TrainConfig& c)
     m_threads->setValue(std::max(0, c.threads));
     // A config from a larger machine keeps its value (the global batch depends on it);
     // showProblems() refuses more processes than this machine's cores at the field.
-    m_processes->setMaximum(std::max(m_usableCores, std::clamp(c.processes, 1, 256)));
-    m_processes->setValue(c.processes); // below 1: shown as 1, as config() then gives
-    selectDevice(QString::fromStdString(c.device));
+    // With devices the checkboxes give the processes; the hidden field keeps a CPU run's default.
+    const int processes = c.devices.empty() ? c.processes : 1;
+    m_processes->setMaximum(std::max(m_usableCores, std::clamp(processes, 1, 256)));
+    m_processes->setValue(processes); // below 1: shown as 1, as config() then gives
+    {
+        m_syncingDevices = true;
+        const bool cuda = CudaDevicePicker::cudaIndex(QString::fromStdString(c.device)) >= 0;
+        std::vector<int> checks = c.devices;
+        if (checks.empty() && cuda)
+            checks = {CudaDevicePicker::cudaIndex(QString::fromStdString(c.device))};
+        // A config naming devices with a CPU device cannot be shown: the CPU run is kept.
+        m_devicePicker->setChecked(cuda ? checks : std::vector<int>{});
+        const std::vector<int> shown = m_devicePicker->checked();
+        // With devices the combo names the first of them ("cuda" alone would read as cuda:0).
+        selectDevice(cuda && !c.devices.empty() && !shown.empty() ? QStringLiteral("cuda:%1").arg(shown.front())
+                                                                  : QString::fromStdString(c.device));
+        m_syncingDevices = false;
+    }
+    updateDeviceFields();
     clearErrors();
     updateEnabledFields();
 }
 
 void RunForm::setDevices(const std::vector<tb::DeviceMemoryInfo>& devices)
 {
+    if (m_deviceQuery) { // an injected list: the query's later answer must not replace it
+        m_deviceQuery->disconnect(this);
+        m_deviceQuery->deleteLater();
+        m_deviceQuery = nullptr;
+    }
     if (devices.empty())
         return; // keep the plain "CPU" entry
     m_devices = devices;
     const QString current = m_device->currentData().toString();
-    const QSignalBlocker block(m_device);
-    m_device->clear();
-    for (const tb::DeviceMemoryInfo& d : devices) {
-        m_device->addItem(deviceLabel(d), QString::fromStdString(d.device));
-        m_device->setItemData(m_device->count() - 1, deviceLabel(d), Qt::ToolTipRole); // the combo may elide it
+    {
+        const QSignalBlocker block(m_device);
+        m_device->clear();
+        for (const tb::DeviceMemoryInfo& d : devices) {
+            const QString label = CudaDevicePicker::deviceLabel(d);
+            m_device->addItem(label, QString::fromStdString(d.device));
+            m_device->setItemData(m_device->count() - 1, label, Qt::ToolTipRole); // the combo may elide it
+        }
+        selectDevice(current);
     }
-    selectDevice(current);
+    m_devicePicker->setDevices(devices);
+    updateDeviceFields();
+}
+
+std::string RunForm::estimateDevice(const tb::TrainConfig& c) const
+{
+    return c.devices.empty() ? c.device : "cuda:" + std::to_string(m_devicePicker->tightest(c.devices));
+}
+
+void RunForm::followDeviceChoice()
+{
+    if (m_syncingDevices)
+        return;
+    // The combo picks one device; the checkboxes add more to it.
+    const int i = CudaDevicePicker::cudaIndex(m_device->currentData().toString());
+    if (i >= 0)
+        m_devicePicker->setChecked({i});
+    updateDeviceFields();
+}
+
+void RunForm::followDeviceChecks()
+{
+    if (QLabel* error = m_errors.value(QStringLiteral("devices"))) { // it was about the old choice
+        error->clear();
+        error->hide();
+    }
+    const std::vector<int> on = m_devicePicker->checked();
+    if (!on.empty()) {
+        // The combo names the first checked device, so one checked box reads as today's
+        // single-device choice.
+        m_syncingDevices = true;
+        selectDevice(QStringLiteral("cuda:%1").arg(on.front()));
+        m_syncingDevices = false;
+    }
+    updateDeviceFields();
+    m_changedSoon->start();
+}
+
+void RunForm::updateDeviceFields()
+{
+    const bool cuda = CudaDevicePicker::cudaIndex(m_device->currentData().toString()) >= 0;
+    // Two or more checked (a config from another machine) keep the boxes shown, so the round
+    // trip keeps them and the missing ones are refused at this field.
+    m_devicesShown = cuda && (m_devicePicker->deviceCount() >= 2 || m_devicePicker->checked().size() >= 2);
+    m_runLayout->setRowVisible(m_devicesRow, m_devicesShown);
+    m_runLayout->setRowVisible(m_processesRow, !m_devicesShown);
 }
 
 void RunForm::selectDevice(const QString& device)
@@ -646,7 +727,7 @@ bool RunForm::showProblems(const tb::TrainConfig& c)
     m_seed->text().toULongLong(&seedOk);
     if (!seedOk)
         problems.push_back({"seed", tr("must be a whole number from 0 to %1").arg(qulonglong(1) << 62).toStdString()});
-    if (c.processes > m_usableCores)
+    if (c.devices.empty() && c.processes > m_usableCores) // on GPUs the devices bound the workers
         problems.push_back({"processes", tr("at most %1 on this machine (the cores Tunebench may use)").arg(m_usableCores).toStdString()});
     if (m_bySteps->isChecked() && c.maxSteps < 1)
         problems.push_back({"max_steps", tr("must be at least 1 (or train for a number of epochs)").toStdString()});
@@ -663,12 +744,18 @@ bool RunForm::showProblems(const tb::TrainConfig& c)
             problems.push_back(std::move(p));
     if (!m_datasetProblem.isEmpty() && QString::fromStdString(c.dataPath) == m_datasetProblemPath)
         problems.push_back({"data", m_datasetProblem.toStdString()}); // the preview's verdict
+    if (m_devicesShown && m_devicePicker->checked().empty())
+        problems.push_back({"devices", tr("check at least one device").toStdString()});
     if (!m_devices.empty()) {
         QStringList known;
         for (const tb::DeviceMemoryInfo& d : m_devices)
             known << QString::fromStdString(d.device);
         const QString device = QString::fromStdString(c.device);
-        if (!known.contains(device) && !(device == QLatin1String("cuda") && known.contains(QStringLiteral("cuda:0"))))
+        const QString lacking = m_devicePicker->missingProblem(c.devices);
+        if (!lacking.isEmpty())
+            problems.push_back({"devices", lacking.toStdString()});
+        // With devices, "cuda" is each worker's own device: checked by missingProblem().
+        if (c.devices.empty() && !known.contains(device) && !(device == QLatin1String("cuda") && known.contains(QStringLiteral("cuda:0"))))
             problems.push_back({"device", tr("not on this machine (found: %1)").arg(known.join(", ")).toStdString()});
     }
     QSet<QString> shown;
@@ -676,6 +763,8 @@ bool RunForm::showProblems(const tb::TrainConfig& c)
         QString key = QString::fromStdString(p.field);
         if (!m_errors.contains(key) && key.startsWith(QLatin1String("quant")))
             key = QStringLiteral("quant");
+        if (key == QLatin1String("processes") && m_devicesShown)
+            key = QStringLiteral("devices"); // the checkboxes stand in for the hidden field
         if (shown.contains(key))
             continue;
         shown.insert(key);

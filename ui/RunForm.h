@@ -1,6 +1,7 @@
 // The Train tab's new-run form: base model, data (with an empty slot for the dataset preview),
 // method with its LoRA and QLoRA options, optimisation, evaluation/saving, seed, threads,
-// processes (data-parallel workers), device and output folder. It maps itself to and from a TrainConfig (fields it does not show, such as
+// processes (data-parallel workers), device (with one checkbox per CUDA device when this machine
+// has several: CudaDevicePicker) and output folder. It maps itself to and from a TrainConfig (fields it does not show, such as
 // the Adam betas or the initial adapter, are kept from the last setConfig()), validates that
 // config and shows each problem in red under the field it names. It does not start runs:
 // TrainPanel holds the form in a scroll area and runs what config() gives.
@@ -20,10 +21,12 @@
 
 #include <vector>
 
+class CudaDevicePicker;
 class ModelChooser;
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QFormLayout;
 class QGroupBox;
 class QLabel;
 class QLineEdit;
@@ -95,6 +98,20 @@ public:
     // TrainConfig::processes: 1 up to the cores this process may use (tb::usableCores()); a
     // larger value from setConfig() is kept and refused at the field by showProblems().
     QSpinBox* processesSpin() const { return m_processes; }
+    // One checkbox per CUDA device, shown instead of Processes while the device is a CUDA one
+    // and the machine has two or more (or the config checks two or more): k checked devices
+    // give TrainConfig::devices (k workers, device "cuda"); one gives a single-process run on
+    // it ("cuda:N"). Choosing cuda:N in the device combo checks that device alone.
+    CudaDevicePicker* devicePicker() const { return m_devicePicker; }
+
+    // This machine's devices (what tb::availableDevices() gave): fills the device combo and the
+    // CUDA checkboxes. The form asks for them off the GUI thread itself; a list given here
+    // (tests inject one) replaces that query's answer if it has not arrived. Empty: ignored.
+    void setDevices(const std::vector<tb::DeviceMemoryInfo>& devices);
+    // The device the memory estimate compares one worker's peak with: `c.device`, or of
+    // `c.devices` the one with the least free memory in the device list (each worker needs
+    // the estimate on its own device).
+    std::string estimateDevice(const tb::TrainConfig& c) const;
 
 Q_SIGNALS:
     // Some field or the model choice changed; the edits of one event-loop turn (a setConfig)
@@ -114,13 +131,16 @@ private:
     void watchFieldChanges();
     void updateEnabledFields();
     void followMethodDefaults();
-    void setDevices(const std::vector<tb::DeviceMemoryInfo>& devices);
     void selectDevice(const QString& device);
+    void followDeviceChoice();
+    void followDeviceChecks();
+    void updateDeviceFields();
     QString defaultOutputDir() const;
 
     QString m_workspace; // empty without a database
     tb::TrainConfig m_base; // fields the form does not show come from here
     std::vector<tb::DeviceMemoryInfo> m_devices; // empty until the device list arrives
+    QObject* m_deviceQuery = nullptr; // the pending availableDevices() watcher; null once answered
     QHash<QString, QLabel*> m_errors; // field name -> its error label ("": generalErrorLabel())
     QHash<QWidget*, QLabel*> m_errorOfField; // withError()'s container -> its error label
     QString m_datasetProblemPath, m_datasetProblem; // setDatasetProblem()
@@ -170,6 +190,12 @@ private:
     QSpinBox* m_processes;
     int m_usableCores = 1; // tb::usableCores().usable, read once
     QComboBox* m_device;
+    CudaDevicePicker* m_devicePicker;
+    QFormLayout* m_runLayout;
+    QWidget* m_processesRow; // withError()'s containers, for QFormLayout::setRowVisible
+    QWidget* m_devicesRow;
+    bool m_devicesShown = false; // the checkboxes, not Processes, decide the workers
+    bool m_syncingDevices = false; // the combo follows the checkboxes (or setConfig): no reset
     QLineEdit* m_output;
     QLineEdit* m_name;
 };

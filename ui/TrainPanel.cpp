@@ -158,8 +158,13 @@ TrainPanel::~TrainPanel()
 void TrainPanel::updateEstimate()
 {
     const ModelChooser* model = m_form->modelChooser();
-    if (model->isValid())
-        m_estimate->setRun(model->modelDir(), m_form->config());
+    if (model->isValid()) {
+        // Each worker holds a whole replica on its own device: one worker's peak against the
+        // tightest of the checked devices, as a Processes count is one worker's peak too.
+        tb::TrainConfig c = m_form->config();
+        c.device = m_form->estimateDevice(c);
+        m_estimate->setRun(model->modelDir(), c);
+    }
     else if (model->isChecking())
         m_estimate->clear(tr("Memory estimate: checking the model..."));
     else
